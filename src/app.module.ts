@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { BudgetModule } from './budget/budget.module.js';
+import { CommonModule } from './common/common.module.js';
+import { ConfigModule } from './config/index.js';
+import { GovernorGateModule } from './governor-gate/governor-gate.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './health/metrics.module.js';
+import { OpsModule } from './ops/ops.module.js';
+import { RedisModule } from './redis/redis.module.js';
+
+@Module({
+  imports: [
+    ConfigModule,
+    CommonModule,
+    MetricsModule,
+    RedisModule,
+    OpsModule,
+    HealthModule,
+    BudgetModule,
+    GovernorGateModule,
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,39 @@
+import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Flattens nested validation errors into `field.path: rule` strings, so a 400 names the field. */
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
+  return errors.flatMap((e) => {
+    const path = parent ? `${parent}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`);
+    return [...own, ...flattenValidationErrors(e.children ?? [], path)];
+  });
+}
+
+export function createAdapter(): FastifyAdapter {
+  // Fastify answers 413 for bodies over the limit and 400 for malformed JSON before Nest sees them.
+  return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false });
+}
+
+/** Everything main.ts applies to the app, shared with the e2e tests so they test the real thing. */
+export function configureApp(app: NestFastifyApplication): void {
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) => {
+        const messages = flattenValidationErrors(errors);
+        return new BadRequestException({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: messages,
+          fields: [...new Set(errors.map((e) => e.property))],
+        });
+      },
+    }),
+  );
+  app.enableShutdownHooks();
+}

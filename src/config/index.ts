@@ -1,0 +1,3 @@
+export { AppConfig, MODES, type Mode } from './env.schema.js';
+export { ConfigError, loadConfig, readEnvConfig } from './load-config.js';
+export { ConfigModule } from './config.module.js';

@@ -1,0 +1,76 @@
+import { Controller, Get, HttpException, HttpStatus } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { Clock } from '../common/clock.js';
+import { ModeReader } from '../ops/mode-reader.js';
+import { RedisService } from '../redis/redis.service.js';
+import { HealthParts } from './health-parts.js';
+import { LoopHealthIndicator } from './loop.health.js';
+import { LoopHeartbeat } from './loop-heartbeat.js';
+import { REDIS_PING_TIMEOUT_MS, RedisHealthIndicator } from './redis.health.js';
+
+export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly terminus: HealthCheckService,
+    private readonly redisIndicator: RedisHealthIndicator,
+    private readonly loopIndicator: LoopHealthIndicator,
+    private readonly redis: RedisService,
+    private readonly mode: ModeReader,
+    private readonly heartbeat: LoopHeartbeat,
+    private readonly parts: HealthParts,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The contract's summary body; 503 naming every failing part. */
+  @Get()
+  async health() {
+    let redisUp = true;
+    let redisError: string | undefined;
+    try {
+      await this.redis.ping(REDIS_PING_TIMEOUT_MS);
+    } catch (err) {
+      redisUp = false;
+      redisError = (err as Error).message;
+    }
+    const view = this.mode.current();
+    const now = this.clock.nowMs();
+    const extra = await this.parts.collect();
+    const failing = [
+      ...(redisUp ? [] : ['redis']),
+      ...Object.entries(extra)
+        .filter(([, p]) => !p.ok)
+        .map(([name]) => name),
+    ];
+    const body = {
+      status: failing.length === 0 ? 'healthy' : 'unhealthy',
+      service: SERVICE_NAME,
+      mode: view.mode,
+      mode_version: view.version,
+      redis: redisUp ? 'connected' : 'disconnected',
+      ...(redisError ? { redis_error: redisError } : {}),
+      budget_loop_last_run_age_sec: ((a) => (a === undefined ? null : Math.round(a / 100) / 10))(
+        this.heartbeat.ageMs(now),
+      ),
+      ...Object.fromEntries(Object.entries(extra).map(([name, p]) => [name, p.detail])),
+      ...(failing.length ? { failing } : {}),
+    };
+    if (failing.length) throw new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE);
+    return body;
+  }
+
+  /** Liveness: the process answers. Redis being down is not a reason to restart us. */
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.terminus.check([]);
+  }
+
+  /** Readiness: Redis answers PING and the budget loop ran within 3 intervals. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.terminus.check([() => this.redisIndicator.isHealthy(), () => this.loopIndicator.isHealthy()]);
+  }
+}

@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  register as processRegistry,
+  Registry,
+} from 'prom-client';
+
+let defaultsCollected = false;
+/** Process metrics are per process, so they live once in prom-client's global registry. */
+function ensureProcessMetrics() {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  collectDefaultMetrics({ register: processRegistry });
+}
+
+/**
+ * Every metric of CONTRACT.md, owned by one registry per app instance. prom-client's global
+ * registry would refuse a second app in the same process (tests, two replicas in one run), so
+ * only the process defaults go there and `/metrics` serves the two merged.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  // --- mode (§4) ---
+  readonly enforceMode = this.gauge('p28_enforce_mode', '1 when the global mode is enforce, 0 in shadow');
+  readonly modeChanges = this.counter('p28_mode_changes_total', 'Mode changes applied, by target mode', [
+    'to',
+  ]);
+  readonly ledgerMissingEntries = this.gauge(
+    'p28_ledger_missing_entries',
+    'Ledger entries present in the LEDGER_FILE mirror but missing from Redis',
+  );
+
+  // --- budget engine (§2) ---
+  readonly budgetValue = this.gauge('p28_budget_value_usd', 'Current notional budget per symbol (USD)', [
+    'symbol',
+  ]);
+  readonly stressFactor = this.gauge('p28_stress_factor', 'Combined stress factor per symbol [0,1]', [
+    'symbol',
+  ]);
+  readonly utilization = this.gauge('p28_budget_utilization_ratio', 'Position notional / budget', ['symbol']);
+  readonly budgetComputed = this.counter('p28_budget_computed_total', 'Budgets computed', ['symbol']);
+  readonly budgetBlocks = this.counter('p28_budget_blocks_total', 'Violations found by the engine', [
+    'symbol',
+  ]);
+  readonly loopDuration = this.histogram(
+    'p28_budget_loop_duration_seconds',
+    'Budget tick duration',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  readonly loopLastSuccess = this.gauge(
+    'p28_budget_loop_last_success_timestamp_seconds',
+    'Epoch seconds of the last tick that wrote its outputs',
+  );
+  readonly tickOverrun = this.counter(
+    'p28_budget_tick_overrun_total',
+    'Ticks that took longer than the interval',
+  );
+  readonly redisWriteFail = this.counter(
+    'p28_redis_write_fail_total',
+    'Failed Redis writes of the budget engine',
+  );
+  readonly staleInput = this.counter('p28_stale_input_total', 'Inputs missing, stale or garbage', [
+    'input_type',
+  ]);
+  readonly lkgUsed = this.counter(
+    'p28_lkg_cache_used_total',
+    'Ticks that used the last-known-good portfolio state',
+  );
+  readonly portfolioTooOld = this.counter(
+    'p28_portfolio_too_old_total',
+    'Ticks skipped: LKG state older than MAX_LKG_AGE_SEC',
+  );
+  readonly missingPortfolio = this.counter(
+    'p28_missing_portfolio_state_total',
+    'Ticks with no portfolio state and no cache',
+  );
+  readonly leader = this.gauge('p28_budget_leader', '1 on the replica holding the budget lease');
+  readonly activeSymbols = this.gauge('p28_active_symbols', 'Active symbols seen by the last tick');
+
+  // --- Gate 0 (§3) ---
+  readonly governBlock = this.counter('quantum_govern_block_total', 'Plans blocked by Gate 0', [
+    'symbol',
+    'reason',
+  ]);
+  readonly governAllow = this.counter('quantum_govern_allow_total', 'Plans allowed by Gate 0', ['symbol']);
+  readonly gateDecisions = this.counter('p28_gate_decisions_total', 'Gate 0 decisions', [
+    'decision',
+    'reason',
+  ]);
+  readonly gateFailOpen = this.counter('p28_gate_fail_open_total', 'Gate 0 fail-open allows', ['reason']);
+  readonly shadowWouldBlock = this.counter(
+    'p28_shadow_would_block_total',
+    'Plans shadow mode would have blocked',
+    ['symbol'],
+  );
+  readonly gateLatency = this.histogram(
+    'p28_gate_latency_seconds',
+    'Gate 0 decision latency',
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25],
+  );
+  readonly plansConsumed = this.counter('p28_plans_consumed_total', 'Plans read from the apply.plan stream', [
+    'outcome',
+  ]);
+
+  constructor() {
+    ensureProcessMetrics();
+  }
+
+  /** Text exposition of this app's metrics plus the process defaults. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    const merged = Registry.merge([processRegistry, this.registry]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
+  }
+
+  private gauge<L extends string = never>(name: string, help: string, labelNames: L[] = []) {
+    return new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+  private counter<L extends string = never>(name: string, help: string, labelNames: L[] = []) {
+    return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+  private histogram(name: string, help: string, buckets: number[]) {
+    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  }
+}

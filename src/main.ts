@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import { configureApp, createAdapter } from './app.setup.js';
+import { AppConfig, ConfigError, readEnvConfig } from './config/index.js';
+import { createPino, PinoLoggerService } from './logging/pino-logger.js';
+import { ModeReader } from './ops/mode-reader.js';
+
+async function bootstrap() {
+  let config: AppConfig;
+  try {
+    config = readEnvConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = new PinoLoggerService(createPino(config.LOG_LEVEL));
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
+    logger,
+    bufferLogs: true,
+  });
+  configureApp(app);
+  await app.listen(config.PORT, '0.0.0.0');
+  const mode = app.get(ModeReader).current().mode;
+  logger.log({
+    msg: `P2.8 Portfolio Risk Governor started (mode=${mode}, port=${config.PORT})`,
+    mode,
+    port: config.PORT,
+  });
+}
+
+bootstrap().catch((err) => {
+  process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

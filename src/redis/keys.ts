@@ -1,0 +1,45 @@
+/**
+ * Every Redis key of CONTRACT.md, in one place. Inputs are owned by other services (read only);
+ * outputs are written by this one. Keys written together atomically share the `{p28:ops}` hash tag.
+ */
+export const Keys = {
+  // --- inputs (CONTRACT.md §1) ---
+  portfolioState: 'quantum:state:portfolio',
+  positionPatterns: ['quantum:state:positions:*', 'quantum:position:snapshot:*'] as readonly string[],
+  position: (symbol: string) => `quantum:state:positions:${symbol}`,
+  legacyPosition: (symbol: string) => `quantum:position:snapshot:${symbol}`,
+  clusters: 'quantum:portfolio:clusters',
+  clusterState: (clusterId: string) => `quantum:portfolio:cluster_state:${clusterId}`,
+  portfolioClusterState: 'quantum:portfolio:cluster_state',
+  legacyClusterStress: 'quantum:cluster:stress:default',
+  marketState: (symbol: string) => `quantum:marketstate:${symbol}`,
+  legacyMarketState: (symbol: string) => `quantum:state:market:${symbol}`,
+
+  // --- budget engine outputs (§2) ---
+  budget: (symbol: string) => `quantum:portfolio:budget:${symbol}`,
+  budgetPattern: 'quantum:portfolio:budget:*',
+  violation: (symbol: string) => `quantum:portfolio:violation:${symbol}`,
+  violationStream: 'quantum:stream:budget.violation',
+  leaderLease: 'quantum:p28:leader',
+
+  // --- Gate 0 (§3) ---
+  planStream: 'quantum:stream:apply.plan',
+  planConsumerGroup: 'p28-gate',
+  permit: (planId: string) => `quantum:permit:p28:${planId}`,
+  block: (planId: string) => `quantum:governor:block:${planId}`,
+  governorEvents: 'quantum:stream:governor.events',
+  shadowWouldBlock: 'quantum:stream:p28.shadow_would_block',
+
+  // --- modes and audit (§4): one hash tag so a change is one atomic script on any topology ---
+  mode: 'quantum:{p28:ops}:mode',
+  modeOverrides: 'quantum:{p28:ops}:overrides',
+  ledger: 'quantum:{p28:ops}:ledger',
+  ledgerSeq: (day: string) => `quantum:{p28:ops}:seq:${day}`,
+  modeChannel: 'quantum:{p28:ops}:mode-changed',
+} as const;
+
+/** Strips a key pattern's trailing `*` from a key to get the symbol (`quantum:state:positions:BTCUSDT` → `BTCUSDT`). */
+export function symbolFromKey(key: string, pattern: string): string | undefined {
+  const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
+  return key.startsWith(prefix) && key.length > prefix.length ? key.slice(prefix.length) : undefined;
+}

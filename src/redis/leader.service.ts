@@ -1,0 +1,109 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '../config/index.js';
+import { Metrics } from '../health/metrics.js';
+import { Keys } from './keys.js';
+import { RedisService } from './redis.service.js';
+
+// Renew and release only our own lease: compare the holder id before touching the key.
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * A Redis lease (`SET NX PX`) that makes exactly one replica the leader: it computes budgets and
+ * runs mode expiries. The holder renews every third of the lease; a replica that cannot renew
+ * stops believing it leads before the lease runs out, so two leaders never overlap. Another
+ * replica takes over within one lease period of the leader's death.
+ */
+@Injectable()
+export class LeaderService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Leader');
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private leading = false;
+  private validUntil = 0;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly listeners = new Set<(leading: boolean) => void>();
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get leaseMs(): number {
+    return this.config.LEADER_LEASE_MS;
+  }
+
+  onModuleInit() {
+    this.metrics.leader.set(0);
+    void this.cycle();
+  }
+
+  /** True while this replica holds an unexpired lease (judged by the local clock, with margin). */
+  isLeader(): boolean {
+    return this.leading && performance.now() < this.validUntil;
+  }
+
+  onChange(fn: (leading: boolean) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** One acquire-or-renew attempt; exposed so a scheduler can refresh right before a tick. */
+  async refresh(): Promise<boolean> {
+    if (this.stopped) return false;
+    const started = performance.now();
+    try {
+      const c = this.redis.client;
+      let ok: boolean;
+      if (this.leading) {
+        ok = (await c.eval(RENEW, 1, Keys.leaderLease, this.id, String(this.leaseMs))) === 1;
+      } else {
+        ok = (await c.set(Keys.leaderLease, this.id, 'PX', this.leaseMs, 'NX')) === 'OK';
+      }
+      // count validity from before the request: the server's expiry started no earlier than that
+      if (ok) this.validUntil = started + this.leaseMs * 0.9;
+      this.set(ok);
+    } catch (err) {
+      if (this.leading && performance.now() >= this.validUntil) this.set(false);
+      this.logger.debug({ msg: 'lease refresh failed', error: (err as Error).message });
+    }
+    return this.isLeader();
+  }
+
+  /** Stops renewing without releasing: what a crashed leader looks like to the others (tests). */
+  abandon() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.set(false);
+  }
+
+  async onApplicationShutdown() {
+    const was = this.leading;
+    this.abandon();
+    if (!was) return;
+    try {
+      await this.redis.client.eval(RELEASE, 1, Keys.leaderLease, this.id);
+      this.logger.log({ msg: 'lease released', holder: this.id });
+    } catch (err) {
+      this.logger.warn({ msg: 'lease release failed; it expires by itself', error: (err as Error).message });
+    }
+  }
+
+  private async cycle() {
+    await this.refresh();
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.cycle(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  private set(leading: boolean) {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.metrics.leader.set(leading ? 1 : 0);
+    this.logger.log({ msg: leading ? 'became leader' : 'lost leadership', holder: this.id });
+    for (const fn of this.listeners) fn(leading);
+  }
+}

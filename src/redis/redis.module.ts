@@ -1,0 +1,10 @@
+import { Global, Module } from '@nestjs/common';
+import { LeaderService } from './leader.service.js';
+import { RedisService } from './redis.service.js';
+
+@Global()
+@Module({
+  providers: [RedisService, LeaderService],
+  exports: [RedisService, LeaderService],
+})
+export class RedisModule {}

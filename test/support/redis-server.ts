@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** false when REDIS_URL points at a server this helper does not own (stop/freeze tests skip). */
+  controllable: boolean;
+  stop(): Promise<void>;
+  /** Starts the server again on the same port (data is gone: no persistence). */
+  start(): Promise<void>;
+  freeze(): void;
+  thaw(): void;
+  flush(): Promise<void>;
+  client(): Redis;
+  close(): Promise<void>;
+}
+
+async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.ping();
+      c.disconnect();
+      return;
+    } catch {
+      c.disconnect();
+      if (Date.now() > deadline) throw new Error(`redis at ${url} did not answer within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/**
+ * A private redis-server on a free port for one suite (no persistence, its own temp dir),
+ * or the server at REDIS_URL when that is set.
+ */
+export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedis> {
+  const clients: Redis[] = [];
+  const makeClient = (url: string) => {
+    const c = new Redis(url, { maxRetriesPerRequest: 1 });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+  const closeClients = async () => {
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  };
+
+  const external = process.env.REDIS_URL;
+  if (external) {
+    await waitForPing(external);
+    const admin = makeClient(external);
+    return {
+      url: external,
+      port: Number(new URL(external).port || 6379),
+      controllable: false,
+      stop: async () => undefined,
+      start: async () => undefined,
+      freeze: () => undefined,
+      thaw: () => undefined,
+      flush: async () => void (await admin.flushdb()),
+      client: () => makeClient(external),
+      close: closeClients,
+    };
+  }
+
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'p28-redis-'));
+  const url = `redis://127.0.0.1:${port}/0`;
+  let proc: ChildProcess | undefined;
+
+  const start = async () => {
+    proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        ...extraArgs,
+      ],
+      { stdio: 'ignore' },
+    );
+    proc.on('error', (err) => {
+      throw new Error(
+        `cannot start redis-server (is it installed? apt-get install redis-server): ${err.message}`,
+      );
+    });
+    await waitForPing(url);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGCONT');
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  };
+
+  await start();
+  const admin = makeClient(url);
+  return {
+    url,
+    port,
+    controllable: true,
+    stop,
+    start,
+    freeze: () => void proc?.kill('SIGSTOP'),
+    thaw: () => void proc?.kill('SIGCONT'),
+    flush: async () => void (await admin.flushall()),
+    client: () => makeClient(url),
+    close: async () => {
+      await closeClients();
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
