@@ -31,7 +31,13 @@ export const Keys = {
   shadowWouldBlock: 'quantum:stream:p28.shadow_would_block',
 
   // --- modes and audit (§4): one hash tag so a change is one atomic script on any topology ---
+  /**
+   * Hash: `mode` (shadow|enforce), `version` (integer, +1 per change), `changed_at` (epoch s),
+   * `changed_by` (actor name), `operation_id`, `expires_at` (epoch s, only while an expiring enforce
+   * is in force). Absent until the first change or seed: readers then use P28_MODE.
+   */
   mode: 'quantum:{p28:ops}:mode',
+  /** Hash: field SYMBOL -> `shadow` | `enforce`; a per-symbol override wins over the global mode. */
   modeOverrides: 'quantum:{p28:ops}:overrides',
   ledger: 'quantum:{p28:ops}:ledger',
   ledgerSeq: (day: string) => `quantum:{p28:ops}:seq:${day}`,
