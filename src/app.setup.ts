@@ -1,5 +1,6 @@
 import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -36,4 +37,20 @@ export function configureApp(app: NestFastifyApplication): void {
     }),
   );
   app.enableShutdownHooks();
+  setupOpenApi(app);
+}
+
+/** OpenAPI at /docs (UI) and /docs-json, generated from the controllers and DTOs. */
+function setupOpenApi(app: NestFastifyApplication): void {
+  const config = new DocumentBuilder()
+    .setTitle('P2.8 Portfolio Risk Governor')
+    .setDescription(
+      'Per-symbol notional budgets, Gate 0 decisions and the shadow/enforce mode with its audit ledger. ' +
+        'Protected endpoints take `Authorization: Bearer <token>` (roles viewer and operator).',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'token from `npm run token`' }, 'bearer')
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
