@@ -109,6 +109,11 @@ export class Metrics {
 
   constructor() {
     ensureProcessMetrics();
+    // labelled counters start at zero so the first event after a restart shows in rate()/increase()
+    for (const to of ['shadow', 'enforce']) this.modeChanges.labels(to).inc(0);
+    for (const r of ['no_budget', 'stale_budget', 'redis_unavailable', 'timeout', 'shadow_mode']) {
+      this.gateFailOpen.labels(r).inc(0);
+    }
   }
 
   /** Text exposition of this app's metrics plus the process defaults. */
