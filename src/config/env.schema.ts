@@ -78,6 +78,9 @@ export class AppConfig {
   @IsOptional() @Transform(toList) @Validate(HostPortListConstraint) REDIS_CLUSTER_NODES?: string[] =
     undefined;
   @Type(() => Number) @IsInt() @Min(100) @Max(60000) REDIS_COMMAND_TIMEOUT_MS = 2000;
+  /** Replicas that must acknowledge a ledger write (WAIT) before it is reported done; 1 under Sentinel. */
+  @Type(() => Number) @IsInt() @Min(0) @Max(10) REDIS_WAIT_REPLICAS = 0;
+  @Type(() => Number) @IsInt() @Min(10) @Max(60000) REDIS_WAIT_TIMEOUT_MS = 1000;
 
   // --- mode ---
   @IsIn(MODES) P28_MODE: Mode = 'shadow';

@@ -43,6 +43,10 @@ export function createRedisClient(config: AppConfig, overrides: RedisOptions = {
       password: url.password ? decodeURIComponent(url.password) : undefined,
       db: Number(url.pathname.slice(1) || 0),
       sentinelRetryStrategy: reconnectBackoff,
+      // Sentinel disconnects the old master's clients only when it demotes it (~10 s after a
+      // failover); until then writes land on the old master and are later discarded. Follow
+      // +switch-master instead.
+      failoverDetector: true,
     });
   }
   return new Redis(config.REDIS_URL, base);
