@@ -1,6 +1,7 @@
 import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { BodyDepthInterceptor } from './common/body-depth.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -20,6 +21,7 @@ export function createAdapter(): FastifyAdapter {
 
 /** Everything main.ts applies to the app, shared with the e2e tests so they test the real thing. */
 export function configureApp(app: NestFastifyApplication): void {
+  app.useGlobalInterceptors(new BodyDepthInterceptor());
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -36,7 +38,6 @@ export function configureApp(app: NestFastifyApplication): void {
       },
     }),
   );
-  app.enableShutdownHooks();
   setupOpenApi(app);
 }
 

@@ -24,6 +24,18 @@ async function bootstrap() {
     bufferLogs: true,
   });
   configureApp(app);
+  // exit 0 after a clean close (Nest would otherwise re-raise the signal and exit 143)
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.log({ msg: `${signal} received: shutting down`, signal });
+      // a shutdown that hangs must not outlive the orchestrator's patience
+      setTimeout(() => {
+        logger.error({ msg: 'shutdown did not finish within 9 s; exiting' });
+        process.exit(1);
+      }, 9000).unref();
+    });
+  }
   await app.listen(config.PORT, '0.0.0.0');
   const mode = app.get(ModeReader).current().mode;
   logger.log({

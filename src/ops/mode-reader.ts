@@ -6,6 +6,8 @@ export interface ModeView {
   changed_at?: number;
   changed_by?: string;
   expires_at?: number;
+  /** the ledger entry of the last change */
+  operation_id?: string;
   overrides: Record<string, Mode>;
 }
 

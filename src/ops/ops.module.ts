@@ -1,17 +1,41 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { AuthGuard } from './auth/auth.guard.js';
+import { OPS_WRITE_LIMIT, OPS_WRITE_WINDOW_MS, OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
 import { TokenRegistry } from './auth/token-registry.js';
+import { LedgerMirror } from './ledger/ledger-mirror.js';
+import { LedgerRepository } from './ledger/ledger.repository.js';
+import { LedgerService } from './ledger/ledger.service.js';
 import { ModeReader } from './mode-reader.js';
-import { SeededModeReader } from './seeded-mode.reader.js';
+import { ModeExpiryService } from './mode/mode-expiry.service.js';
+import { ModeStore } from './mode/mode-store.js';
+import { ModeRepository } from './mode/mode.repository.js';
+import { OpsController } from './ops.controller.js';
 
+/** Modes, the audit ledger and operator auth (CONTRACT.md §4–5). Only this module writes the mode. */
 @Global()
 @Module({
+  imports: [
+    // not an APP_GUARD: only the write endpoints opt in with @UseGuards(OpsWriteThrottlerGuard)
+    ThrottlerModule.forRoot({
+      throttlers: [{ name: 'ops-write', ttl: OPS_WRITE_WINDOW_MS, limit: OPS_WRITE_LIMIT }],
+      errorMessage: `too many ops write requests: at most ${OPS_WRITE_LIMIT} per minute per actor`,
+    }),
+  ],
+  controllers: [OpsController],
   providers: [
-    { provide: ModeReader, useClass: SeededModeReader },
+    ModeRepository,
+    LedgerRepository,
+    LedgerService,
+    LedgerMirror,
+    ModeStore,
+    { provide: ModeReader, useExisting: ModeStore },
+    ModeExpiryService,
+    OpsWriteThrottlerGuard,
     TokenRegistry,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
-  exports: [ModeReader, TokenRegistry],
+  exports: [ModeReader, ModeStore, TokenRegistry],
 })
 export class OpsModule {}

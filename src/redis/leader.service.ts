@@ -95,7 +95,10 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
   private async cycle() {
     await this.refresh();
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.cycle(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    // the holder renews every third of the lease; followers try often enough that a dead
+    // leader's lease is taken within one lease period of its last renewal
+    const every = this.leading ? this.leaseMs / 3 : this.leaseMs / 10;
+    this.timer = setTimeout(() => void this.cycle(), Math.max(50, Math.floor(every)));
     this.timer.unref();
   }
 

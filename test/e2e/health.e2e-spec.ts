@@ -58,7 +58,8 @@ describe('health and metrics against a real Redis', () => {
   });
 
   it('a second app in the same process builds and serves its own metrics', async () => {
-    const second = await createTestApp({ REDIS_URL: redis.url, P28_MODE: 'enforce' });
+    // its own database: the first app has already seeded the shared mode in db 0
+    const second = await createTestApp({ REDIS_URL: redis.url.replace(/\/0$/, '/1'), P28_MODE: 'enforce' });
     try {
       const res = await request(second.http).get('/metrics').expect(200);
       expect(res.text).toMatch(/^p28_enforce_mode 1$/m);
@@ -67,6 +68,16 @@ describe('health and metrics against a real Redis', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('serves OpenAPI at /docs with the bearer auth scheme', async () => {
+    const res = await request(t.http).get('/docs-json').expect(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    expect(res.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(Object.keys(res.body.paths)).toContain('/health');
+    await request(t.http)
+      .get('/docs')
+      .expect((r) => expect([200, 301, 302]).toContain(r.status));
   });
 
   it('answers 413 for a body over 1 MB', async () => {

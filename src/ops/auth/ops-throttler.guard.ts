@@ -1,0 +1,25 @@
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import type { Actor } from './token-registry.js';
+
+/** The write endpoints together allow this many requests per actor (per replica) per minute. */
+export const OPS_WRITE_LIMIT = 30;
+export const OPS_WRITE_WINDOW_MS = 60_000;
+
+/**
+ * Throttles the ops write endpoints only (applied with @UseGuards, never globally, so reads and the
+ * gate's hot path are not throttled). It runs after the global AuthGuard, so the budget belongs to
+ * the authenticated actor; a request without one is counted by IP.
+ */
+@Injectable()
+export class OpsWriteThrottlerGuard extends ThrottlerGuard {
+  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
+    const actor = req.actor as Actor | undefined;
+    return actor ? `actor:${actor.name}` : `ip:${String(req.ip)}`;
+  }
+
+  /** One budget across all the write endpoints (the default key is per handler). */
+  protected override generateKey(_ctx: ExecutionContext, tracker: string, throttler: string): string {
+    return `${throttler}:${tracker}`;
+  }
+}

@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import type { Mode } from '../../config/index.js';
+
+/**
+ * The audit ledger's entry (CONTRACT.md §4) and its SHA-256 hash chain. Pure: no Redis, no clock.
+ *
+ * Chain rule: `hash = sha256hex(canonical(entry))`, where `canonical` is the JSON of every field
+ * except `hash`, keys sorted, absent optionals left out. `prev_hash` is one of those fields, so each
+ * hash also covers the previous entry's hash; the first entry's `prev_hash` is GENESIS_HASH.
+ */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const OPERATION_NAMES = [
+  'set-mode',
+  'set-override',
+  'clear-override',
+  'rollback',
+  'auto-revert',
+] as const;
+export type OperationName = (typeof OPERATION_NAMES)[number];
+export type RiskClass = 'high' | 'low';
+
+export interface LedgerEntry {
+  operation_id: string;
+  operation_name: OperationName;
+  actor: string;
+  /** `global` or the symbol of a per-symbol override */
+  scope: string;
+  from_mode: Mode;
+  to_mode: Mode;
+  reason: string;
+  risk_class: RiskClass;
+  /** Only applied operations are written (a refused request writes nothing), so always `applied`. */
+  outcome: 'applied';
+  rollback_of?: string;
+  version: number;
+  git_commit: string;
+  hostname: string;
+  /** epoch seconds */
+  timestamp: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export type UnsealedEntry = Omit<LedgerEntry, 'hash'>;
+
+/** Numeric fields: stored as decimal strings in Redis, numbers in JSON. */
+const NUMERIC_FIELDS = new Set(['version', 'timestamp']);
+const STRICT_UINT = /^(0|[1-9][0-9]{0,15})$/;
+
+/** Field order used when writing to Redis and the file: the contract's order, for readability. */
+export const FIELD_ORDER = [
+  'operation_id',
+  'operation_name',
+  'actor',
+  'scope',
+  'from_mode',
+  'to_mode',
+  'reason',
+  'risk_class',
+  'outcome',
+  'rollback_of',
+  'version',
+  'git_commit',
+  'hostname',
+  'timestamp',
+  'prev_hash',
+  'hash',
+] as const;
+
+/**
+ * What the hash covers: every field but `hash`, keys sorted, `undefined` dropped. Works on any
+ * record (not only well-formed entries) so a tampered or extra field changes the encoding too.
+ */
+export function canonicalEncoding(entry: Readonly<Record<string, unknown>>): string {
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(entry).sort()) {
+    if (key === 'hash' || entry[key] === undefined) continue;
+    sorted[key] = entry[key];
+  }
+  return JSON.stringify(sorted);
+}
+
+export function entryHash(entry: Readonly<Record<string, unknown>>): string {
+  return createHash('sha256').update(canonicalEncoding(entry), 'utf8').digest('hex');
+}
+
+export function sealEntry(entry: UnsealedEntry): LedgerEntry {
+  return { ...entry, hash: entryHash(entry as unknown as Record<string, unknown>) };
+}
+
+/** Flat `[field, value, ...]` for XADD, numbers as decimal strings, optionals left out. */
+export function toStreamFields(entry: LedgerEntry): string[] {
+  const rec = entry as unknown as Record<string, unknown>;
+  const out: string[] = [];
+  for (const key of FIELD_ORDER) {
+    const v = rec[key];
+    if (v !== undefined) out.push(key, String(v));
+  }
+  return out;
+}
+
+/** The entry as it is written to the JSONL mirror (contract order, one line). */
+export function toJsonLine(entry: LedgerEntry): string {
+  const rec = entry as unknown as Record<string, unknown>;
+  const ordered: Record<string, unknown> = {};
+  for (const key of FIELD_ORDER) if (rec[key] !== undefined) ordered[key] = rec[key];
+  return JSON.stringify(ordered);
+}
+
+/**
+ * A stream entry's `[field, value, ...]` back to a record. Numeric fields become numbers only when
+ * they are plain integers as written, so a rewritten `"01"` or `"1.0"` stays a string and breaks
+ * the hash instead of slipping through.
+ */
+export function fromStreamFields(fields: readonly string[]): Record<string, unknown> {
+  const rec: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [k, v] = [fields[i], fields[i + 1]];
+    rec[k] = NUMERIC_FIELDS.has(k) && STRICT_UINT.test(v) ? Number(v) : v;
+  }
+  return rec;
+}
+
+export type ChainProblem = 'hash_mismatch' | 'prev_hash_mismatch' | 'head_mismatch';
+
+export interface ChainBreak {
+  /** 0-based position, oldest first */
+  index: number;
+  operation_id: string | null;
+  /** Redis stream id, when checking the stream */
+  stream_id?: string;
+  problem: ChainProblem;
+  detail: string;
+}
+
+export interface ChainReport {
+  ok: boolean;
+  entries: number;
+  first_bad?: ChainBreak;
+}
+
+export interface ChainItem {
+  entry: Readonly<Record<string, unknown>>;
+  stream_id?: string;
+}
+
+/**
+ * Walks the chain oldest first and names the first entry that breaks it: an altered entry fails
+ * its own hash; a deleted, inserted or reordered entry makes the next `prev_hash` disagree.
+ * `expectedLast` (the operation the mode hash says was last) catches a deleted tail entry, which
+ * the chain alone cannot see.
+ */
+export function verifyChain(
+  items: readonly ChainItem[],
+  expectedLast?: { operation_id: string },
+): ChainReport {
+  let prev = GENESIS_HASH;
+  for (let index = 0; index < items.length; index++) {
+    const { entry, stream_id } = items[index];
+    const opId = typeof entry.operation_id === 'string' ? entry.operation_id : null;
+    const at = { index, operation_id: opId, ...(stream_id ? { stream_id } : {}) };
+    if (entry.prev_hash !== prev) {
+      return {
+        ok: false,
+        entries: items.length,
+        first_bad: {
+          ...at,
+          problem: 'prev_hash_mismatch',
+          detail:
+            index === 0
+              ? 'the first entry does not start the chain: entries before it are missing'
+              : 'prev_hash does not match the preceding entry: an entry was deleted, inserted or reordered',
+        },
+      };
+    }
+    if (entry.hash !== entryHash(entry)) {
+      return {
+        ok: false,
+        entries: items.length,
+        first_bad: { ...at, problem: 'hash_mismatch', detail: 'the entry was altered after it was written' },
+      };
+    }
+    prev = entry.hash as string;
+  }
+  if (expectedLast) {
+    const last = items.at(-1)?.entry;
+    if (!last || last.operation_id !== expectedLast.operation_id) {
+      return {
+        ok: false,
+        entries: items.length,
+        first_bad: {
+          index: items.length,
+          operation_id: expectedLast.operation_id,
+          problem: 'head_mismatch',
+          detail: `the mode state was last changed by ${expectedLast.operation_id}, which is not the ledger's last entry: trailing entries are missing`,
+        },
+      };
+    }
+  }
+  return { ok: true, entries: items.length };
+}
+
+/** UTC calendar day of an epoch-ms instant, `YYYY-MM-DD`: the operation id's day. */
+export function utcDay(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+/** `OPS-YYYY-MM-DD-NNN`: at least three digits, more after the 999th operation of a day. */
+export function formatOperationId(day: string, seq: number): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`bad day "${day}"`);
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`bad sequence ${seq}`);
+  return `OPS-${day}-${String(seq).padStart(3, '0')}`;
+}
+
+export const OPERATION_ID = /^OPS-(\d{4}-\d{2}-\d{2})-(\d{3,})$/;
+
+export function parseOperationId(id: string): { day: string; seq: number } | undefined {
+  const m = OPERATION_ID.exec(id);
+  if (!m) return undefined;
+  const seq = Number(m[2]);
+  return Number.isSafeInteger(seq) && seq >= 1 ? { day: m[1], seq } : undefined;
+}

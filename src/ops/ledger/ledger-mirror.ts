@@ -1,0 +1,351 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  ConflictException,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { AppConfig } from '../../config/index.js';
+import { HealthParts } from '../../health/health-parts.js';
+import { Metrics } from '../../health/metrics.js';
+import { replayState } from '../mode/mode-change.js';
+import { ModeRepository } from '../mode/mode.repository.js';
+import {
+  entryHash,
+  GENESIS_HASH,
+  parseOperationId,
+  toJsonLine,
+  verifyChain,
+  type ChainReport,
+  type LedgerEntry,
+} from './ledger-entry.js';
+import { LedgerRepository } from './ledger.repository.js';
+import { ledgerUnavailable } from './ledger.service.js';
+
+export type MirrorStatus =
+  'unchecked' | 'in_sync' | 'missing_in_redis' | 'forked' | 'redis_chain_broken' | 'redis_unavailable';
+
+export interface RestoreResult {
+  restored: number;
+  state_restored: boolean;
+  entries: number;
+  missing_in_redis: number;
+}
+
+const STARTUP_CHECK_MS = 2000;
+
+/**
+ * The optional LEDGER_FILE mirror: an append-only JSONL copy of the ledger stream, one fsynced line
+ * per entry, that survives a Redis that lost its data. Every replica follows the stream (its own
+ * writes at once, others' on the change notification), so each file holds the whole ledger. When
+ * Redis lacks entries the file has, /health says how many and `restore()` puts them back.
+ * Use one file per replica: two processes appending to one file would interleave.
+ */
+@Injectable()
+export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('LedgerMirror');
+  private readonly path?: string;
+  private fd?: number;
+  private entries: LedgerEntry[] = [];
+  private fileChain: ChainReport = { ok: true, entries: 0 };
+  private unreadableLines = 0;
+  private needsNewline = false;
+  private status: MirrorStatus = 'unchecked';
+  private missing = 0;
+  /** entries of the file that Redis also holds, as a prefix */
+  private common = 0;
+  private redisHeadSeen?: string;
+  private writeError?: string;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly ledger: LedgerRepository,
+    private readonly repo: ModeRepository,
+    private readonly metrics: Metrics,
+    private readonly health: HealthParts,
+  ) {
+    this.path = config.LEDGER_FILE;
+  }
+
+  get enabled(): boolean {
+    return this.path !== undefined;
+  }
+  get missingInRedis(): number {
+    return this.missing;
+  }
+
+  async onModuleInit() {
+    this.health.add('ledger', () => ({ ok: true, detail: this.describe() }));
+    if (!this.path) return;
+    this.load(this.path);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.serialized(() => this.reconcile()).catch(() => undefined),
+      new Promise((r) => {
+        timer = setTimeout(r, STARTUP_CHECK_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  onApplicationShutdown() {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** Mirrors an entry this replica just wrote (after its script succeeded). */
+  async recordWritten(entry: LedgerEntry): Promise<void> {
+    if (!this.enabled) return;
+    await this.serialized(async () => {
+      if (entry.prev_hash === this.head() && this.status === 'in_sync') {
+        this.append(entry);
+        this.common = this.entries.length;
+        this.redisHeadSeen = entry.hash;
+      } else {
+        await this.reconcile();
+      }
+    }).catch((err: Error) => this.logger.error({ msg: 'ledger mirror update failed', error: err.message }));
+  }
+
+  /** Called with the stream's head after each mode read: catches up when it moved. */
+  noticeHead(redisHead: string): void {
+    if (!this.enabled || redisHead === this.redisHeadSeen) return;
+    void this.serialized(() => this.reconcile()).catch(() => undefined);
+  }
+
+  /** A change made while Redis lacks mirrored entries would fork the chain: restore them first. */
+  async restoreBeforeChange(): Promise<void> {
+    if (!this.enabled || this.missing === 0) return;
+    try {
+      const r = await this.restore('system');
+      this.logger.warn({ msg: 'restored missing ledger entries before a mode change', restored: r.restored });
+    } catch (err) {
+      this.logger.error({
+        msg: 'could not restore the ledger before a mode change',
+        error: (err as Error).message,
+      });
+    }
+  }
+
+  /**
+   * Re-appends the entries Redis lacks, in order, with their original fields and hashes, and the
+   * state they imply when Redis's state is older. Idempotent; refused when the file's chain is
+   * broken or Redis holds entries the file does not (a fork an operator must look at).
+   */
+  async restore(actor: string): Promise<RestoreResult> {
+    if (!this.enabled) {
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'LEDGER_FILE is not configured: there is no mirror to restore from',
+      });
+    }
+    return this.serialized(async () => {
+      if (!this.fileChain.ok) {
+        throw new ConflictException({
+          statusCode: 409,
+          error: 'Conflict',
+          message: 'the LEDGER_FILE chain is broken; refusing to restore from it',
+          first_bad: this.fileChain.first_bad,
+        });
+      }
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await this.reconcile().catch((err: Error) => {
+          throw ledgerUnavailable(err);
+        });
+        if (this.status === 'forked' || this.status === 'redis_chain_broken') {
+          throw new ConflictException({
+            statusCode: 409,
+            error: 'Conflict',
+            message:
+              this.status === 'forked'
+                ? `the ledger in Redis has entries the file does not after entry #${this.common}: the chains forked; compare them before restoring`
+                : 'the ledger in Redis does not verify; run GET /ops/ledger/verify',
+            status: this.status,
+          });
+        }
+        if (this.missing === 0) return this.result(0, false);
+        const missingEntries = this.entries.slice(this.common);
+        const seqs: Record<string, number> = {};
+        for (const e of missingEntries) {
+          const id = parseOperationId(e.operation_id);
+          if (id) seqs[id.day] = Math.max(seqs[id.day] ?? 0, id.seq);
+        }
+        const state = replayState(this.entries, this.config.P28_MODE);
+        const res = await this.repo
+          .restore({
+            expectedHead: this.common > 0 ? this.entries[this.common - 1].hash : GENESIS_HASH,
+            entries: missingEntries,
+            seqs,
+            state,
+            overrides: state?.overrides ?? {},
+          })
+          .catch((err: Error) => {
+            // safe to retry: the script re-checks the chain head, so nothing is appended twice
+            throw ledgerUnavailable(err);
+          });
+        if (!res.ok) continue; // the stream moved meanwhile: look again
+        this.logger.warn({
+          msg: 'ledger entries restored from LEDGER_FILE',
+          actor,
+          restored: res.appended,
+          state_restored: res.stateRestored,
+          mode: res.stateRestored ? state?.mode : undefined,
+        });
+        if (res.stateRestored && state?.mode === 'enforce') {
+          this.logger.warn({
+            msg: 'restored mode is enforce; an expiry it may have had is not in the ledger and was not restored',
+            operation_id: state.operation_id,
+          });
+        }
+        this.redisHeadSeen = undefined;
+        await this.reconcile();
+        return this.result(res.appended, res.stateRestored);
+      }
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'the ledger kept changing during the restore; retry',
+      });
+    });
+  }
+
+  describe(): Record<string, unknown> {
+    if (!this.path) return { mirror: 'off' };
+    return {
+      mirror: this.path,
+      status: this.status,
+      file_entries: this.entries.length,
+      missing_in_redis: this.missing,
+      file_chain_ok: this.fileChain.ok,
+      ...(this.fileChain.first_bad ? { file_first_bad: this.fileChain.first_bad } : {}),
+      ...(this.unreadableLines ? { unreadable_lines: this.unreadableLines } : {}),
+      ...(this.writeError ? { write_error: this.writeError } : {}),
+      ...(this.missing > 0 && this.status === 'missing_in_redis'
+        ? { action: 'POST /ops/ledger/restore re-appends them' }
+        : {}),
+    };
+  }
+
+  private result(restored: number, stateRestored: boolean): RestoreResult {
+    return {
+      restored,
+      state_restored: stateRestored,
+      entries: this.entries.length,
+      missing_in_redis: this.missing,
+    };
+  }
+
+  private head(): string {
+    return this.entries.at(-1)?.hash ?? GENESIS_HASH;
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private load(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path)) {
+      const text = readFileSync(path, 'utf8');
+      this.needsNewline = text.length > 0 && !text.endsWith('\n');
+      text.split('\n').forEach((line, i) => {
+        if (!line.trim()) return;
+        try {
+          this.entries.push(JSON.parse(line) as LedgerEntry);
+        } catch {
+          // a torn last line from a crash mid-write is the usual cause
+          this.unreadableLines++;
+          this.logger.warn({ msg: 'unreadable line in LEDGER_FILE skipped', file: path, line: i + 1 });
+        }
+      });
+    }
+    this.fd = openSync(path, 'a', 0o640);
+    this.fileChain = verifyChain(this.entries.map((entry) => ({ entry: { ...entry } })));
+    if (!this.fileChain.ok) {
+      this.logger.error({
+        msg: 'LEDGER_FILE does not verify',
+        file: path,
+        first_bad: this.fileChain.first_bad,
+      });
+    }
+    this.logger.log({ msg: 'ledger mirror opened', file: path, entries: this.entries.length });
+  }
+
+  private append(entry: LedgerEntry) {
+    if (this.fd === undefined) return;
+    const buf = Buffer.from(`${this.needsNewline ? '\n' : ''}${toJsonLine(entry)}\n`, 'utf8');
+    try {
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      fsyncSync(this.fd);
+      this.needsNewline = false;
+      this.writeError = undefined;
+      this.entries.push(entry);
+    } catch (err) {
+      // Redis already holds the entry; the mirror is behind until the next successful catch-up
+      this.writeError = (err as Error).message;
+      this.logger.error({
+        msg: 'LEDGER_FILE append failed',
+        error: this.writeError,
+        operation_id: entry.operation_id,
+      });
+      throw err;
+    }
+  }
+
+  /** Compares the file with the stream; appends what the file lacks, counts what Redis lacks. */
+  private async reconcile(): Promise<void> {
+    let redis;
+    try {
+      redis = await this.ledger.all();
+    } catch (err) {
+      this.setStatus('redis_unavailable', this.missing);
+      throw err;
+    }
+    let common = 0;
+    while (
+      common < redis.length &&
+      common < this.entries.length &&
+      redis[common].entry.hash === this.entries[common].hash
+    ) {
+      common++;
+    }
+    this.common = common;
+    this.redisHeadSeen = (redis.at(-1)?.entry.hash as string | undefined) ?? GENESIS_HASH;
+    if (common === this.entries.length) {
+      for (const { entry } of redis.slice(common)) {
+        if (entry.prev_hash !== this.head() || entry.hash !== entryHash(entry)) {
+          this.setStatus('redis_chain_broken', 0);
+          return;
+        }
+        this.append(entry as unknown as LedgerEntry);
+        this.common++;
+      }
+      this.setStatus('in_sync', 0);
+    } else if (common === redis.length) {
+      this.setStatus('missing_in_redis', this.entries.length - common);
+    } else {
+      const inRedis = new Set(redis.map((r) => r.entry.hash));
+      this.setStatus('forked', this.entries.filter((e) => !inRedis.has(e.hash)).length);
+    }
+  }
+
+  private setStatus(status: MirrorStatus, missing: number) {
+    if (status !== this.status || missing !== this.missing) {
+      const line = { msg: `ledger mirror ${status}`, status, missing_in_redis: missing, file: this.path };
+      if (status === 'in_sync') this.logger.log(line);
+      else if (status === 'missing_in_redis') {
+        this.logger.warn({ ...line, action: 'POST /ops/ledger/restore re-appends them' });
+      } else this.logger.warn(line);
+    }
+    this.status = status;
+    this.missing = missing;
+    this.metrics.ledgerMissingEntries.set(missing);
+  }
+}

@@ -1,0 +1,68 @@
+import { BadRequestException, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { verifyChain, type ChainReport } from './ledger-entry.js';
+import { LedgerRepository } from './ledger.repository.js';
+
+export const DEFAULT_PAGE = 50;
+
+export interface LedgerPage {
+  entries: Array<Record<string, unknown>>;
+  /** pass as `?before=` for the next (older) page; absent on the last page */
+  next_before?: string;
+}
+
+export const ledgerUnavailable = (err: Error) =>
+  new ServiceUnavailableException({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: `Redis is unavailable (${err.message}); the ledger cannot be read`,
+  });
+
+/** Read side of the audit ledger: pages for operators and the chain check. */
+@Injectable()
+export class LedgerService {
+  constructor(private readonly ledger: LedgerRepository) {}
+
+  /** Newest first; `before` is an operation_id, exclusive. */
+  page(limit = DEFAULT_PAGE, before?: string): Promise<LedgerPage> {
+    return this.readPage(limit, before).catch((err: Error) => {
+      throw err instanceof BadRequestException ? err : ledgerUnavailable(err);
+    });
+  }
+
+  private async readPage(limit: number, before?: string): Promise<LedgerPage> {
+    let beforeStreamId: string | undefined;
+    if (before !== undefined) {
+      const hit = await this.ledger.findNewest((e) => e.operation_id === before);
+      if (!hit) {
+        throw new BadRequestException({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: [`before: no ledger entry has operation_id ${before}`],
+          fields: ['before'],
+        });
+      }
+      beforeStreamId = hit.stream_id;
+    }
+    // one more than asked tells whether an older page exists
+    const rows = await this.ledger.newest(limit + 1, beforeStreamId);
+    const entries = rows.slice(0, limit).map((r) => r.entry);
+    const last = entries.at(-1);
+    return {
+      entries,
+      ...(rows.length > limit && typeof last?.operation_id === 'string'
+        ? { next_before: last.operation_id }
+        : {}),
+    };
+  }
+
+  /** Walks the whole chain and checks its tail against the mode hash's last operation. */
+  async verify(): Promise<ChainReport> {
+    const { entries, lastOperationId } = await this.ledger.allWithLastOperation().catch((err: Error) => {
+      throw ledgerUnavailable(err);
+    });
+    return verifyChain(
+      entries.map((e) => ({ entry: e.entry, stream_id: e.stream_id })),
+      lastOperationId ? { operation_id: lastOperationId } : undefined,
+    );
+  }
+}

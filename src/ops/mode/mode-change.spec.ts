@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { formatOperationId, GENESIS_HASH, sealEntry, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { isExpired, parseModeState, planChange, replayState, type ModeState } from './mode-change.js';
+
+const NOW = 1_750_000_000;
+const state = (s: Partial<ModeState> = {}): ModeState => ({
+  mode: 'shadow',
+  version: 3,
+  overrides: {},
+  stored: true,
+  ...s,
+});
+
+describe('planChange', () => {
+  it('set-mode to enforce is high risk and carries the expiry', () => {
+    const p = planChange(state(), { op: 'set-mode', mode: 'enforce', expiresInSec: 600 }, NOW);
+    expect(p).toMatchObject({
+      operation_name: 'set-mode',
+      scope: 'global',
+      from_mode: 'shadow',
+      to_mode: 'enforce',
+      risk_class: 'high',
+      action: 'mode',
+      mode: 'enforce',
+      expires_at: NOW + 600,
+    });
+  });
+
+  it('set-mode without an expiry removes a running one; to shadow is low risk', () => {
+    const running = state({ mode: 'enforce', expires_at: NOW + 5 });
+    expect(planChange(running, { op: 'set-mode', mode: 'enforce' }, NOW)?.expires_at).toBeNull();
+    expect(planChange(running, { op: 'set-mode', mode: 'shadow' }, NOW)).toMatchObject({
+      from_mode: 'enforce',
+      to_mode: 'shadow',
+      risk_class: 'low',
+      expires_at: null,
+    });
+  });
+
+  it('an override starts from the symbol effective mode and keeps the global expiry', () => {
+    const s = state({ mode: 'enforce', expires_at: NOW + 60, overrides: { ETHUSDT: 'shadow' } });
+    expect(planChange(s, { op: 'set-override', symbol: 'BTCUSDT', mode: 'shadow' }, NOW)).toMatchObject({
+      operation_name: 'set-override',
+      scope: 'BTCUSDT',
+      from_mode: 'enforce',
+      to_mode: 'shadow',
+      risk_class: 'low',
+      action: 'override-set',
+      mode: 'enforce',
+      expires_at: undefined,
+    });
+    expect(planChange(s, { op: 'clear-override', symbol: 'ETHUSDT' }, NOW)).toMatchObject({
+      operation_name: 'clear-override',
+      scope: 'ETHUSDT',
+      from_mode: 'shadow',
+      to_mode: 'enforce',
+      risk_class: 'high',
+      action: 'override-clear',
+    });
+  });
+
+  it('rollback goes to shadow, says whether anything was enforcing, and drops the expiry', () => {
+    expect(planChange(state({ overrides: { BTCUSDT: 'enforce' } }), { op: 'rollback' }, NOW)).toMatchObject({
+      operation_name: 'rollback',
+      from_mode: 'enforce',
+      to_mode: 'shadow',
+      action: 'rollback',
+      mode: 'shadow',
+      expires_at: null,
+    });
+    expect(planChange(state(), { op: 'rollback' }, NOW)?.from_mode).toBe('shadow');
+  });
+
+  it('auto-revert applies only once an enforce expiry is reached', () => {
+    const s = state({ mode: 'enforce', expires_at: NOW });
+    expect(planChange(s, { op: 'auto-revert' }, NOW - 1)).toBeUndefined();
+    expect(planChange(state({ mode: 'enforce' }), { op: 'auto-revert' }, NOW)).toBeUndefined();
+    expect(planChange(state({ expires_at: NOW }), { op: 'auto-revert' }, NOW)).toBeUndefined();
+    expect(planChange(s, { op: 'auto-revert' }, NOW)).toMatchObject({
+      operation_name: 'auto-revert',
+      from_mode: 'enforce',
+      to_mode: 'shadow',
+      mode: 'shadow',
+      expires_at: null,
+    });
+    expect(isExpired(s, NOW + 100)).toBe(true);
+  });
+});
+
+describe('parseModeState', () => {
+  it('an absent hash is the P28_MODE default at version 0', () => {
+    expect(parseModeState({}, {}, 'enforce')).toEqual({
+      state: { mode: 'enforce', version: 0, overrides: {}, stored: false },
+      problems: [],
+    });
+  });
+
+  it('reads every field and reports the ones that do not parse', () => {
+    const { state: s, problems } = parseModeState(
+      {
+        mode: 'enforce',
+        version: '7',
+        changed_at: '100',
+        changed_by: 'alice',
+        operation_id: 'OPS-x',
+        expires_at: '200',
+      },
+      { BTCUSDT: 'shadow', ETHUSDT: 'ENFORCE!' },
+      'shadow',
+    );
+    expect(s).toEqual({
+      mode: 'enforce',
+      version: 7,
+      changed_at: 100,
+      changed_by: 'alice',
+      operation_id: 'OPS-x',
+      expires_at: 200,
+      overrides: { BTCUSDT: 'shadow' },
+      stored: true,
+    });
+    expect(problems).toEqual(['override for ETHUSDT is "ENFORCE!"']);
+    const bad = parseModeState({ mode: 'nope', version: '1.5', expires_at: 'soon' }, {}, 'shadow');
+    expect(bad.state.mode).toBe('shadow');
+    expect(bad.state.expires_at).toBeUndefined();
+    expect(bad.problems).toHaveLength(3);
+  });
+});
+
+describe('replayState', () => {
+  const entries: LedgerEntry[] = [];
+  const add = (e: Pick<LedgerEntry, 'operation_name' | 'scope' | 'to_mode'>) => {
+    const n = entries.length + 1;
+    entries.push(
+      sealEntry({
+        operation_id: formatOperationId('2025-05-05', n),
+        actor: `op${n}`,
+        from_mode: 'shadow',
+        reason: 'r',
+        risk_class: 'low',
+        outcome: 'applied',
+        version: n,
+        git_commit: 'c',
+        hostname: 'h',
+        timestamp: NOW + n,
+        prev_hash: entries.at(-1)?.hash ?? GENESIS_HASH,
+        ...e,
+      }),
+    );
+  };
+
+  it('replays global changes, overrides and rollbacks to the last state', () => {
+    expect(replayState([], 'shadow')).toBeUndefined();
+    add({ operation_name: 'set-override', scope: 'BTCUSDT', to_mode: 'enforce' });
+    add({ operation_name: 'rollback', scope: 'global', to_mode: 'shadow' });
+    add({ operation_name: 'set-mode', scope: 'global', to_mode: 'enforce' });
+    add({ operation_name: 'set-override', scope: 'ETHUSDT', to_mode: 'shadow' });
+    add({ operation_name: 'set-override', scope: 'SOLUSDT', to_mode: 'shadow' });
+    add({ operation_name: 'clear-override', scope: 'SOLUSDT', to_mode: 'enforce' });
+    expect(replayState(entries, 'shadow')).toEqual({
+      mode: 'enforce',
+      version: 6,
+      changed_at: NOW + 6,
+      changed_by: 'op6',
+      operation_id: 'OPS-2025-05-05-006',
+      overrides: { ETHUSDT: 'shadow' },
+    });
+    add({ operation_name: 'auto-revert', scope: 'global', to_mode: 'shadow' });
+    expect(replayState(entries, 'enforce')?.mode).toBe('shadow');
+  });
+});

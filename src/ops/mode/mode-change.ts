@@ -1,0 +1,206 @@
+import type { Mode } from '../../config/index.js';
+import type { LedgerEntry, OperationName, RiskClass } from '../ledger/ledger-entry.js';
+
+/** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
+export interface ModeState {
+  mode: Mode;
+  version: number;
+  changed_at?: number;
+  changed_by?: string;
+  operation_id?: string;
+  expires_at?: number;
+  overrides: Record<string, Mode>;
+  /** false while Redis holds no mode hash (readers then use P28_MODE) */
+  stored: boolean;
+}
+
+export type ChangeIntent =
+  | { op: 'set-mode'; mode: Mode; expiresInSec?: number }
+  | { op: 'set-override'; symbol: string; mode: Mode }
+  | { op: 'clear-override'; symbol: string }
+  | { op: 'rollback' }
+  | { op: 'auto-revert' };
+
+/** How the change script rewrites the state (see mode.scripts.ts). */
+export type StateAction = 'mode' | 'override-set' | 'override-clear' | 'rollback';
+
+export interface ChangePlan {
+  operation_name: OperationName;
+  scope: string;
+  from_mode: Mode;
+  to_mode: Mode;
+  risk_class: RiskClass;
+  action: StateAction;
+  /** the global mode after the change */
+  mode: Mode;
+  symbol?: string;
+  /** `null` removes an expiry, `undefined` leaves it as it is (override changes) */
+  expires_at: number | null | undefined;
+}
+
+/** Longest expiring enforce: a week. Anything longer should be a plain enforce, decided on purpose. */
+export const MAX_EXPIRY_SEC = 7 * 24 * 3600;
+
+export const riskOf = (to: Mode): RiskClass => (to === 'enforce' ? 'high' : 'low');
+
+/**
+ * What a change does to the state and what its ledger entry says. Pure. Returns `undefined` when
+ * the intent does not apply (an auto-revert that is not due), so nothing is written.
+ */
+export function planChange(state: ModeState, intent: ChangeIntent, nowSec: number): ChangePlan | undefined {
+  switch (intent.op) {
+    case 'set-mode': {
+      const expires =
+        intent.mode === 'enforce' && intent.expiresInSec !== undefined ? nowSec + intent.expiresInSec : null;
+      return {
+        operation_name: 'set-mode',
+        scope: 'global',
+        from_mode: state.mode,
+        to_mode: intent.mode,
+        risk_class: riskOf(intent.mode),
+        action: 'mode',
+        mode: intent.mode,
+        expires_at: expires,
+      };
+    }
+    case 'set-override':
+      return {
+        operation_name: 'set-override',
+        scope: intent.symbol,
+        from_mode: state.overrides[intent.symbol] ?? state.mode,
+        to_mode: intent.mode,
+        risk_class: riskOf(intent.mode),
+        action: 'override-set',
+        mode: state.mode,
+        symbol: intent.symbol,
+        expires_at: undefined,
+      };
+    case 'clear-override':
+      // the symbol falls back to the global mode: that is its mode after the change
+      return {
+        operation_name: 'clear-override',
+        scope: intent.symbol,
+        from_mode: state.overrides[intent.symbol] ?? state.mode,
+        to_mode: state.mode,
+        risk_class: riskOf(state.mode),
+        action: 'override-clear',
+        mode: state.mode,
+        symbol: intent.symbol,
+        expires_at: undefined,
+      };
+    case 'rollback': {
+      // rollback also clears overrides, so its from_mode says whether anything was enforcing
+      const anyEnforce = state.mode === 'enforce' || Object.values(state.overrides).includes('enforce');
+      return {
+        operation_name: 'rollback',
+        scope: 'global',
+        from_mode: anyEnforce ? 'enforce' : 'shadow',
+        to_mode: 'shadow',
+        risk_class: 'low',
+        action: 'rollback',
+        mode: 'shadow',
+        expires_at: null,
+      };
+    }
+    case 'auto-revert':
+      if (!isExpired(state, nowSec)) return undefined;
+      return {
+        operation_name: 'auto-revert',
+        scope: 'global',
+        from_mode: 'enforce',
+        to_mode: 'shadow',
+        risk_class: 'low',
+        action: 'mode',
+        mode: 'shadow',
+        expires_at: null,
+      };
+  }
+}
+
+export function isExpired(state: Pick<ModeState, 'mode' | 'expires_at'>, nowSec: number): boolean {
+  return state.mode === 'enforce' && state.expires_at !== undefined && nowSec >= state.expires_at;
+}
+
+const MODE_VALUES = new Set(['shadow', 'enforce']);
+// same rule as the Lua scripts' `^[0-9]+$`, so Node and Redis agree on what a version is
+const UINT = /^[0-9]{1,15}$/;
+const int = (v: string | undefined): number | undefined =>
+  v !== undefined && UINT.test(v) ? Number(v) : undefined;
+
+/**
+ * The state from the raw hashes. A field that does not parse is left out rather than guessed, and
+ * reported in `problems`; a bad `mode` falls back to the P28_MODE default as an absent hash does.
+ */
+export function parseModeState(
+  modeHash: Record<string, string>,
+  overridesHash: Record<string, string>,
+  fallback: Mode,
+): { state: ModeState; problems: string[] } {
+  const problems: string[] = [];
+  const stored = Object.keys(modeHash).length > 0;
+  let mode = fallback;
+  if (stored) {
+    if (MODE_VALUES.has(modeHash.mode)) mode = modeHash.mode as Mode;
+    else problems.push(`mode hash field "mode" is ${JSON.stringify(modeHash.mode ?? null)}`);
+  }
+  const version = int(modeHash.version);
+  if (stored && version === undefined) problems.push('mode hash field "version" is not an integer');
+  const overrides: Record<string, Mode> = {};
+  for (const [symbol, m] of Object.entries(overridesHash)) {
+    if (MODE_VALUES.has(m)) overrides[symbol] = m as Mode;
+    else problems.push(`override for ${symbol} is ${JSON.stringify(m)}`);
+  }
+  const state: ModeState = { mode, version: version ?? 0, overrides, stored };
+  const changedAt = int(modeHash.changed_at);
+  if (changedAt !== undefined) state.changed_at = changedAt;
+  if (modeHash.changed_by) state.changed_by = modeHash.changed_by;
+  if (modeHash.operation_id) state.operation_id = modeHash.operation_id;
+  const expiresAt = int(modeHash.expires_at);
+  if (expiresAt !== undefined) state.expires_at = expiresAt;
+  else if (modeHash.expires_at !== undefined) problems.push('mode hash field "expires_at" is not an integer');
+  return { state, problems };
+}
+
+export interface ReplayedState {
+  mode: Mode;
+  version: number;
+  changed_at: number;
+  changed_by: string;
+  operation_id: string;
+  overrides: Record<string, Mode>;
+}
+
+/**
+ * The state a ledger implies, replayed oldest first: what `POST /ops/ledger/restore` puts back when
+ * Redis lost it. An expiry is not part of an entry (CONTRACT.md §4 fields), so it cannot be replayed.
+ */
+export function replayState(entries: readonly LedgerEntry[], initial: Mode): ReplayedState | undefined {
+  const last = entries.at(-1);
+  if (!last) return undefined;
+  let mode = initial;
+  const overrides: Record<string, Mode> = {};
+  for (const e of entries) {
+    switch (e.operation_name) {
+      case 'set-override':
+        overrides[e.scope] = e.to_mode;
+        break;
+      case 'clear-override':
+        delete overrides[e.scope];
+        break;
+      case 'rollback':
+        mode = 'shadow';
+        for (const s of Object.keys(overrides)) delete overrides[s];
+        break;
+      default:
+        mode = e.to_mode;
+    }
+  }
+  return {
+    mode,
+    version: last.version,
+    changed_at: last.timestamp,
+    changed_by: last.actor,
+    operation_id: last.operation_id,
+    overrides,
+  };
+}

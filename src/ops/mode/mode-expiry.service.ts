@@ -1,0 +1,59 @@
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { LeaderService } from '../../redis/leader.service.js';
+import { isExpired } from './mode-change.js';
+import { ModeStore } from './mode-store.js';
+
+/** How often the leader looks at the expiry: a revert lands at most this late. */
+export const EXPIRY_CHECK_MS = 250;
+
+/**
+ * Ends an expiring enforce. The expiry lives in Redis (`expires_at` in the mode hash), so it
+ * survives restarts; the replica holding the lease reverts to shadow with its own ledger entry
+ * (`auto-revert`, actor `system`). The change re-checks the expiry against Redis under
+ * compare-and-set, so a racing operator change or a second replica cannot double it.
+ */
+@Injectable()
+export class ModeExpiryService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('ModeExpiry');
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    private readonly store: ModeStore,
+    private readonly leader: LeaderService,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit() {
+    this.timer = setInterval(() => void this.check(), EXPIRY_CHECK_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown() {
+    clearInterval(this.timer);
+  }
+
+  /** One look; exposed for tests and for a caller that wants the revert now. */
+  async check(): Promise<boolean> {
+    if (this.running || !this.leader.isLeader()) return false;
+    const view = this.store.current();
+    if (!isExpired(view, this.clock.nowSec())) return false;
+    this.running = true;
+    try {
+      const res = await this.store.change({
+        intent: { op: 'auto-revert' },
+        actor: 'system',
+        reason: `expiring enforce reached expires_at ${new Date((view.expires_at ?? 0) * 1000).toISOString()}`,
+      });
+      if (res)
+        this.logger.warn({ msg: 'enforce expired; reverted to shadow', operation_id: res.operation_id });
+      return res !== undefined;
+    } catch (err) {
+      this.logger.error({ msg: 'auto-revert failed; retrying', error: (err as Error).message });
+      return false;
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -1,0 +1,341 @@
+import { hostname } from 'node:os';
+import {
+  ConflictException,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { AppConfig, type Mode } from '../../config/index.js';
+import { HealthParts } from '../../health/health-parts.js';
+import { Metrics } from '../../health/metrics.js';
+import { Keys } from '../../redis/keys.js';
+import { RedisService } from '../../redis/redis.service.js';
+import { formatOperationId, sealEntry, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { LedgerMirror } from '../ledger/ledger-mirror.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
+import { ModeReader, type ModeView } from '../mode-reader.js';
+import { planChange, type ChangeIntent, type ModeState } from './mode-change.js';
+import { ModeRepository } from './mode.repository.js';
+
+export interface ChangeRequest {
+  intent: ChangeIntent;
+  actor: string;
+  reason: string;
+  /** compare-and-set: refuse with 409 unless the stored version is this one */
+  expectedVersion?: number;
+}
+
+export interface ChangeResult {
+  /** the global mode, or the symbol's effective mode for an override change */
+  mode: Mode;
+  version: number;
+  operation_id: string;
+  expires_at?: number;
+  symbol?: string;
+  entry: LedgerEntry;
+}
+
+/** Attempts when the chain head or the day's counter moved under a change that gave no version. */
+const MAX_ATTEMPTS = 5;
+const STARTUP_SYNC_MS = 2000;
+
+/**
+ * Redis failed under a change. Before the script ran nothing was written; if the script itself
+ * timed out it may still have run, so the operator is told to look rather than assume.
+ */
+export function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnavailableException {
+  return new ServiceUnavailableException({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: duringWrite
+      ? `Redis failed during the change (${err.message}); it may or may not have been applied: check GET /ops/mode and GET /ops/ledger before retrying`
+      : `Redis is unavailable (${err.message}); nothing was changed`,
+    outcome: duringWrite ? 'unknown' : 'not_applied',
+  });
+}
+
+export function staleVersion(current: number, expected: number): ConflictException {
+  return new ConflictException({
+    statusCode: 409,
+    error: 'Conflict',
+    message: `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
+    current_version: current,
+  });
+}
+
+/**
+ * The authoritative mode: Redis holds it (Keys.mode, Keys.modeOverrides), this replica caches it.
+ * The cache follows every change through pub/sub and re-reads every MODE_REFRESH_MS as a safety
+ * net. `change()` is one atomic script that writes the state and its ledger entry together.
+ */
+@Injectable()
+export class ModeStore extends ModeReader implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('ModeStore');
+  private readonly host = hostname();
+  private view: ModeView;
+  private lastSyncMs?: number;
+  private subscribed = false;
+  private timer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  private lastProblems = '';
+  private writeLock: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly repo: ModeRepository,
+    private readonly ledger: LedgerRepository,
+    private readonly mirror: LedgerMirror,
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+    private readonly health: HealthParts,
+  ) {
+    super();
+    this.view = { mode: config.P28_MODE, version: 0, overrides: {} };
+  }
+
+  async onModuleInit() {
+    this.metrics.enforceMode.set(this.view.mode === 'enforce' ? 1 : 0);
+    this.health.add('mode_sync', () => ({
+      ok: true,
+      detail: {
+        subscribed: this.subscribed,
+        last_sync_age_ms:
+          this.lastSyncMs === undefined ? null : Math.max(0, Math.round(performance.now() - this.lastSyncMs)),
+      },
+    }));
+    // a Redis that is down at boot must not hold the app: P28_MODE serves until the first read
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.refresh().catch((err: Error) =>
+        this.logger.warn({
+          msg: 'initial mode read failed; using P28_MODE until Redis answers',
+          error: err.message,
+        }),
+      ),
+      new Promise((r) => {
+        timer = setTimeout(r, STARTUP_SYNC_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.subscribe();
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.config.MODE_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown() {
+    this.stopped = true;
+    clearInterval(this.timer);
+    // the subscriber is a RedisService.dedicated() connection: RedisService closes it
+  }
+
+  current(): ModeView {
+    return this.view;
+  }
+
+  /**
+   * Re-reads the mode from Redis (one round trip) and applies it. Concurrent callers share the
+   * read in flight, and a call made during it triggers one more, so a notification that arrives
+   * mid-read is never lost to a read that started before the change.
+   */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          await this.readAndApply();
+        } while (this.refreshAgain && !this.stopped);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** One change and its ledger entry, atomically; throws 409 on a stale expected version. */
+  async change(req: ChangeRequest): Promise<ChangeResult | undefined> {
+    return this.serialized(async () => {
+      await this.mirror.restoreBeforeChange();
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const nowMs = this.clock.nowMs();
+        const nowSec = Math.floor(nowMs / 1000);
+        const day = utcDay(nowMs);
+        const snap = await this.repo.readForChange(day).catch((err: Error) => {
+          throw redisUnavailable(err, false);
+        });
+        const { state } = snap;
+        if (req.expectedVersion !== undefined && state.version !== req.expectedVersion) {
+          throw staleVersion(state.version, req.expectedVersion);
+        }
+        const plan = planChange(state, req.intent, nowSec);
+        if (!plan) return undefined;
+        const rollbackOf =
+          plan.operation_name === 'rollback'
+            ? await this.lastEnforceId().catch((err: Error) => {
+                throw redisUnavailable(err, false);
+              })
+            : undefined;
+        const entry = sealEntry({
+          operation_id: formatOperationId(day, snap.seq + 1),
+          operation_name: plan.operation_name,
+          actor: req.actor,
+          scope: plan.scope,
+          from_mode: plan.from_mode,
+          to_mode: plan.to_mode,
+          reason: req.reason,
+          risk_class: plan.risk_class,
+          outcome: 'applied',
+          ...(rollbackOf ? { rollback_of: rollbackOf } : {}),
+          version: state.version + 1,
+          git_commit: this.config.GIT_COMMIT,
+          hostname: this.host,
+          timestamp: nowSec,
+          prev_hash: snap.head,
+        });
+        const res = await this.repo
+          .change({
+            expectedVersion: state.version,
+            expectedHead: snap.head,
+            seqKeyDay: day,
+            seq: snap.seq + 1,
+            action: plan.action,
+            mode: plan.mode,
+            symbol: plan.symbol,
+            overrideMode: plan.action === 'override-set' ? plan.to_mode : undefined,
+            changedAt: nowSec,
+            changedBy: req.actor,
+            expiresAt: plan.expires_at,
+            entry,
+          })
+          .catch((err: Error) => {
+            throw redisUnavailable(err, true);
+          });
+        if (!res.ok) {
+          if (res.conflict === 'STALE' && req.expectedVersion !== undefined) {
+            throw staleVersion(Number(res.found), req.expectedVersion);
+          }
+          this.logger.debug({ msg: 'mode change raced another; retrying', conflict: res.conflict, attempt });
+          continue;
+        }
+        this.metrics.modeChanges.inc({ to: plan.to_mode });
+        this.logger.log({
+          msg: `${entry.operation_name} ${entry.scope}: ${entry.from_mode} -> ${entry.to_mode}`,
+          operation_id: entry.operation_id,
+          operation_name: entry.operation_name,
+          actor: entry.actor,
+          scope: entry.scope,
+          from_mode: entry.from_mode,
+          to_mode: entry.to_mode,
+          version: entry.version,
+          ...(plan.expires_at ? { expires_at: plan.expires_at } : {}),
+          ...(rollbackOf ? { rollback_of: rollbackOf } : {}),
+        });
+        await this.mirror.recordWritten(entry);
+        await this.refresh().catch(() => undefined);
+        const expiresAt =
+          plan.expires_at === undefined
+            ? state.expires_at
+            : plan.expires_at === null
+              ? undefined
+              : plan.expires_at;
+        return {
+          mode: plan.symbol ? plan.to_mode : plan.mode,
+          version: entry.version,
+          operation_id: entry.operation_id,
+          ...(expiresAt !== undefined && plan.mode === 'enforce' ? { expires_at: expiresAt } : {}),
+          ...(plan.symbol ? { symbol: plan.symbol } : {}),
+          entry,
+        };
+      }
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'other changes kept landing first; re-read GET /ops/mode and retry',
+      });
+    });
+  }
+
+  private async lastEnforceId(): Promise<string | undefined> {
+    const hit = await this.ledger.findNewest((e) => e.to_mode === 'enforce');
+    return typeof hit?.entry.operation_id === 'string' ? hit.entry.operation_id : undefined;
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeLock.then(fn, fn);
+    this.writeLock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readAndApply() {
+    let snap = await this.repo.read();
+    if (!snap.state.stored) {
+      // no mode in Redis (first boot, or Redis lost its data): P28_MODE seeds it, atomically
+      if (await this.repo.seed(this.config.P28_MODE, this.clock.nowSec())) {
+        this.logger.warn({ msg: 'no mode in Redis; seeded from P28_MODE', mode: this.config.P28_MODE });
+      }
+      snap = await this.repo.read();
+    }
+    const problems = snap.problems.join('; ');
+    if (problems && problems !== this.lastProblems) {
+      this.logger.warn({ msg: 'malformed mode state in Redis', problems: snap.problems });
+    }
+    this.lastProblems = problems;
+    this.apply(snap.state);
+    this.mirror.noticeHead(snap.head);
+  }
+
+  private apply(state: ModeState) {
+    const prev = this.view;
+    this.view = {
+      mode: state.mode,
+      version: state.version,
+      ...(state.changed_at !== undefined ? { changed_at: state.changed_at } : {}),
+      ...(state.changed_by !== undefined ? { changed_by: state.changed_by } : {}),
+      ...(state.expires_at !== undefined ? { expires_at: state.expires_at } : {}),
+      ...(state.operation_id !== undefined ? { operation_id: state.operation_id } : {}),
+      overrides: state.overrides,
+    };
+    this.lastSyncMs = performance.now();
+    this.metrics.enforceMode.set(state.mode === 'enforce' ? 1 : 0);
+    if (prev.mode !== state.mode || prev.version !== state.version) {
+      this.logger.log({
+        msg: `mode is ${state.mode} (version ${state.version})`,
+        mode: state.mode,
+        version: state.version,
+        overrides: Object.keys(state.overrides).length,
+      });
+    }
+  }
+
+  private subscribe() {
+    const sub = this.redis.dedicated('mode-sub', { autoResubscribe: false });
+    sub.on('message', (channel: string) => {
+      if (channel === Keys.modeChannel) void this.refresh().catch(() => undefined);
+    });
+    // (re)subscribe on every connect, then read: a notification missed while down is caught up
+    sub.on('ready', () => {
+      sub
+        .subscribe(Keys.modeChannel)
+        .then(() => {
+          this.subscribed = true;
+          return this.refresh();
+        })
+        .catch((err: Error) => {
+          this.subscribed = false;
+          this.logger.warn({ msg: 'mode channel subscribe failed', error: err.message });
+        });
+    });
+    sub.on('close', () => {
+      this.subscribed = false;
+    });
+  }
+}

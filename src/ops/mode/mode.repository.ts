@@ -1,0 +1,173 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig, type Mode } from '../../config/index.js';
+import { Keys } from '../../redis/keys.js';
+import { RedisService } from '../../redis/redis.service.js';
+import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { parseModeState, type ModeState, type StateAction } from './mode-change.js';
+import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
+
+/** Daily sequence counters outlive their day by a week, then Redis drops them. */
+export const SEQ_TTL_SEC = 8 * 24 * 3600;
+
+type Exec = Array<[Error | null, unknown]> | null;
+type StreamRows = Array<[string, string[]]>;
+
+export interface ModeSnapshot {
+  state: ModeState;
+  problems: string[];
+  /** hash of the ledger's last entry (GENESIS_HASH when empty) */
+  head: string;
+}
+
+export interface ChangeWrite {
+  expectedVersion: number;
+  expectedHead: string;
+  seqKeyDay: string;
+  seq: number;
+  action: StateAction;
+  mode: Mode;
+  symbol?: string;
+  overrideMode?: Mode;
+  changedAt: number;
+  changedBy: string;
+  expiresAt: number | null | undefined;
+  entry: LedgerEntry;
+}
+
+export type ChangeWriteResult =
+  { ok: true; streamId: string } | { ok: false; conflict: 'STALE' | 'HEAD' | 'SEQ'; found: string };
+
+export interface RestoreWrite {
+  expectedHead: string;
+  entries: LedgerEntry[];
+  /** max sequence per day among the entries */
+  seqs: Record<string, number>;
+  state?: { mode: Mode; version: number; changed_at: number; changed_by: string; operation_id: string };
+  overrides: Record<string, Mode>;
+}
+
+function unwrap(res: Exec): unknown[] {
+  if (!res) throw new Error('redis transaction aborted');
+  return res.map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+}
+
+function headOf(rows: StreamRows): string {
+  if (rows.length === 0) return GENESIS_HASH;
+  const f = rows[0][1];
+  for (let i = 0; i + 1 < f.length; i += 2) if (f[i] === 'hash') return f[i + 1];
+  return '';
+}
+
+/** Redis side of the mode: reads, the seed, and the atomic change / restore scripts. */
+@Injectable()
+export class ModeRepository {
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Mode, overrides and chain head in one round trip (MULTI on one hash tag). */
+  async read(): Promise<ModeSnapshot> {
+    const [mode, overrides, last] = unwrap(
+      await this.redis.client
+        .multi()
+        .hgetall(Keys.mode)
+        .hgetall(Keys.modeOverrides)
+        .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
+        .exec(),
+    ) as [Record<string, string>, Record<string, string>, StreamRows];
+    const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
+    return { state, problems, head: headOf(last) };
+  }
+
+  /** What a change is computed from: the snapshot plus the day's sequence counter. */
+  async readForChange(day: string): Promise<ModeSnapshot & { seq: number }> {
+    const [mode, overrides, last, seq] = unwrap(
+      await this.redis.client
+        .multi()
+        .hgetall(Keys.mode)
+        .hgetall(Keys.modeOverrides)
+        .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
+        .get(Keys.ledgerSeq(day))
+        .exec(),
+    ) as [Record<string, string>, Record<string, string>, StreamRows, string | null];
+    const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
+    const n = seq !== null && /^[0-9]{1,15}$/.test(seq) ? Number(seq) : 0;
+    return { state, problems, head: headOf(last), seq: n };
+  }
+
+  async seed(mode: Mode, nowSec: number): Promise<boolean> {
+    const r = await this.redis.client.eval(SEED_SCRIPT, 1, Keys.mode, mode, String(nowSec), 'P28_MODE');
+    return r === 1;
+  }
+
+  async change(w: ChangeWrite): Promise<ChangeWriteResult> {
+    const expires = w.expiresAt === undefined ? '-' : w.expiresAt === null ? '' : String(w.expiresAt);
+    const res = (await this.redis.client.eval(
+      CHANGE_SCRIPT,
+      4,
+      Keys.mode,
+      Keys.modeOverrides,
+      Keys.ledger,
+      Keys.ledgerSeq(w.seqKeyDay),
+      String(w.expectedVersion),
+      w.expectedHead,
+      String(w.seq),
+      String(SEQ_TTL_SEC),
+      w.action,
+      w.mode,
+      w.symbol ?? '',
+      w.overrideMode ?? '',
+      String(w.changedAt),
+      w.changedBy,
+      w.entry.operation_id,
+      expires,
+      Keys.modeChannel,
+      GENESIS_HASH,
+      ...toStreamFields(w.entry),
+    )) as [string, string];
+    if (res[0] === 'OK') return { ok: true, streamId: res[1] };
+    return { ok: false, conflict: res[0] as 'STALE' | 'HEAD' | 'SEQ', found: res[1] };
+  }
+
+  async restore(
+    w: RestoreWrite,
+  ): Promise<{ ok: true; appended: number; stateRestored: boolean } | { ok: false; head: string }> {
+    const days = Object.keys(w.seqs).sort();
+    const overrides = Object.entries(w.overrides).flat();
+    const s = w.state;
+    const args = [
+      w.expectedHead,
+      GENESIS_HASH,
+      Keys.modeChannel,
+      String(SEQ_TTL_SEC),
+      ...days.map((d) => String(w.seqs[d])),
+      s ? '1' : '0',
+      s?.mode ?? '',
+      String(s?.version ?? 0),
+      String(s?.changed_at ?? 0),
+      s?.changed_by ?? '',
+      s?.operation_id ?? '',
+      String(overrides.length),
+      ...overrides,
+      ...w.entries.flatMap((e) => {
+        const f = toStreamFields(e);
+        return [String(f.length), ...f];
+      }),
+    ];
+    const res = (await this.redis.client.eval(
+      RESTORE_SCRIPT,
+      3 + days.length,
+      Keys.mode,
+      Keys.modeOverrides,
+      Keys.ledger,
+      ...days.map((d) => Keys.ledgerSeq(d)),
+      ...args,
+    )) as [string, string | number, number?];
+    if (res[0] === 'OK') return { ok: true, appended: Number(res[1]), stateRestored: res[2] === 1 };
+    return { ok: false, head: String(res[1]) };
+  }
+}

@@ -1,0 +1,192 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Keys } from '../../src/redis/keys.js';
+import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { createTestApp, waitFor, type TestApp } from '../support/app.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+
+describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () => {
+  let redis: TestRedis;
+  let dir: string;
+  const apps: TestApp[] = [];
+  const op = newToken();
+  const auth = { authorization: `Bearer ${op}` };
+
+  const boot = async (file: string) => {
+    const t = await createTestApp({
+      REDIS_URL: redis.url,
+      P28_MODE: 'shadow',
+      LEDGER_FILE: file,
+      OPS_API_TOKENS: tokenEntry('alice', 'operator', op),
+    });
+    apps.push(t);
+    return t;
+  };
+  const fileEntries = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const redisEntries = async (t: TestApp) =>
+    (
+      (await request(t.http).get('/ops/ledger?limit=1000').set(auth).expect(200)).body.entries as unknown[]
+    ).reverse();
+  const change = (t: TestApp, body: object) =>
+    request(t.http).put('/ops/mode').set(auth).send(body).expect(200);
+  const verify = async (t: TestApp) =>
+    (await request(t.http).get('/ops/ledger/verify').set(auth).expect(200)).body;
+  const ledgerHealth = async (t: TestApp) => (await request(t.http).get('/health')).body.ledger;
+  const restartRedis = async (t?: TestApp) => {
+    await redis.stop();
+    await redis.start();
+    if (t) {
+      await waitFor(async () => (await request(t.http).get('/health')).status === 200, {
+        timeoutMs: 8000,
+        what: 'redis reconnect',
+      });
+    }
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'p28-ledger-'));
+  });
+  afterEach(async () => {
+    for (const t of apps.splice(0)) await t.close();
+    await redis.flush();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  it('mirrors every entry; after a restart without persistence /health counts the missing ones and restore puts them back', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'nested', 'ledger.jsonl');
+    const t = await boot(file);
+    await change(t, { mode: 'enforce', reason: 'first' });
+    await change(t, { mode: 'shadow', symbol: 'BTCUSDT', reason: 'second' });
+    await change(t, { mode: 'enforce', symbol: 'ETHUSDT', reason: 'third' });
+    const before = await redisEntries(t);
+    expect(fileEntries(file)).toEqual(before);
+    expect(await ledgerHealth(t)).toMatchObject({ status: 'in_sync', file_entries: 3, missing_in_redis: 0 });
+
+    await restartRedis(t);
+    expect(await redis.client().xlen(Keys.ledger)).toBe(0);
+    expect(fileEntries(file)).toEqual(before);
+    const health = await waitFor(
+      async () => {
+        const h = await ledgerHealth(t);
+        return h.missing_in_redis === 3 ? h : undefined;
+      },
+      { what: 'missing entries on /health' },
+    );
+    expect(health).toMatchObject({ status: 'missing_in_redis', file_entries: 3 });
+    expect((await request(t.http).get('/metrics')).text).toMatch(/^p28_ledger_missing_entries 3$/m);
+    expect(t.logs.some((l) => l.msg === 'ledger mirror missing_in_redis' && l.missing_in_redis === 3)).toBe(
+      true,
+    );
+
+    // two operators press restore at once: the entries go back exactly once
+    const both = await Promise.all([1, 2].map(() => request(t.http).post('/ops/ledger/restore').set(auth)));
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    const restored = both.find((r) => r.body.restored > 0)!;
+    expect(restored.body).toEqual({ restored: 3, state_restored: true, entries: 3, missing_in_redis: 0 });
+    expect(both.map((r) => r.body.restored).sort()).toEqual([0, 3]);
+    expect(await redisEntries(t)).toEqual(before);
+    expect(await verify(t)).toEqual({ ok: true, entries: 3 });
+    await waitFor(async () => {
+      const m = (await request(t.http).get('/ops/mode').set(auth)).body;
+      return m.version === 3 && m.mode === 'enforce';
+    });
+    expect((await request(t.http).get('/ops/mode').set(auth)).body.overrides).toEqual({
+      BTCUSDT: 'shadow',
+      ETHUSDT: 'enforce',
+    });
+    expect(await ledgerHealth(t)).toMatchObject({ status: 'in_sync', missing_in_redis: 0 });
+    expect((await request(t.http).get('/metrics')).text).toMatch(/^p28_ledger_missing_entries 0$/m);
+
+    // idempotent: nothing left to restore
+    const again = await request(t.http).post('/ops/ledger/restore').set(auth).expect(200);
+    expect(again.body).toMatchObject({ restored: 0, state_restored: false });
+    expect(await redis.client().xlen(Keys.ledger)).toBe(3);
+
+    // the chain and the day's sequence carry on from the restored entries
+    const next = await change(t, { mode: 'shadow', reason: 'fourth', expected_version: 3 });
+    expect(next.body.operation_id).toMatch(/-004$/);
+    expect(await verify(t)).toEqual({ ok: true, entries: 4 });
+    expect(fileEntries(file)).toEqual(await redisEntries(t));
+  });
+
+  it('notices the missing entries at startup, and a change restores them before it writes', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const first = await boot(file);
+    await change(first, { mode: 'enforce', reason: 'one' });
+    await change(first, { mode: 'shadow', reason: 'two' });
+    await first.close();
+    await restartRedis();
+
+    const t = await boot(file);
+    expect(await ledgerHealth(t)).toMatchObject({ status: 'missing_in_redis', missing_in_redis: 2 });
+    expect(t.logs.some((l) => l.msg === 'ledger mirror missing_in_redis')).toBe(true);
+    // seeded from P28_MODE meanwhile; the change restores the real history first, then chains on it
+    await change(t, { mode: 'enforce', reason: 'three' });
+    expect(await verify(t)).toEqual({ ok: true, entries: 3 });
+    const entries = await redisEntries(t);
+    expect(entries.map((e) => (e as { reason: string }).reason)).toEqual(['one', 'two', 'three']);
+    expect(fileEntries(file)).toEqual(entries);
+  });
+
+  it('refuses to restore into a forked chain and says so on /health', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const first = await boot(file);
+    await change(first, { mode: 'enforce', reason: 'one' });
+    await change(first, { mode: 'shadow', reason: 'two' });
+    await first.close();
+    await restartRedis();
+    // a replica without a mirror writes a new history into the empty Redis
+    const other = await createTestApp({
+      REDIS_URL: redis.url,
+      OPS_API_TOKENS: tokenEntry('alice', 'operator', op),
+    });
+    apps.push(other);
+    await change(other, { mode: 'enforce', reason: 'new history' });
+
+    const t = await boot(file);
+    expect(await ledgerHealth(t)).toMatchObject({ status: 'forked', missing_in_redis: 2 });
+    const res = await request(t.http).post('/ops/ledger/restore').set(auth).expect(409);
+    expect(res.body.message).toMatch(/forked/);
+    expect(await redis.client().xlen(Keys.ledger)).toBe(1);
+    expect(fileEntries(file)).toHaveLength(2);
+    expect(await verify(t)).toEqual({ ok: true, entries: 1 });
+  });
+
+  it('a replica with its own file mirrors entries written by another replica', async () => {
+    const a = await boot(join(dir, 'a.jsonl'));
+    await change(a, { mode: 'enforce', reason: 'before b started' });
+    const fileB = join(dir, 'b.jsonl');
+    const b = await boot(fileB);
+    await change(a, { mode: 'shadow', reason: 'after b started' });
+    await waitFor(() => fileEntries(fileB).length === 2, { what: 'b to mirror a' });
+    expect(fileEntries(fileB)).toEqual(await redisEntries(b));
+    expect(fileEntries(join(dir, 'a.jsonl'))).toEqual(fileEntries(fileB));
+  });
+
+  it('restore is refused without LEDGER_FILE', async () => {
+    const t = await createTestApp({
+      REDIS_URL: redis.url,
+      OPS_API_TOKENS: tokenEntry('alice', 'operator', op),
+    });
+    apps.push(t);
+    const res = await request(t.http).post('/ops/ledger/restore').set(auth).expect(409);
+    expect(res.body.message).toMatch(/LEDGER_FILE is not configured/);
+    expect((await request(t.http).get('/health')).body.ledger).toEqual({ mirror: 'off' });
+  });
+});
