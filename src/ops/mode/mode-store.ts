@@ -241,6 +241,19 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         });
         await this.mirror.recordWritten(entry);
         await this.refresh().catch(() => undefined);
+        if (!res.replicated) {
+          this.logger.warn({
+            msg: 'mode change not confirmed by replicas',
+            operation_id: entry.operation_id,
+          });
+          throw new ServiceUnavailableException({
+            statusCode: 503,
+            error: 'Service Unavailable',
+            message: `applied on the Redis master as ${entry.operation_id}, but fewer than REDIS_WAIT_REPLICAS replicas confirmed it within REDIS_WAIT_TIMEOUT_MS; check GET /ops/mode and GET /ops/ledger before retrying`,
+            outcome: 'unconfirmed',
+            operation_id: entry.operation_id,
+          });
+        }
         const expiresAt =
           plan.expires_at === undefined
             ? state.expires_at

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../../config/index.js';
 import { Keys } from '../../redis/keys.js';
@@ -35,7 +36,8 @@ export interface ChangeWrite {
 }
 
 export type ChangeWriteResult =
-  { ok: true; streamId: string } | { ok: false; conflict: 'STALE' | 'HEAD' | 'SEQ'; found: string };
+  | { ok: true; streamId: string; replicated: boolean }
+  | { ok: false; conflict: 'STALE' | 'HEAD' | 'SEQ'; found: string };
 
 export interface RestoreWrite {
   expectedHead: string;
@@ -104,6 +106,21 @@ export class ModeRepository {
     return r === 1;
   }
 
+  /**
+   * With REDIS_WAIT_REPLICAS > 0 (Sentinel), a change counts as done only once replicas hold it:
+   * a failover right after an unreplicated write would otherwise drop the ledger entry.
+   */
+  private async waitForReplicas(): Promise<boolean> {
+    const n = this.config.REDIS_WAIT_REPLICAS;
+    if (n === 0 || this.redis.isCluster) return true;
+    try {
+      const acked = Number(await (this.redis.client as Redis).wait(n, this.config.REDIS_WAIT_TIMEOUT_MS));
+      return acked >= n;
+    } catch {
+      return false;
+    }
+  }
+
   async change(w: ChangeWrite): Promise<ChangeWriteResult> {
     const expires = w.expiresAt === undefined ? '-' : w.expiresAt === null ? '' : String(w.expiresAt);
     const res = (await this.redis.client.eval(
@@ -129,7 +146,7 @@ export class ModeRepository {
       GENESIS_HASH,
       ...toStreamFields(w.entry),
     )) as [string, string];
-    if (res[0] === 'OK') return { ok: true, streamId: res[1] };
+    if (res[0] === 'OK') return { ok: true, streamId: res[1], replicated: await this.waitForReplicas() };
     return { ok: false, conflict: res[0] as 'STALE' | 'HEAD' | 'SEQ', found: res[1] };
   }
 
