@@ -1,5 +1,41 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { BudgetController } from './budget.controller.js';
+import { BudgetEngine } from './budget.engine.js';
+import { BudgetRedis } from './budget-redis.js';
+import { BudgetRepository } from './budget.repository.js';
+import { BudgetScheduler } from './budget.scheduler.js';
+import { BudgetService } from './budget.service.js';
+import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
+import { HeatReader } from './inputs/heat.reader.js';
+import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
+import { PositionReader } from './inputs/position.reader.js';
+import { VolatilityReader } from './inputs/volatility.reader.js';
+import { TestInjectController } from './test-inject.controller.js';
+import { TestModeMiddleware } from './test-mode.middleware.js';
 
 /** The P2.8 budget engine (CONTRACT.md §1–2). */
-@Module({})
-export class BudgetModule {}
+@Module({
+  imports: [ScheduleModule.forRoot()],
+  controllers: [BudgetController, TestInjectController],
+  providers: [
+    BudgetRedis,
+    BudgetRepository,
+    PortfolioStateReader,
+    PositionReader,
+    HeatReader,
+    ClusterStressReader,
+    VolatilityReader,
+    BudgetEngine,
+    BudgetScheduler,
+    BudgetService,
+  ],
+  exports: [BudgetEngine, BudgetScheduler],
+})
+export class BudgetModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer
+      .apply(TestModeMiddleware)
+      .forRoutes({ path: 'test/inject_portfolio_state', method: RequestMethod.ALL });
+  }
+}

@@ -51,8 +51,20 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
     return () => this.listeners.delete(fn);
   }
 
-  /** One acquire-or-renew attempt; exposed so a scheduler can refresh right before a tick. */
-  async refresh(): Promise<boolean> {
+  private inFlight?: Promise<boolean>;
+
+  /**
+   * One acquire-or-renew attempt; exposed so a scheduler can refresh right before a tick.
+   * Single-flight: two concurrent SET NX from this replica would make the loser drop a lease it holds.
+   */
+  refresh(): Promise<boolean> {
+    this.inFlight ??= this.attempt().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async attempt(): Promise<boolean> {
     if (this.stopped) return false;
     const started = performance.now();
     try {

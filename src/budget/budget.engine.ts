@@ -1,0 +1,369 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { AppConfig } from '../config/index.js';
+import { Metrics } from '../health/metrics.js';
+import { ModeReader } from '../ops/mode-reader.js';
+import { ReadPlan, type Command, type Reply } from './batch.js';
+import { BudgetCalculator } from './budget.calculator.js';
+import { BudgetRedis } from './budget-redis.js';
+import { BudgetRepository, NonFiniteValueError, type BudgetRecord } from './budget.repository.js';
+import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
+import { HeatReader } from './inputs/heat.reader.js';
+import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
+import { PositionReader, type Position } from './inputs/position.reader.js';
+import { StaleInputs, type InputStatus } from './inputs/reading.js';
+import { VolatilityReader } from './inputs/volatility.reader.js';
+import { LkgCache, type PortfolioDecision } from './lkg.js';
+
+export type TickOutcome =
+  /** budgets computed and written (possibly for zero active symbols) */
+  | 'written'
+  /** no usable portfolio state: nothing written (fail-open) */
+  | 'too_old'
+  | 'missing_state'
+  /** Redis unreachable mid-tick */
+  | 'failed';
+
+/** What one tick did, for tests, the bench and /health. */
+export interface TickResult {
+  outcome: TickOutcome;
+  portfolio: PortfolioDecision['outcome'] | 'unread';
+  /** Active symbols (non-zero, non-FLAT positions with a usable price), sorted. */
+  symbols: string[];
+  /** Budget hashes written successfully. */
+  written: number;
+  /** Symbols whose violation was found this tick. */
+  violations: string[];
+  /** Every Redis round trip of the tick, SCAN pages included. */
+  roundTrips: number;
+  /** The SCAN pages among them: they grow with the keyspace, the rest must not grow with N. */
+  scanRoundTrips: number;
+  writeFailures: number;
+  heat: { value: number; status: InputStatus; source?: string };
+  stale: Record<string, { count: number; samples: string[] }>;
+  durationMs: number;
+}
+
+/**
+ * One budget tick (CONTRACT.md §1–2): read every input in a fixed number of round trips, compute
+ * per active symbol, write everything in one batch. It does not judge leadership: the scheduler
+ * only calls it on the leader. Calls are serialised, so ticks never overlap even when a test or
+ * an operator calls tick() while the scheduler's tick runs.
+ */
+@Injectable()
+export class BudgetEngine {
+  private readonly logger = new Logger('BudgetEngine');
+  private readonly calculator: BudgetCalculator;
+  private readonly lkg: LkgCache;
+  private chain: Promise<unknown> = Promise.resolve();
+  private gaugeSymbols = new Set<string>();
+  private last?: TickResult;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+    private readonly mode: ModeReader,
+    private readonly redis: BudgetRedis,
+    private readonly repo: BudgetRepository,
+    private readonly portfolio: PortfolioStateReader,
+    private readonly positions: PositionReader,
+    private readonly heat: HeatReader,
+    private readonly clusters: ClusterStressReader,
+    private readonly vol: VolatilityReader,
+  ) {
+    this.calculator = new BudgetCalculator({
+      alphaHeat: config.ALPHA_HEAT,
+      betaCluster: config.BETA_CLUSTER,
+      gammaVol: config.GAMMA_VOL,
+      baseRiskPct: config.BASE_RISK_PCT,
+      minBudgetUsd: config.MIN_BUDGET_USD,
+      maxBudgetUsd: config.MAX_BUDGET_USD,
+    });
+    this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
+  }
+
+  get intervalMs(): number {
+    return Math.round(this.config.BUDGET_COMPUTE_INTERVAL_SEC * 1000);
+  }
+
+  /** The heat fetch may not eat the whole interval: a hanging heat gate must not stall the loop. */
+  get heatTimeoutMs(): number {
+    return Math.max(10, Math.min(this.config.HEAT_TIMEOUT_MS, Math.floor(this.intervalMs / 2)));
+  }
+
+  get lastResult(): TickResult | undefined {
+    return this.last;
+  }
+
+  tick(): Promise<TickResult> {
+    const next = this.chain.then(() => this.run());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(): Promise<TickResult> {
+    const started = performance.now();
+    const session = this.redis.session();
+    const stale = new StaleInputs();
+    const heatP = this.heat.read(this.heatTimeoutMs);
+    const partial: Partial<TickResult> = {};
+
+    const finish = (r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips'>) => {
+      const durationMs = performance.now() - started;
+      const result: TickResult = {
+        ...r,
+        roundTrips: session.roundTrips,
+        scanRoundTrips: session.scanRoundTrips,
+        stale: stale.toJSON(),
+        durationMs,
+      };
+      this.report(result, stale);
+      this.last = result;
+      return result;
+    };
+
+    try {
+      // 1st batch (alongside the SCAN): portfolio state and cluster membership
+      const first = new ReadPlan();
+      const stateOf = this.portfolio.plan(first);
+      const clusterMapOf = this.clusters.planMap(first);
+      // Promise.all, so a failure of either still leaves the other's rejection handled
+      const [bySymbol] = await Promise.all([this.positions.discover(session), first.run(session)]);
+
+      const state = stateOf(stale);
+      const decision = this.lkg.resolve(state.value, this.clock.nowSec());
+      partial.portfolio = decision.outcome;
+      const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
+
+      // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
+      const second = new ReadPlan();
+      const positionOf = this.positions.plan(second, bySymbol);
+      const clusterMap = usable ? clusterMapOf(stale) : undefined;
+      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, bySymbol.keys()) : undefined;
+      const volOf = usable ? this.vol.plan(second, bySymbol.keys()) : undefined;
+      await second.run(session);
+
+      const active: Position[] = [];
+      for (const symbol of [...bySymbol.keys()].sort()) {
+        const p = positionOf(symbol, stale);
+        if (p) active.push(p);
+      }
+      const heat = await heatP;
+      const heatView = { value: heat.value, status: heat.status, source: heat.source };
+      if (heat.status !== 'fresh') stale.add('heat', heat.source ?? heat.status);
+      const symbols = active.map((p) => p.symbol);
+      this.metrics.activeSymbols.set(symbols.length);
+
+      if (!usable || !clusterOf || !volOf) {
+        this.clearGauges(new Set());
+        const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
+        return finish({
+          outcome,
+          portfolio: decision.outcome,
+          symbols,
+          written: 0,
+          violations: [],
+          writeFailures: 0,
+          heat: heatView,
+        });
+      }
+
+      // compute, then the 3rd and last batch: every write of the tick
+      const now = this.clock.nowSec();
+      const commands: Command[] = [];
+      // each record's commands are commands[at, at + budgetCmds) then its violation's commands
+      const found: Array<{
+        record: BudgetRecord;
+        violation: boolean;
+        at: number;
+        budgetCmds: number;
+        total: number;
+      }> = [];
+      for (const pos of active) {
+        const cluster = clusterOf(pos.symbol, stale);
+        const vol = volOf(pos.symbol, stale);
+        const out = this.calculator.compute({
+          equityUsd: decision.state.equityUsd,
+          heat: heat.value,
+          cluster: cluster.value,
+          vol: vol.value,
+          positionNotional: pos.notional,
+        });
+        if (!out.ok) {
+          stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
+          continue;
+        }
+        const r = out.result;
+        const mode = this.mode.effectiveMode(pos.symbol);
+        const record: BudgetRecord = {
+          symbol: pos.symbol,
+          budget_usd: r.budgetUsd,
+          stress_factor: r.stress,
+          equity_usd: decision.state.equityUsd,
+          portfolio_heat: heat.value,
+          cluster_stress: cluster.value,
+          vol_regime: vol.value,
+          mode,
+          timestamp: now,
+          base_risk_pct: this.config.BASE_RISK_PCT,
+          position_notional: r.positionNotional,
+          utilization: r.utilization,
+        };
+        try {
+          const cmds = this.repo.budgetCommands(record);
+          const vcmds = r.violation
+            ? this.repo.violationCommands({
+                event_type: 'budget.violation',
+                symbol: pos.symbol,
+                position_notional: r.positionNotional,
+                budget_usd: r.budgetUsd,
+                over_budget: r.overBudget,
+                mode,
+                timestamp: now,
+              })
+            : [];
+          found.push({
+            record,
+            violation: r.violation,
+            at: commands.length,
+            budgetCmds: cmds.length,
+            total: cmds.length + vcmds.length,
+          });
+          commands.push(...cmds, ...vcmds);
+        } catch (err) {
+          if (!(err instanceof NonFiniteValueError)) throw err;
+          // unreachable while the readers and calculator hold their contracts; kept as a tripwire
+          this.logger.error({
+            msg: 'refused to write a non-finite value',
+            symbol: pos.symbol,
+            error: err.message,
+          });
+        }
+      }
+
+      let replies: Reply[];
+      try {
+        replies = await session.exec(commands);
+      } catch (err) {
+        replies = commands.map((): Reply => [err as Error, null]);
+      }
+      const failedIn = (from: number, to: number) => {
+        let n = 0;
+        for (let i = from; i < to; i++) if (replies[i][0]) n += 1;
+        return n;
+      };
+      let writeFailures = 0;
+      const failedSymbols: string[] = [];
+      const written = new Set<string>();
+      const violations: string[] = [];
+      for (const { record, violation, at, budgetCmds, total } of found) {
+        const s = record.symbol;
+        const budgetFailed = failedIn(at, at + budgetCmds);
+        const failures = budgetFailed + failedIn(at + budgetCmds, at + total);
+        if (failures > 0) {
+          writeFailures += failures;
+          failedSymbols.push(s);
+        }
+        if (violation) {
+          violations.push(s);
+          this.metrics.budgetBlocks.inc({ symbol: s });
+        }
+        if (budgetFailed > 0) continue;
+        written.add(s);
+        this.metrics.budgetValue.set({ symbol: s }, record.budget_usd);
+        this.metrics.stressFactor.set({ symbol: s }, record.stress_factor);
+        this.metrics.utilization.set({ symbol: s }, record.utilization);
+        this.metrics.budgetComputed.inc({ symbol: s });
+      }
+      if (writeFailures > 0) {
+        this.metrics.redisWriteFail.inc(writeFailures);
+        this.logger.error({
+          msg: 'budget writes failed',
+          failed_commands: writeFailures,
+          symbols: failedSymbols.slice(0, 5),
+          error: replies.find(([e]) => e)?.[0]?.message,
+        });
+      }
+      this.clearGauges(written);
+      if (writeFailures === 0) this.metrics.loopLastSuccess.set(now);
+      if (violations.length > 0) {
+        this.logger.warn({
+          msg: 'budget violations',
+          count: violations.length,
+          symbols: violations.slice(0, 20),
+        });
+      }
+      return finish({
+        outcome: 'written',
+        portfolio: decision.outcome,
+        symbols,
+        written: written.size,
+        violations,
+        writeFailures,
+        heat: heatView,
+      });
+    } catch (err) {
+      this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
+      const heat = await heatP;
+      return finish({
+        outcome: 'failed',
+        portfolio: partial.portfolio ?? 'unread',
+        symbols: [],
+        written: 0,
+        violations: [],
+        writeFailures: 0,
+        heat: { value: heat.value, status: heat.status, source: heat.source },
+      });
+    }
+  }
+
+  /** Gauges of symbols that got no budget this tick would otherwise show old values forever. */
+  private clearGauges(current: Set<string>) {
+    for (const s of this.gaugeSymbols) {
+      if (current.has(s)) continue;
+      this.metrics.budgetValue.remove({ symbol: s });
+      this.metrics.stressFactor.remove({ symbol: s });
+      this.metrics.utilization.remove({ symbol: s });
+    }
+    this.gaugeSymbols = current;
+  }
+
+  private report(result: TickResult, stale: StaleInputs) {
+    this.metrics.loopDuration.observe(result.durationMs / 1000);
+    for (const [type, count] of stale.counts) this.metrics.staleInput.inc({ input_type: type }, count);
+    if (!stale.empty) this.logger.warn({ msg: 'inputs missing or garbage this tick', inputs: result.stale });
+    switch (result.portfolio) {
+      case 'lkg':
+        this.metrics.lkgUsed.inc();
+        this.logger.warn({
+          msg: 'portfolio state stale: budgets computed from the last known good',
+          state_age_sec: this.lkg.current
+            ? Math.round(this.clock.nowSec() - this.lkg.current.timestamp)
+            : null,
+        });
+        break;
+      case 'too_old':
+        this.metrics.portfolioTooOld.inc();
+        this.logger.error({
+          msg: 'portfolio state older than MAX_LKG_AGE_SEC: no budgets written (fail-open)',
+          max_lkg_age_sec: this.config.MAX_LKG_AGE_SEC,
+        });
+        break;
+      case 'missing':
+        this.metrics.missingPortfolio.inc();
+        this.logger.error({ msg: 'no portfolio state and no cached state: no budgets written (fail-open)' });
+        break;
+    }
+    this.logger.debug({
+      msg: 'budget tick',
+      outcome: result.outcome,
+      portfolio: result.portfolio,
+      active_symbols: result.symbols.length,
+      written: result.written,
+      violations: result.violations.length,
+      round_trips: result.roundTrips,
+      duration_ms: Math.round(result.durationMs * 10) / 10,
+    });
+  }
+}

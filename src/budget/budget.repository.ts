@@ -1,0 +1,141 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig, type Mode } from '../config/index.js';
+import { Keys, symbolFromKey } from '../redis/keys.js';
+import type { Command, RedisSession } from './batch.js';
+import { roundTo } from './budget.calculator.js';
+
+/** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (CONTRACT.md §2). */
+export interface BudgetRecord {
+  symbol: string;
+  budget_usd: number;
+  stress_factor: number;
+  equity_usd: number;
+  portfolio_heat: number;
+  cluster_stress: number;
+  vol_regime: number;
+  mode: Mode;
+  timestamp: number;
+  base_risk_pct: number;
+  position_notional: number;
+  utilization: number;
+}
+
+/** The `json` of a `quantum:stream:budget.violation` entry, the shape existing consumers parse. */
+export interface ViolationEvent {
+  event_type: 'budget.violation';
+  symbol: string;
+  position_notional: number;
+  budget_usd: number;
+  over_budget: number;
+  mode: Mode;
+  timestamp: number;
+}
+
+const RATIO_DECIMALS = 6;
+const USD_DECIMALS = 2;
+const DECIMALS: Record<string, number> = {
+  budget_usd: USD_DECIMALS,
+  equity_usd: USD_DECIMALS,
+  position_notional: USD_DECIMALS,
+  over_budget: USD_DECIMALS,
+  stress_factor: RATIO_DECIMALS,
+  portfolio_heat: RATIO_DECIMALS,
+  cluster_stress: RATIO_DECIMALS,
+  vol_regime: RATIO_DECIMALS,
+  utilization: RATIO_DECIMALS,
+};
+
+export class NonFiniteValueError extends Error {}
+
+/**
+ * Field/value pairs for HSET. The last line of defence of "never a NaN written anywhere": a
+ * non-finite number throws instead of becoming the string "NaN".
+ */
+export function toFields(record: object): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(record)) {
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new NonFiniteValueError(`${k} is not finite (${v})`);
+      const d = DECIMALS[k];
+      out.push(k, String(d === undefined ? v : roundTo(v, d)));
+    } else {
+      out.push(k, String(v));
+    }
+  }
+  return out;
+}
+
+const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct']));
+
+/** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
+export function parseBudgetHash(hash: Record<string, string>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(hash)) {
+    if (!NUMERIC.has(k)) out[k] = v;
+    else if (Number.isFinite(Number(v)) && v.trim() !== '') out[k] = Number(v);
+  }
+  return out;
+}
+
+/** Writes of the budget engine and reads of the budget API (CONTRACT.md §2). */
+@Injectable()
+export class BudgetRepository {
+  constructor(private readonly config: AppConfig) {}
+
+  budgetCommands(record: BudgetRecord): Command[] {
+    const key = Keys.budget(record.symbol);
+    return [
+      ['hset', key, ...toFields(record)],
+      ['expire', key, this.config.BUDGET_HASH_TTL_SEC],
+    ];
+  }
+
+  violationCommands(event: ViolationEvent): Command[] {
+    const fields = toFields(event);
+    const json = JSON.stringify(Object.fromEntries(pairs(fields).map(([k, v]) => [k, jsonValue(k, v)])));
+    const key = Keys.violation(event.symbol);
+    return [
+      [
+        'xadd',
+        Keys.violationStream,
+        'MAXLEN',
+        '~',
+        this.config.VIOLATION_STREAM_MAXLEN,
+        '*',
+        'json',
+        json,
+        'symbol',
+        event.symbol,
+      ],
+      ['hset', key, ...fields],
+      ['expire', key, this.config.VIOLATION_HASH_TTL_SEC],
+    ];
+  }
+
+  async list(session: RedisSession): Promise<Array<Record<string, string | number>>> {
+    const keys = (await session.scan(Keys.budgetPattern)).sort();
+    const replies = await session.exec(keys.map((k) => ['hgetall', k]));
+    const out: Array<Record<string, string | number>> = [];
+    replies.forEach(([err, hash], i) => {
+      if (err || !hash || Object.keys(hash).length === 0) return; // expired between SCAN and read
+      const parsed = parseBudgetHash(hash as Record<string, string>);
+      parsed.symbol ??= symbolFromKey(keys[i], Keys.budgetPattern) ?? keys[i];
+      out.push(parsed);
+    });
+    return out;
+  }
+
+  async get(session: RedisSession, symbol: string): Promise<Record<string, string | number> | undefined> {
+    const [[err, hash]] = await session.exec([['hgetall', Keys.budget(symbol)]]);
+    if (err) throw err;
+    if (!hash || Object.keys(hash).length === 0) return undefined;
+    return parseBudgetHash(hash as Record<string, string>);
+  }
+}
+
+const pairs = (flat: string[]): Array<[string, string]> => {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+};
+const jsonValue = (k: string, v: string): string | number => (NUMERIC.has(k) ? Number(v) : v);

@@ -1,0 +1,109 @@
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { AppConfig } from '../config/index.js';
+import { Keys } from '../redis/keys.js';
+import { BudgetCalculator } from './budget.calculator.js';
+import { BudgetRedis } from './budget-redis.js';
+import { BudgetRepository } from './budget.repository.js';
+import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
+import type { SimulateBudgetDto } from './dto/simulate-budget.dto.js';
+
+export const INJECTED_STATE_TTL_SEC = 120;
+
+/** What the budget HTTP API does; the controllers only route to it. */
+@Injectable()
+export class BudgetService {
+  private readonly calculator: BudgetCalculator;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly redis: BudgetRedis,
+    private readonly repo: BudgetRepository,
+  ) {
+    this.calculator = new BudgetCalculator({
+      alphaHeat: config.ALPHA_HEAT,
+      betaCluster: config.BETA_CLUSTER,
+      gammaVol: config.GAMMA_VOL,
+      baseRiskPct: config.BASE_RISK_PCT,
+      minBudgetUsd: config.MIN_BUDGET_USD,
+      maxBudgetUsd: config.MAX_BUDGET_USD,
+    });
+  }
+
+  async list() {
+    const budgets = await this.repo.list(this.redis.session());
+    return { count: budgets.length, budgets };
+  }
+
+  async get(symbol: string) {
+    const budget = await this.repo.get(this.redis.session(), symbol);
+    if (!budget)
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no budget for ${symbol}`,
+      });
+    return budget;
+  }
+
+  simulate(dto: SimulateBudgetDto) {
+    const inputs = {
+      equity_usd: dto.equity_usd,
+      heat: dto.heat ?? 0,
+      cluster_stress: dto.cluster_stress ?? 0,
+      vol_regime: dto.vol_regime ?? 0,
+      position_notional: dto.position_notional ?? 0,
+    };
+    const out = this.calculator.compute({
+      equityUsd: inputs.equity_usd,
+      heat: inputs.heat,
+      cluster: inputs.cluster_stress,
+      vol: inputs.vol_regime,
+      positionNotional: inputs.position_notional,
+    });
+    if (!out.ok) throw badRequest(out.field, out.reason); // the DTO already refuses these
+    const r = out.result;
+    return {
+      stress_factor: r.stress,
+      budget_usd: r.budgetUsd,
+      utilization: r.utilization,
+      over_budget: r.overBudget,
+      violation: r.violation,
+      inputs,
+      params: this.calculator.params,
+    };
+  }
+
+  async injectPortfolioState(query: InjectPortfolioStateDto, body: InjectPortfolioStateDto | undefined) {
+    const equity = body?.equity_usd ?? query.equity_usd;
+    const drawdown = body?.drawdown ?? query.drawdown ?? 0;
+    if (equity === undefined) throw badRequest('equity_usd', 'is required (query string or JSON body)');
+    const timestamp = this.clock.nowSec();
+    const key = Keys.portfolioState;
+    await this.redis.session().atomic([
+      [
+        'hset',
+        key,
+        'equity_usd',
+        String(equity),
+        'drawdown',
+        String(drawdown),
+        'timestamp',
+        String(timestamp),
+      ],
+      ['expire', key, INJECTED_STATE_TTL_SEC],
+    ]);
+    return { ok: true, key, equity_usd: equity, drawdown, timestamp, ttl_sec: INJECTED_STATE_TTL_SEC };
+  }
+}
+
+/** The same 400 shape as the global ValidationPipe, for checks it cannot express. */
+function badRequest(field: string, rule: string) {
+  return new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: [`${field}: ${field} ${rule}`],
+    fields: [field],
+  });
+}

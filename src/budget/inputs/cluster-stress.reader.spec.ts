@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ReadPlan, type RedisSession, type Reply } from '../batch.js';
+import { ClusterStressReader } from './cluster-stress.reader.js';
+import { StaleInputs } from './reading.js';
+
+/** Runs a reader's plan against canned replies (the command order is the reader's own). */
+async function answer(plan: ReadPlan, replies: unknown[]) {
+  const session = {
+    exec: async () => replies.map((v): Reply => (v instanceof Error ? [v, null] : [null, v])),
+  };
+  await plan.run(session as unknown as RedisSession);
+}
+
+describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
+  const reader = new ClusterStressReader();
+
+  async function resolve(
+    membership: Record<string, string>,
+    wide: string | null,
+    legacy: string | null,
+    states: Record<string, string | null>,
+  ) {
+    const stale = new StaleInputs();
+    const p1 = new ReadPlan();
+    const mapOf = reader.planMap(p1);
+    await answer(p1, [membership, wide, legacy]);
+    const map = mapOf(stale);
+    const p2 = new ReadPlan();
+    const symbols = ['BTC', 'ETH', 'SOL'];
+    const of = reader.plan(p2, map, symbols);
+    await answer(
+      p2,
+      p2.commands.map(([, key]) => states[String(key).split(':').pop() as string] ?? null),
+    );
+    return { of: (s: string) => of(s, stale), stale };
+  }
+
+  it("uses the symbol's cluster stress, else the portfolio-wide value, else the legacy key", async () => {
+    const { of, stale } = await resolve({ majors: '["BTC","ETH"]' }, '0.3', '0.9', { majors: '0.6' });
+    expect(of('BTC')).toMatchObject({ value: 0.6, source: 'cluster:majors' });
+    expect(of('SOL')).toMatchObject({ value: 0.3, source: 'portfolio' });
+    expect(stale.empty).toBe(true);
+
+    const legacyOnly = await resolve({}, null, '0.9', {});
+    expect(legacyOnly.of('SOL')).toMatchObject({ value: 0.9, source: 'legacy' });
+  });
+
+  it('a symbol in several clusters takes the most stressed one', async () => {
+    const { of } = await resolve({ a: '["BTC"]', b: '["BTC"]' }, null, null, { a: '0.2', b: '0.7' });
+    expect(of('BTC').value).toBe(0.7);
+  });
+
+  it('nothing at all → 0, counted stale; garbage cluster state or membership counted and skipped', async () => {
+    const none = await resolve({}, null, null, {});
+    expect(none.of('BTC')).toEqual({ value: 0, status: 'missing' });
+    expect(none.stale.counts.get('cluster')).toBe(1);
+
+    const bad = await resolve({ majors: '["BTC"]', broken: 'not json' }, '0.25', null, { majors: '-1' });
+    expect(bad.of('BTC')).toMatchObject({ value: 0.25, source: 'portfolio' });
+    expect(bad.stale.counts.get('cluster')).toBe(2); // broken membership + majors' garbage stress
+  });
+
+  it('clamps a stress above 1', async () => {
+    const { of } = await resolve({ a: '["BTC"]' }, null, null, { a: '3' });
+    expect(of('BTC').value).toBe(1);
+  });
+});

@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { Keys } from '../../redis/keys.js';
+import type { ReadPlan, Reply } from '../batch.js';
+import { clamp01, parseNumber, type Parsed, type Reading, type StaleInputs } from './reading.js';
+
+/** What the first read returns: membership plus the two portfolio-wide fallbacks. */
+export interface ClusterMap {
+  /** symbol → the clusters listing it (a symbol in several takes the most stressed). */
+  clustersOf: Map<string, string[]>;
+  portfolioWide: Parsed;
+  legacy: Parsed;
+  /** Cluster ids whose membership JSON was unusable. */
+  badClusters: string[];
+}
+
+const readStress = (reply: Reply): Parsed =>
+  reply[0] ? { ok: false, why: 'garbage' } : parseNumber(reply[1], 'nonNegative');
+
+/**
+ * Cluster stress per symbol (CONTRACT.md §1): the symbol's cluster `stress`
+ * (`quantum:portfolio:cluster_state:{ID}`, membership in `quantum:portfolio:clusters`), else the
+ * portfolio-wide `cluster_stress`, else the legacy default key, else 0 (counted stale).
+ * Two reads, because the per-cluster keys are only known once the membership hash is read.
+ */
+@Injectable()
+export class ClusterStressReader {
+  planMap(plan: ReadPlan): (stale: StaleInputs) => ClusterMap {
+    const clusters = plan.add(['hgetall', Keys.clusters]);
+    const wide = plan.add(['hget', Keys.portfolioClusterState, 'cluster_stress']);
+    const legacy = plan.add(['hget', Keys.legacyClusterStress, 'stress']);
+    return (stale) => {
+      const map = ClusterStressReader.parseMembership(clusters());
+      for (const id of map.badClusters) stale.add('cluster', `membership of ${id}`);
+      const portfolioWide = readStress(wide());
+      const legacyStress = readStress(legacy());
+      if (!portfolioWide.ok && portfolioWide.why === 'garbage')
+        stale.add('cluster', Keys.portfolioClusterState);
+      if (!legacyStress.ok && legacyStress.why === 'garbage') stale.add('cluster', Keys.legacyClusterStress);
+      return { ...map, portfolioWide, legacy: legacyStress };
+    };
+  }
+
+  static parseMembership(reply: Reply): Pick<ClusterMap, 'clustersOf' | 'badClusters'> {
+    const clustersOf = new Map<string, string[]>();
+    const badClusters: string[] = [];
+    const [err, raw] = reply;
+    if (err || !raw || typeof raw !== 'object') return { clustersOf, badClusters: err ? ['*'] : [] };
+    for (const [id, json] of Object.entries(raw as Record<string, string>)) {
+      let members: unknown;
+      try {
+        members = JSON.parse(json);
+      } catch {
+        badClusters.push(id);
+        continue;
+      }
+      if (!Array.isArray(members)) {
+        badClusters.push(id);
+        continue;
+      }
+      for (const s of members) {
+        if (typeof s !== 'string') continue;
+        const list = clustersOf.get(s) ?? [];
+        list.push(id);
+        clustersOf.set(s, list);
+      }
+    }
+    return { clustersOf, badClusters };
+  }
+
+  /** Reads the state of every cluster that lists one of `symbols`. */
+  plan(
+    plan: ReadPlan,
+    map: ClusterMap,
+    symbols: Iterable<string>,
+  ): (symbol: string, stale: StaleInputs) => Reading<number> {
+    const states = new Map<string, () => Reply>();
+    for (const s of symbols) {
+      for (const id of map.clustersOf.get(s) ?? []) {
+        if (!states.has(id)) states.set(id, plan.add(['hget', Keys.clusterState(id), 'stress']));
+      }
+    }
+    const parsed = new Map<string, Parsed>();
+    const stateOf = (id: string): Parsed => {
+      let p = parsed.get(id);
+      if (!p) {
+        const reply = states.get(id);
+        p = reply ? readStress(reply()) : { ok: false, why: 'missing' };
+        parsed.set(id, p);
+      }
+      return p;
+    };
+    return (symbol, stale) => {
+      let best: { n: number; id: string } | undefined;
+      for (const id of map.clustersOf.get(symbol) ?? []) {
+        const p = stateOf(id);
+        if (!p.ok && p.why === 'garbage') stale.add('cluster', `${symbol}: cluster ${id}`);
+        if (p.ok && (!best || p.n > best.n)) best = { n: p.n, id };
+      }
+      if (best) return { value: clamp01(best.n), status: 'fresh', source: `cluster:${best.id}` };
+      if (map.portfolioWide.ok)
+        return { value: clamp01(map.portfolioWide.n), status: 'fresh', source: 'portfolio' };
+      if (map.legacy.ok) return { value: clamp01(map.legacy.n), status: 'fresh', source: 'legacy' };
+      stale.add('cluster', symbol);
+      return { value: 0, status: 'missing' };
+    };
+  }
+}

@@ -1,0 +1,65 @@
+/** The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`. */
+export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol'] as const;
+export type InputType = (typeof INPUT_TYPES)[number];
+
+/**
+ * How an input was obtained: `fresh` from its source, `missing` (absent or unreachable), `garbage`
+ * (present but unusable) or `error` (Redis answered with an error). Only `fresh` is trusted as is.
+ */
+export type InputStatus = 'fresh' | 'missing' | 'garbage' | 'error';
+
+/** A reader's answer: the value to use (a default when not fresh) and where it came from. */
+export interface Reading<T> {
+  value: T;
+  status: InputStatus;
+  /** Which source answered (`cluster:ID`, `sigma`, ...) or why not (`timeout`, `http 500`). */
+  source?: string;
+}
+
+export type Parsed = { ok: true; n: number } | { ok: false; why: 'missing' | 'garbage' };
+
+/**
+ * Numbers arrive from Redis as strings. Absent or empty → missing; anything that is not a finite
+ * number, or breaks the sign rule, → garbage. Never returns NaN/Infinity as `ok`.
+ */
+export function parseNumber(raw: unknown, rule: 'any' | 'nonNegative' | 'positive' = 'any'): Parsed {
+  if (raw === null || raw === undefined) return { ok: false, why: 'missing' };
+  if (typeof raw !== 'string' && typeof raw !== 'number') return { ok: false, why: 'garbage' };
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  if (text === '') return { ok: false, why: 'missing' };
+  const n = Number(text);
+  if (!Number.isFinite(n)) return { ok: false, why: 'garbage' };
+  if (rule === 'nonNegative' && n < 0) return { ok: false, why: 'garbage' };
+  if (rule === 'positive' && n <= 0) return { ok: false, why: 'garbage' };
+  return { ok: true, n };
+}
+
+export const clamp01 = (n: number): number => (n < 0 ? 0 : n > 1 ? 1 : n);
+
+const SAMPLES_PER_TYPE = 5;
+
+/**
+ * Collects a tick's missing/garbage inputs so they are counted per item but logged once per tick
+ * (a bad feed for 10,000 symbols must not write 10,000 log lines).
+ */
+export class StaleInputs {
+  readonly counts = new Map<InputType, number>();
+  readonly samples = new Map<InputType, string[]>();
+
+  add(type: InputType, what: string): void {
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    const list = this.samples.get(type) ?? [];
+    if (list.length < SAMPLES_PER_TYPE) list.push(what);
+    this.samples.set(type, list);
+  }
+
+  get empty(): boolean {
+    return this.counts.size === 0;
+  }
+
+  toJSON(): Record<string, { count: number; samples: string[] }> {
+    const out: Record<string, { count: number; samples: string[] }> = {};
+    for (const [type, count] of this.counts) out[type] = { count, samples: this.samples.get(type) ?? [] };
+    return out;
+  }
+}
