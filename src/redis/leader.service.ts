@@ -8,6 +8,7 @@ import { RedisService } from './redis.service.js';
 
 // Renew and release only our own lease: compare the holder id before touching the key.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const ACQUIRE = `if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, 0} end return {0, redis.call('PTTL', KEYS[1])}`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
@@ -52,6 +53,7 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private inFlight?: Promise<boolean>;
+  private holderPttl?: number;
 
   /**
    * One acquire-or-renew attempt; exposed so a scheduler can refresh right before a tick.
@@ -73,7 +75,13 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
       if (this.leading) {
         ok = (await c.eval(RENEW, 1, Keys.leaderLease, this.id, String(this.leaseMs))) === 1;
       } else {
-        ok = (await c.set(Keys.leaderLease, this.id, 'PX', this.leaseMs, 'NX')) === 'OK';
+        // SET NX and the holder's remaining time in one script, so the next try lands right at expiry
+        const [won, pttl] = (await c.eval(ACQUIRE, 1, Keys.leaderLease, this.id, String(this.leaseMs))) as [
+          number,
+          number,
+        ];
+        ok = won === 1;
+        this.holderPttl = ok ? undefined : pttl;
       }
       // count validity from before the request: the server's expiry started no earlier than that
       if (ok) this.validUntil = started + this.leaseMs * 0.9;
@@ -109,8 +117,13 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped) return;
     // the holder renews every third of the lease; followers try often enough that a dead
     // leader's lease is taken within one lease period of its last renewal
-    const every = this.leading ? this.leaseMs / 3 : this.leaseMs / 10;
-    this.timer = setTimeout(() => void this.cycle(), Math.max(50, Math.floor(every)));
+    const poll = this.leaseMs / 10;
+    const every = this.leading
+      ? this.leaseMs / 3
+      : this.holderPttl !== undefined && this.holderPttl >= 0
+        ? Math.min(poll, this.holderPttl + 5)
+        : poll;
+    this.timer = setTimeout(() => void this.cycle(), Math.max(5, Math.floor(every)));
     this.timer.unref();
   }
 
