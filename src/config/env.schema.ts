@@ -120,5 +120,7 @@ export class AppConfig {
   // --- ops / audit ---
   @Transform(toList) @IsString({ each: true }) OPS_API_TOKENS: string[] = [];
   @IsOptional() @IsString() LEDGER_FILE?: string = undefined;
+  /** Put entries the mirror holds back into Redis as soon as Redis is seen to lack them. */
+  @Transform(toBool) @IsBoolean() LEDGER_AUTO_RESTORE = true;
   @IsString() GIT_COMMIT = 'unknown';
 }

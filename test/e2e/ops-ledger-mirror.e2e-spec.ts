@@ -15,11 +15,13 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
   const op = newToken();
   const auth = { authorization: `Bearer ${op}` };
 
-  const boot = async (file: string) => {
+  const boot = async (file: string, autoRestore = false) => {
     const t = await createTestApp({
       REDIS_URL: redis.url,
       P28_MODE: 'shadow',
       LEDGER_FILE: file,
+      // most cases here look at the manual flow; auto-restore has its own case
+      LEDGER_AUTO_RESTORE: autoRestore ? '1' : '0',
       OPS_API_TOKENS: tokenEntry('alice', 'operator', op),
     });
     apps.push(t);
@@ -177,6 +179,26 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     await waitFor(() => fileEntries(fileB).length === 2, { what: 'b to mirror a' });
     expect(fileEntries(fileB)).toEqual(await redisEntries(b));
     expect(fileEntries(join(dir, 'a.jsonl'))).toEqual(fileEntries(fileB));
+  });
+
+  it('with LEDGER_AUTO_RESTORE (the default) a Redis that lost the ledger gets it back by itself, mode included', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const t = await boot(file, true);
+    await change(t, { mode: 'enforce', reason: 'first' });
+    await change(t, { mode: 'shadow', symbol: 'BTCUSDT', reason: 'second' });
+    const before = await redisEntries(t);
+
+    await restartRedis(t);
+    await waitFor(async () => (await redis.client().xlen(Keys.ledger)) === before.length, {
+      timeoutMs: 5000,
+      what: 'the ledger to be restored without an operator',
+    });
+    expect(await redisEntries(t)).toEqual(before);
+    expect(await verify(t)).toMatchObject({ ok: true, entries: before.length });
+    const mode = (await request(t.http).get('/ops/mode').set(auth).expect(200)).body;
+    expect(mode).toMatchObject({ mode: 'enforce', version: 2, overrides: { BTCUSDT: 'shadow' } });
+    expect(t.logs.some((l) => l.msg === 'ledger auto-restored from LEDGER_FILE')).toBe(true);
   });
 
   it('restore is refused without LEDGER_FILE', async () => {

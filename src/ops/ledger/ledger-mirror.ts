@@ -113,7 +113,23 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   /** Called with the stream's head after each mode read: catches up when it moved. */
   noticeHead(redisHead: string): void {
     if (!this.enabled || redisHead === this.redisHeadSeen) return;
-    void this.serialized(() => this.reconcile()).catch(() => undefined);
+    void this.serialized(() => this.reconcile())
+      .then(() => this.autoRestore())
+      .catch(() => undefined);
+  }
+
+  /**
+   * Redis lost entries the file holds (a restart without persistence): put them back at once,
+   * unless an operator wants to look first (LEDGER_AUTO_RESTORE=0). A fork is never auto-resolved.
+   */
+  private async autoRestore(): Promise<void> {
+    if (!this.config.LEDGER_AUTO_RESTORE || this.status !== 'missing_in_redis' || this.missing === 0) return;
+    try {
+      const r = await this.restore('system');
+      this.logger.warn({ msg: 'ledger auto-restored from LEDGER_FILE', restored: r.restored });
+    } catch (err) {
+      this.logger.error({ msg: 'ledger auto-restore failed', error: (err as Error).message });
+    }
   }
 
   /** A change made while Redis lacks mirrored entries would fork the chain: restore them first. */
