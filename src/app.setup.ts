@@ -1,7 +1,7 @@
 import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { BodyDepthInterceptor } from './common/body-depth.js';
+import { MAX_REQUEST_BODY_DEPTH, depthExceeds } from './common/body-depth.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -21,7 +21,24 @@ export function createAdapter(): FastifyAdapter {
 
 /** Everything main.ts applies to the app, shared with the e2e tests so they test the real thing. */
 export function configureApp(app: NestFastifyApplication): void {
-  app.useGlobalInterceptors(new BodyDepthInterceptor());
+  // No endpoint takes nested bodies: refuse deep ones before class-transformer's recursion sees
+  // them. A Fastify hook rather than a Nest interceptor keeps rxjs off the gate's hot path.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('preValidation', (req, reply, done) => {
+      const body = req.body;
+      if (body !== null && typeof body === 'object' && depthExceeds(body, MAX_REQUEST_BODY_DEPTH)) {
+        void reply.code(400).send({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: [`body: nested deeper than ${MAX_REQUEST_BODY_DEPTH} levels`],
+          fields: ['body'],
+        });
+        return;
+      }
+      done();
+    });
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

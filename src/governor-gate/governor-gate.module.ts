@@ -1,5 +1,25 @@
 import { Module } from '@nestjs/common';
+import { GateMetrics } from './gate-metrics.js';
+import { GateRepository } from './gate.repository.js';
+import { GateService } from './gate.service.js';
+import { GovernorGateController } from './governor-gate.controller.js';
+import { PlanConsumer } from './plan-consumer.js';
+import { PlanOutcomeRepository } from './plan-outcome.repository.js';
+import { ShadowReportService } from './shadow-report.service.js';
+import { ShadowRepository } from './shadow.repository.js';
 
-/** Gate 0 (CONTRACT.md §3). */
-@Module({})
+/** Gate 0 (CONTRACT.md §3): the evaluate endpoint, the shadow report and the plan-stream consumer. */
+@Module({
+  controllers: [GovernorGateController],
+  providers: [
+    GateRepository,
+    GateMetrics,
+    GateService,
+    ShadowRepository,
+    ShadowReportService,
+    PlanOutcomeRepository,
+    PlanConsumer,
+  ],
+  exports: [GateService, PlanConsumer],
+})
 export class GovernorGateModule {}

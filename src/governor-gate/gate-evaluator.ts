@@ -1,0 +1,215 @@
+import { MODES, type Mode } from '../config/index.js';
+import {
+  REASON_BUDGET_VIOLATION,
+  REASON_NO_BUDGET,
+  REASON_PROJECTED_OVER_BUDGET,
+  REASON_REDUCES_RISK,
+  REASON_SHADOW_MODE,
+  REASON_STALE_BUDGET,
+  REASON_WITHIN_BUDGET,
+  type BlockReason,
+  type FailOpenReason,
+  type GateReason,
+} from './gate-reasons.js';
+import type { GateDecision, GateSnapshot, GateVerdict, PlanInput, PositionFields } from './gate.types.js';
+
+export interface GateSettings {
+  /** P28_MODE: used when Redis holds no (valid) global mode. */
+  defaultMode: Mode;
+  budgetMaxAgeSec: number;
+  violationWindowSec: number;
+}
+
+/** A finite number from a Redis string, or undefined for absent, empty or garbage values. */
+export function finite(raw: string | null | undefined): number | undefined {
+  if (raw === null || raw === undefined || raw.length === 0) return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+const isMode = (v: string | null): v is Mode => v !== null && (MODES as readonly string[]).includes(v);
+
+export interface ParsedPosition {
+  /** Signed amount: positive long, negative short, 0 flat; undefined when absent or garbage. */
+  amount?: number;
+  /** mark_price, else current_price, else entry_price (first finite positive one). */
+  price?: number;
+}
+
+/**
+ * Reads a position hash. `side` decides the sign when it says so (LONG/BUY, SHORT/SELL, FLAT);
+ * otherwise the sign of `position_amt` does, as in the exchange's one-way mode.
+ */
+export function parsePosition(p: PositionFields | null): ParsedPosition {
+  if (!p) return {};
+  let price: number | undefined;
+  for (const raw of [p.mark_price, p.current_price, p.entry_price]) {
+    const v = finite(raw);
+    if (v !== undefined && v > 0) {
+      price = v;
+      break;
+    }
+  }
+  const amt = finite(p.position_amt);
+  if (amt === undefined) return { price };
+  const side = p.side?.toUpperCase();
+  if (side === 'FLAT') return { amount: 0, price };
+  if (side === 'SHORT' || side === 'SELL') return { amount: -Math.abs(amt), price };
+  if (side === 'LONG' || side === 'BUY') return { amount: Math.abs(amt), price };
+  return { amount: amt, price };
+}
+
+/** The current-style key wins; the legacy snapshot is read only when the current key has no amount. */
+export function currentPosition(s: GateSnapshot): ParsedPosition {
+  const current = parsePosition(s.position);
+  if (current.amount !== undefined) return current;
+  const legacy = parsePosition(s.legacyPosition);
+  return legacy.amount !== undefined ? legacy : current;
+}
+
+/**
+ * True when the plan lowers |position|: `reduce_only`, or a side and qty > 0 against the current
+ * position such that |position ± qty| < |position| (a flip that ends smaller still lowers it).
+ * Without a known non-zero position nothing but `reduce_only` counts as reducing.
+ */
+export function reducesRisk(plan: PlanInput, amount: number | undefined): boolean {
+  if (plan.reduce_only === true) return true;
+  const qty = plan.qty;
+  if (plan.side === undefined || qty === undefined || !(qty > 0) || amount === undefined || amount === 0) {
+    return false;
+  }
+  const next = plan.side === 'BUY' ? amount + qty : amount - qty;
+  return Math.abs(next) < Math.abs(amount);
+}
+
+/**
+ * The plan's notional after execution: `projected_notional` when given; else |position ± qty| × price
+ * when the position and a price are known (BUY adds, SELL subtracts; with no side the qty is
+ * assumed to add to |position|, the conservative reading); else undefined (not computable).
+ */
+export function projectedNotional(plan: PlanInput, pos: ParsedPosition): number | undefined {
+  const given = plan.projected_notional;
+  if (given !== undefined && Number.isFinite(given) && given >= 0) return given;
+  const qty = plan.qty;
+  if (qty === undefined || !Number.isFinite(qty) || qty < 0) return undefined;
+  if (pos.amount === undefined || pos.price === undefined) return undefined;
+  const next =
+    plan.side === 'BUY'
+      ? pos.amount + qty
+      : plan.side === 'SELL'
+        ? pos.amount - qty
+        : Math.abs(pos.amount) + qty;
+  return Math.abs(next) * pos.price;
+}
+
+/**
+ * Gate 0 (CONTRACT.md §3) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
+ *
+ * Order of the checks, and why:
+ * 1. effective mode (override > global hash > P28_MODE): it only decides whether a block is binding;
+ * 2. a plan that lowers |position| passes before anything else, so a missing budget is not counted
+ *    as a fail-open for a plan that needed no budget to be judged;
+ * 3. budget present and valid (else `no_budget`), then fresh (else `stale_budget`): fail-open allows;
+ * 4. a violation younger than the window, else projected notional over budget: the would-block;
+ * 5. only then the mode: enforce blocks; shadow allows with `shadow_mode` and reports the would-block.
+ * So a shadow plan answers `shadow_mode` only when enforce would have blocked it; otherwise it gets
+ * the reason enforce would have given (`no_budget`, `within_budget`, ...).
+ */
+export class GateEvaluator {
+  constructor(private readonly settings: GateSettings) {}
+
+  effectiveMode(s: GateSnapshot, nowSec: number): Mode {
+    if (isMode(s.override)) return s.override;
+    if (isMode(s.mode)) {
+      if (s.mode === 'enforce') {
+        const expires = finite(s.modeExpiresAt);
+        if (expires !== undefined && expires <= nowSec) return 'shadow';
+      }
+      return s.mode;
+    }
+    return this.settings.defaultMode;
+  }
+
+  decide(plan: PlanInput, s: GateSnapshot, nowSec: number): GateVerdict {
+    const mode = this.effectiveMode(s, nowSec);
+    const pos = currentPosition(s);
+    const positionNotional =
+      pos.amount !== undefined && pos.price !== undefined
+        ? Math.abs(pos.amount) * pos.price
+        : nonNegative(finite(s.budgetPositionNotional));
+    const rawBudget = finite(s.budgetUsd);
+    const budget = rawBudget !== undefined && rawBudget >= 0 ? rawBudget : undefined;
+
+    if (reducesRisk(plan, pos.amount)) {
+      return { decision: allow(REASON_REDUCES_RISK, mode, mode === 'enforce', budget, positionNotional) };
+    }
+
+    const budgetTs = finite(s.budgetTimestamp);
+    if (budget === undefined || budgetTs === undefined) {
+      return { decision: failOpen(REASON_NO_BUDGET, mode, undefined, positionNotional) };
+    }
+    if (nowSec - budgetTs >= this.settings.budgetMaxAgeSec) {
+      return { decision: failOpen(REASON_STALE_BUDGET, mode, budget, positionNotional) };
+    }
+
+    let block: BlockReason | undefined;
+    let projected: number | undefined;
+    const violationTs = finite(s.violationTimestamp);
+    if (violationTs !== undefined && nowSec - violationTs < this.settings.violationWindowSec) {
+      block = REASON_BUDGET_VIOLATION;
+    } else {
+      projected = projectedNotional(plan, pos);
+      if (projected !== undefined && projected > budget) block = REASON_PROJECTED_OVER_BUDGET;
+    }
+
+    if (block === undefined) {
+      return { decision: allow(REASON_WITHIN_BUDGET, mode, mode === 'enforce', budget, positionNotional) };
+    }
+    if (mode === 'enforce') {
+      const decision: GateDecision = {
+        decision: 'BLOCK',
+        reason: block,
+        mode,
+        enforced: true,
+        budget_usd: budget,
+      };
+      if (positionNotional !== undefined) decision.position_notional = positionNotional;
+      return { decision };
+    }
+    projected ??= projectedNotional(plan, pos);
+    return {
+      decision: failOpen(REASON_SHADOW_MODE, mode, budget, positionNotional),
+      wouldBlock: { reason: block, budget_usd: budget, notional: projected ?? positionNotional },
+    };
+  }
+}
+
+const nonNegative = (n: number | undefined) => (n !== undefined && n >= 0 ? n : undefined);
+
+function allow(
+  reason: GateReason,
+  mode: Mode,
+  enforced: boolean,
+  budget: number | undefined,
+  positionNotional: number | undefined,
+): GateDecision {
+  const d: GateDecision = { decision: 'ALLOW', reason, mode, enforced };
+  if (budget !== undefined) d.budget_usd = budget;
+  if (positionNotional !== undefined) d.position_notional = positionNotional;
+  return d;
+}
+
+/**
+ * A fail-open allow. `enforced` is false: the answer is not the enforcing gate's judgement but the
+ * absence of one (or shadow mode overruling it).
+ */
+export function failOpen(
+  reason: FailOpenReason,
+  mode: Mode,
+  budget?: number,
+  positionNotional?: number,
+): GateDecision {
+  const d = allow(reason, mode, false, budget, positionNotional);
+  d.fail_open = reason;
+  return d;
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { Metrics } from '../health/metrics.js';
+import { GateMetrics, MAX_SYMBOL_LABELS, OTHER_SYMBOL } from './gate-metrics.js';
+import type { GateDecision } from './gate.types.js';
+
+const allow: GateDecision = { decision: 'ALLOW', reason: 'within_budget', mode: 'enforce', enforced: true };
+const failOpen: GateDecision = {
+  decision: 'ALLOW',
+  reason: 'no_budget',
+  mode: 'shadow',
+  enforced: false,
+  fail_open: 'no_budget',
+};
+const block: GateDecision = {
+  decision: 'BLOCK',
+  reason: 'p28_budget_violation',
+  mode: 'enforce',
+  enforced: true,
+};
+
+async function value(m: Metrics, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = (await m.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = metric?.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  return v?.value ?? 0;
+}
+
+describe('GateMetrics', () => {
+  it('counts allows, blocks, decisions, fail-opens and latency', async () => {
+    const m = new Metrics();
+    const g = new GateMetrics(m);
+    g.record('BTCUSDT', allow, 0.001);
+    g.record('BTCUSDT', allow, 0.001);
+    g.record('BTCUSDT', failOpen, 0.001);
+    g.record('ETHUSDT', block, 0.002);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(3);
+    expect(
+      await value(m, 'quantum_govern_block_total', { symbol: 'ETHUSDT', reason: 'p28_budget_violation' }),
+    ).toBe(1);
+    expect(await value(m, 'p28_gate_decisions_total', { decision: 'ALLOW', reason: 'within_budget' })).toBe(
+      2,
+    );
+    expect(
+      await value(m, 'p28_gate_decisions_total', { decision: 'BLOCK', reason: 'p28_budget_violation' }),
+    ).toBe(1);
+    expect(await value(m, 'p28_gate_fail_open_total', { reason: 'no_budget' })).toBe(1);
+    const latency = (await m.registry.getMetricsAsJSON()).find((x) => x.name === 'p28_gate_latency_seconds');
+    const count = latency?.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'p28_gate_latency_seconds_count',
+    );
+    expect(count?.value).toBe(4);
+  });
+
+  it(`records symbols past the first ${MAX_SYMBOL_LABELS} under ${OTHER_SYMBOL}, keeping known ones`, async () => {
+    const m = new Metrics();
+    const g = new GateMetrics(m);
+    for (let i = 0; i < MAX_SYMBOL_LABELS; i++) g.record(`S${i}`, allow, 0);
+    g.record('LATECOMER', allow, 0);
+    g.wouldBlock('ANOTHER');
+    g.record('S0', allow, 0);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: OTHER_SYMBOL })).toBe(1);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'LATECOMER' })).toBe(0);
+    expect(await value(m, 'p28_shadow_would_block_total', { symbol: OTHER_SYMBOL })).toBe(1);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'S0' })).toBe(2);
+  });
+});

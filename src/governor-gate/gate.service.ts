@@ -1,0 +1,143 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { AppConfig } from '../config/index.js';
+import { HealthParts } from '../health/health-parts.js';
+import { ModeReader } from '../ops/mode-reader.js';
+import { failOpen, GateEvaluator } from './gate-evaluator.js';
+import { GateMetrics } from './gate-metrics.js';
+import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
+import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
+import type { GateDecision, GateVerdict, PlanInput, WouldBlock } from './gate.types.js';
+import { LogRateLimiter } from './log-rate-limiter.js';
+import { ShadowRepository } from './shadow.repository.js';
+
+/**
+ * Gate 0: one bounded Redis read, the pure rules, metrics, and the shadow record. Never throws:
+ * whatever goes wrong on the way is a fail-open ALLOW with a reason.
+ */
+@Injectable()
+export class GateService implements OnModuleInit {
+  private readonly logger = new Logger('Gate');
+  private readonly evaluator: GateEvaluator;
+  private readonly logLimiter = new LogRateLimiter(10_000);
+  private shadowRecordFailures = 0;
+
+  constructor(
+    private readonly repo: GateRepository,
+    private readonly shadow: ShadowRepository,
+    private readonly metrics: GateMetrics,
+    private readonly modes: ModeReader,
+    private readonly clock: Clock,
+    private readonly parts: HealthParts,
+    config: AppConfig,
+  ) {
+    this.evaluator = new GateEvaluator({
+      defaultMode: config.P28_MODE,
+      budgetMaxAgeSec: config.GATE_BUDGET_MAX_AGE_SEC,
+      violationWindowSec: config.GATE_VIOLATION_WINDOW_SEC,
+    });
+  }
+
+  onModuleInit() {
+    this.parts.add('gate', () => ({
+      // the gate fails open by design; a down connection is reported here and by the redis check
+      ok: true,
+      detail: { connection: this.repo.status, shadow_record_failures: this.shadowRecordFailures },
+    }));
+  }
+
+  /** Failed writes of would-block records since start (they never affect a decision). */
+  get shadowRecordFailureCount(): number {
+    return this.shadowRecordFailures;
+  }
+
+  async evaluate(plan: PlanInput): Promise<GateDecision> {
+    const started = performance.now();
+    let verdict: GateVerdict;
+    if (!this.repo.ready) {
+      // no connection: answer now rather than wait for a read that cannot be sent
+      verdict = this.unavailable(plan, REASON_REDIS_UNAVAILABLE);
+    } else {
+      try {
+        const snapshot = await this.repo.read(plan.symbol);
+        verdict = this.evaluator.decide(plan, snapshot, this.clock.nowMs() / 1000);
+      } catch (err) {
+        verdict = this.unavailable(plan, isTimeout(err) ? REASON_TIMEOUT : REASON_REDIS_UNAVAILABLE, err);
+      }
+    }
+    const d = verdict.decision;
+    this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000);
+    if (d.decision === 'BLOCK') {
+      this.logger.warn({
+        msg: 'plan blocked',
+        plan_id: plan.plan_id,
+        symbol: plan.symbol,
+        reason: d.reason,
+        mode: d.mode,
+        budget_usd: d.budget_usd,
+        position_notional: d.position_notional,
+      });
+    } else if (d.fail_open !== undefined) {
+      this.logFailOpen(plan, d, verdict.wouldBlock);
+    }
+    if (verdict.wouldBlock) {
+      this.metrics.wouldBlock(plan.symbol);
+      // after the answer: the record must never delay or fail the decision
+      setImmediate(() => this.recordWouldBlock(plan, verdict.wouldBlock as WouldBlock));
+    }
+    return d;
+  }
+
+  private unavailable(
+    plan: PlanInput,
+    reason: typeof REASON_TIMEOUT | typeof REASON_REDIS_UNAVAILABLE,
+    err?: unknown,
+  ): GateVerdict {
+    // the mode as last seen by the mode reader: Redis is what we could not read
+    const decision = failOpen(reason, this.modes.effectiveMode(plan.symbol));
+    if (err !== undefined && !isTimeout(err) && this.logLimiter.take('read_error') !== undefined) {
+      this.logger.warn({
+        msg: 'gate could not read or judge; failing open',
+        error: (err as Error).message,
+        symbol: plan.symbol,
+      });
+    }
+    return { decision };
+  }
+
+  private logFailOpen(plan: PlanInput, d: GateDecision, w: WouldBlock | undefined) {
+    const held = this.logLimiter.take(d.reason);
+    if (held === undefined) return;
+    this.logger.warn({
+      msg: w ? 'shadow mode allowed a plan enforce would block' : 'gate failed open',
+      reason: d.reason,
+      plan_id: plan.plan_id,
+      symbol: plan.symbol,
+      mode: d.mode,
+      would_block_reason: w?.reason,
+      suppressed_since_last: held,
+    });
+  }
+
+  private recordWouldBlock(plan: PlanInput, w: WouldBlock) {
+    this.shadow.record(plan.symbol, plan.plan_id, w, this.clock.nowSec()).catch((err: unknown) => {
+      this.shadowRecordFailures++;
+      this.metrics.shadowRecordFailed();
+      const held = this.logLimiter.take('shadow_record');
+      if (held !== undefined) {
+        this.logger.warn({
+          msg: 'could not record a shadow would-block',
+          error: (err as Error).message,
+          plan_id: plan.plan_id,
+          symbol: plan.symbol,
+          failures_total: this.shadowRecordFailures,
+          suppressed_since_last: held,
+        });
+      }
+    });
+  }
+}
+
+/** Our own bound, or ioredis's commandTimeout (same length) when its timer happened to fire first. */
+const isTimeout = (err: unknown) =>
+  err === GATE_READ_TIMEOUT || (err instanceof Error && err.message === 'Command timed out');

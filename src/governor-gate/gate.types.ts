@@ -1,0 +1,70 @@
+import type { Mode } from '../config/index.js';
+import type { BlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
+
+export type PlanSide = 'BUY' | 'SELL';
+
+/** What the governor asks about (CONTRACT.md §3), from HTTP or the plan stream. */
+export interface PlanInput {
+  plan_id: string;
+  symbol: string;
+  side?: PlanSide;
+  qty?: number;
+  projected_notional?: number;
+  reduce_only?: boolean;
+}
+
+/** Raw position hash fields as HMGET returns them (null when absent). */
+export interface PositionFields {
+  position_amt: string | null;
+  side: string | null;
+  mark_price: string | null;
+  current_price: string | null;
+  entry_price: string | null;
+}
+
+/**
+ * Everything one decision reads, as raw strings straight from Redis, so that parsing garbage is
+ * part of the pure rules (and of their tests) rather than of the I/O code.
+ */
+export interface GateSnapshot {
+  /** Mode hash `mode` field (null when the hash is absent). */
+  mode: string | null;
+  /** Mode hash `expires_at`: an expiring enforce past its time counts as shadow even before the reverter runs. */
+  modeExpiresAt: string | null;
+  /** Overrides hash field for the symbol. */
+  override: string | null;
+  budgetUsd: string | null;
+  budgetTimestamp: string | null;
+  budgetPositionNotional: string | null;
+  violationTimestamp: string | null;
+  position: PositionFields | null;
+  legacyPosition: PositionFields | null;
+}
+
+/** The answer, exactly as CONTRACT.md §3 shapes it. */
+export interface GateDecision {
+  decision: 'ALLOW' | 'BLOCK';
+  reason: GateReason;
+  mode: Mode;
+  /**
+   * True when the effective mode is enforce and the gate judged the plan on its inputs; false in
+   * shadow and on every fail-open (the answer is then the absence of a judgement).
+   */
+  enforced: boolean;
+  budget_usd?: number;
+  position_notional?: number;
+  fail_open?: FailOpenReason;
+}
+
+/** A shadow-mode plan that enforce would have blocked: what the would-block record carries. */
+export interface WouldBlock {
+  reason: BlockReason;
+  budget_usd: number;
+  /** The projected notional when known, else the current position notional. */
+  notional?: number;
+}
+
+export interface GateVerdict {
+  decision: GateDecision;
+  wouldBlock?: WouldBlock;
+}
