@@ -135,7 +135,7 @@ api GET "/ops/shadow-report?since=$(($(date +%s) - 300))"
 [ "$HTTP_STATUS" = 200 ] || fail "shadow-report answered $HTTP_STATUS"
 count=$(printf '%s' "$HTTP_BODY" | node -e '
   let s=""; process.stdin.on("data",d=>s+=d).on("end",()=>{ const r=JSON.parse(s);
-  const row=(r.symbols||[]).find(x=>x.symbol===process.argv[1]) || (r.by_symbol||{})[process.argv[1]];
+  const row=(r.symbols||{})[process.argv[1]];
   process.stdout.write(String(row ? row.count : 0)); });' "$SYMBOL")
 [ "${count:-0}" -ge 1 ] || fail "shadow report has no would-block for $SYMBOL: $HTTP_BODY"
 
