@@ -84,9 +84,11 @@ const service = spawn(process.execPath, ['--import', '@swc-node/register/esm-reg
 children.push(service);
 
 let stopping = false;
+const timers: { planner?: NodeJS.Timeout } = {};
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
+  clearInterval(timers.planner);
   console.log('\nstopping: service, feeder, redis-server ...');
   service.kill('SIGTERM');
   await new Promise((r) => (service.exitCode !== null ? r(null) : service.once('exit', r)));
@@ -106,6 +108,28 @@ service.on('exit', (code) => {
 
 const base = `http://127.0.0.1:${port}`;
 await waitHttp(`${base}/health`, 30_000);
+// play the governor too: a plan every 2 s, so the shadow report fills with would-blocks
+const demoSymbols = [
+  'BTCUSDT',
+  'ETHUSDT',
+  'SOLUSDT',
+  'AVAXUSDT',
+  'LINKUSDT',
+  'UNIUSDT',
+  'DOGEUSDT',
+  'PEPEUSDT',
+];
+let planNo = 0;
+timers.planner = setInterval(() => {
+  planNo += 1;
+  const symbol = demoSymbols[planNo % demoSymbols.length];
+  void fetch(`${base}/governor/evaluate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ plan_id: `demo-${planNo}`, symbol, side: 'BUY', qty: 1 }),
+  }).catch(() => undefined);
+}, 2000);
+timers.planner.unref();
 const auth = `-H 'Authorization: Bearer ${token}'`;
 console.log(`
 P2.8 Portfolio Risk Governor demo is running (Ctrl-C stops everything)
