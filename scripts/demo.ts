@@ -10,7 +10,7 @@ import { freePort } from '../test/support/redis-server.js';
 import { startFeeder } from './demo-feeder.js';
 
 const root = resolve(import.meta.dirname, '..');
-const dataDir = resolve(root, '.data');
+const dataDir = resolve(process.env.DEMO_DATA_DIR ?? resolve(root, '.data'));
 
 function need(cmd: string, hint: string) {
   if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
