@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
 import { Keys } from '../redis/keys.js';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/redis.factory.js';
 import { RedisService } from '../redis/redis.service.js';
 import type { GateSnapshot, PositionFields } from './gate.types.js';
@@ -127,6 +127,19 @@ function keysFor(symbol: string): readonly string[] {
   return k;
 }
 
+/**
+ * ioredis opens a cluster node's connection on the first command routed to it. For the gate that
+ * first command carries a decision, and connect plus ready check alone can outlast GATE_TIMEOUT_MS:
+ * the first plan for each node's slots after boot (or after a node joins or fails over) would fail
+ * open with `timeout` for no reason but a cold socket. So every node the client learns of is
+ * connected at once.
+ */
+function connectNodesEagerly(cluster: Cluster): void {
+  cluster.on('+node', (node: Redis) => {
+    if (node.status === 'wait') node.connect().catch(() => undefined);
+  });
+}
+
 /** ioredis options of the gate's own connection: fail fast instead of queueing or retrying. */
 export function gateClientOptions(timeoutMs: number) {
   return {
@@ -216,26 +229,48 @@ export class GateRepository implements OnApplicationBootstrap {
   readonly client: RedisClient;
   private readonly timeoutMs: number;
   private readonly reader: GateReader;
+  private readonly cluster: boolean;
 
   constructor(redis: RedisService, config: AppConfig) {
     this.timeoutMs = config.GATE_TIMEOUT_MS;
+    this.cluster = redis.isCluster;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
-    this.reader = new GateReader(this.client, redis.isCluster);
+    this.reader = new GateReader(this.client, this.cluster);
+    if (this.cluster) connectNodesEagerly(this.client as Cluster);
   }
 
-  /** Gives the connection a moment at boot so the first plans are not failed open for nothing. */
+  /**
+   * Gives the connection a moment at boot so the first plans are not failed open for nothing
+   * (on a cluster: every master's connection, see connectNodesEagerly).
+   */
   async onApplicationBootstrap(): Promise<void> {
-    if (this.ready) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      once(this.client, 'ready').catch(() => undefined),
-      new Promise((r) => (timer = setTimeout(r, 2000))),
-    ]);
+    await Promise.race([this.connected(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
     clearTimeout(timer);
   }
 
+  /**
+   * Checked per decision, so it stays one property read. On a cluster it means the slot map is
+   * loaded; the per-node connections are warmed separately (connectNodesEagerly).
+   */
   get ready(): boolean {
     return this.client.status === 'ready';
+  }
+
+  /** Cluster: whether every master's connection is up too (walks the nodes: not for the hot path). */
+  get allNodesReady(): boolean {
+    if (!this.ready) return false;
+    return !this.cluster || (this.client as Cluster).nodes('master').every((n) => n.status === 'ready');
+  }
+
+  private async connected(): Promise<void> {
+    if (this.client.status !== 'ready') await once(this.client, 'ready').catch(() => undefined);
+    if (!this.cluster) return;
+    await Promise.all(
+      (this.client as Cluster)
+        .nodes('master')
+        .map((n) => (n.status === 'ready' ? undefined : once(n, 'ready').catch(() => undefined))),
+    );
   }
 
   get status(): string {

@@ -18,6 +18,7 @@ import { GateService } from './gate.service.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
 import { parsePlanEntry } from './plan-parser.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
+import type { PlanInput } from './gate.types.js';
 
 export interface PlanConsumerOptions {
   /** Entries per XREADGROUP / XAUTOCLAIM call. */
@@ -28,6 +29,11 @@ export interface PlanConsumerOptions {
   claimIdleMs: number;
   /** How often pending entries are looked for. */
   claimEveryMs: number;
+  /**
+   * Plans of a batch judged at the same time. Default: the whole batch on a single Redis (its
+   * reads share one pipeline), CLUSTER_MAX_IN_FLIGHT on a cluster.
+   */
+  maxInFlight?: number;
 }
 
 export const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
@@ -36,6 +42,15 @@ export const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
   claimIdleMs: 30_000,
   claimEveryMs: 5_000,
 };
+
+/**
+ * On a cluster every decision is six separate commands (its keys live on several nodes, so they
+ * cannot share a script or pipeline). A whole batch judged at once puts 600 commands on the gate's
+ * connections, and each decision's GATE_TIMEOUT_MS runs while it waits behind the others: on a
+ * busy host some of a burst failed open with `timeout` (over-budget plans permitted). Bounding
+ * the decisions in flight keeps each one's wait to its own round trip.
+ */
+export const CLUSTER_MAX_IN_FLIGHT = 16;
 
 type StreamEntry = [id: string, fields: string[]];
 type Outcome = 'permit' | 'block' | 'duplicate' | 'skipped' | 'invalid' | 'error';
@@ -212,11 +227,11 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
   /** Judges a batch concurrently (each read bounded by the gate), then writes each outcome. */
   async processBatch(entries: StreamEntry[]): Promise<void> {
     const skipped: string[] = [];
-    const jobs: Promise<Outcome>[] = [];
+    const plans: Array<[string, PlanInput]> = [];
     for (const [id, fields] of entries) {
       const parsed = parsePlanEntry(fields);
       if (parsed.kind === 'plan') {
-        jobs.push(this.handle(id, parsed.plan));
+        plans.push([id, parsed.plan]);
         continue;
       }
       skipped.push(id);
@@ -239,10 +254,12 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
         count: skipped.length,
       });
     });
-    await Promise.all([acked, ...jobs]);
+    const limit =
+      this.options.maxInFlight ?? (this.redis.isCluster ? CLUSTER_MAX_IN_FLIGHT : this.options.batchSize);
+    await Promise.all([acked, inPool(plans, Math.max(1, limit), ([id, plan]) => this.handle(id, plan))]);
   }
 
-  private async handle(id: string, plan: Parameters<GateService['evaluate']>[0]): Promise<Outcome> {
+  private async handle(id: string, plan: PlanInput): Promise<Outcome> {
     try {
       const d = await this.gate.evaluate(plan);
       const wrote = await this.outcomes.write(id, plan, d, this.clock.nowSec());
@@ -267,4 +284,16 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
     this.metrics.plansConsumed.inc({ outcome });
     return outcome;
   }
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls pending. The first `limit` calls start in the
+ * caller's turn, so with limit >= items.length this is exactly "start them all at once".
+ */
+async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
