@@ -8,7 +8,8 @@ import { RedisSession } from './batch.js';
  * The budget engine's own connection, and round-trip-counting sessions on it.
  *
  * No per-command timeout on this connection: ioredis arms one timer per command, and a tick at
- * 10,000 symbols sends ~50,000 commands; the timers alone tripled the tick's time. Each batch is
+ * 10,000 symbols on a cluster sends ~50,000 commands (elsewhere its hash reads and writes go as a
+ * few dozen scripts, see Batch); the timers alone tripled the tick's time. Each batch is
  * bounded by one timer of REDIS_COMMAND_TIMEOUT_MS instead, and a batch that times out resets the
  * connection, which fails whatever is still queued on it rather than letting it pile up behind a
  * stalled Redis. Being separate, the engine's big pipelines never queue in front of the gate.

@@ -34,6 +34,8 @@ export type BudgetOutcome = { ok: true; result: BudgetResult } | { ok: false; fi
 /** Reported when the budget is 0 (MIN_BUDGET_USD=0 and full stress): any position is "infinitely" over. */
 export const UTILIZATION_CAP = 1e6;
 
+const nonNegative = (v: number): boolean => Number.isFinite(v) && v >= 0;
+
 export const roundTo = (n: number, decimals: number): number => {
   const f = 10 ** decimals;
   return Math.round(n * f) / f;
@@ -80,15 +82,17 @@ export class BudgetCalculator {
     if (!Number.isFinite(equityUsd) || equityUsd <= 0) {
       return { ok: false, field: 'equity_usd', reason: 'must be a finite number > 0' };
     }
-    const components: Array<[string, number]> = [
-      ['heat', heat],
-      ['cluster_stress', cluster],
-      ['vol_regime', vol],
-      ['position_notional', notional],
-    ];
-    for (const [field, v] of components) {
-      if (!Number.isFinite(v) || v < 0) return { ok: false, field, reason: 'must be a finite number >= 0' };
-    }
+    // checked one by one rather than through an array of pairs: this runs per symbol per tick
+    const bad = !nonNegative(heat)
+      ? 'heat'
+      : !nonNegative(cluster)
+        ? 'cluster_stress'
+        : !nonNegative(vol)
+          ? 'vol_regime'
+          : !nonNegative(notional)
+            ? 'position_notional'
+            : undefined;
+    if (bad) return { ok: false, field: bad, reason: 'must be a finite number >= 0' };
     const stress = this.stress(heat, cluster, vol);
     const budgetUsd = this.budget(equityUsd, stress);
     const positionNotional = roundTo(notional, 2);

@@ -3,10 +3,17 @@ import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/index.js';
 import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
-import { ReadPlan, type Command, type Reply } from './batch.js';
+import { Keys } from '../redis/keys.js';
+import { Batch, type Reply, type WriteOutcome } from './batch.js';
 import { BudgetCalculator } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
-import { BudgetRepository, NonFiniteValueError, type BudgetRecord } from './budget.repository.js';
+import {
+  BUDGET_FIELDS,
+  budgetValues,
+  BudgetRepository,
+  NonFiniteValueError,
+  type BudgetRecord,
+} from './budget.repository.js';
 import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
@@ -23,6 +30,14 @@ export type TickOutcome =
   | 'missing_state'
   /** Redis unreachable mid-tick */
   | 'failed';
+
+interface GaugeValues {
+  budgetUsd: number;
+  stress: number;
+  utilization: number;
+}
+
+const NO_REPLIES: Array<() => Reply> = [];
 
 /** What one tick did, for tests, the bench and /health. */
 export interface TickResult {
@@ -56,7 +71,8 @@ export class BudgetEngine {
   private readonly calculator: BudgetCalculator;
   private readonly lkg: LkgCache;
   private chain: Promise<unknown> = Promise.resolve();
-  private gaugeSymbols = new Set<string>();
+  /** What the per-symbol gauges show now (only this engine sets them). */
+  private gauges = new Map<string, GaugeValues>();
   private last?: TickResult;
 
   constructor(
@@ -125,7 +141,7 @@ export class BudgetEngine {
 
     try {
       // 1st batch (alongside the SCAN): portfolio state and cluster membership
-      const first = new ReadPlan();
+      const first = new Batch();
       const stateOf = this.portfolio.plan(first);
       const clusterMapOf = this.clusters.planMap(first);
       // Promise.all, so a failure of either still leaves the other's rejection handled
@@ -137,7 +153,7 @@ export class BudgetEngine {
       const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
 
       // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
-      const second = new ReadPlan();
+      const second = new Batch();
       const positionOf = this.positions.plan(second, bySymbol);
       const clusterMap = usable ? clusterMapOf(stale) : undefined;
       const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, bySymbol.keys()) : undefined;
@@ -156,7 +172,7 @@ export class BudgetEngine {
       this.metrics.activeSymbols.set(symbols.length);
 
       if (!usable || !clusterOf || !volOf) {
-        this.clearGauges(new Set());
+        this.clearGauges(new Map());
         const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
         return finish({
           outcome,
@@ -171,20 +187,20 @@ export class BudgetEngine {
 
       // compute, then the 3rd and last batch: every write of the tick
       const now = this.clock.nowSec();
-      const commands: Command[] = [];
-      // each record's commands are commands[at, at + budgetCmds) then its violation's commands
+      const equityUsd = decision.state.equityUsd;
+      const ttlSec = this.repo.budgetTtlSec;
+      const writes = new Batch();
       const found: Array<{
         record: BudgetRecord;
         violation: boolean;
-        at: number;
-        budgetCmds: number;
-        total: number;
+        budget: () => WriteOutcome;
+        event: Array<() => Reply>;
       }> = [];
       for (const pos of active) {
         const cluster = clusterOf(pos.symbol, stale);
         const vol = volOf(pos.symbol, stale);
         const out = this.calculator.compute({
-          equityUsd: decision.state.equityUsd,
+          equityUsd,
           heat: heat.value,
           cluster: cluster.value,
           vol: vol.value,
@@ -200,7 +216,7 @@ export class BudgetEngine {
           symbol: pos.symbol,
           budget_usd: r.budgetUsd,
           stress_factor: r.stress,
-          equity_usd: decision.state.equityUsd,
+          equity_usd: equityUsd,
           portfolio_heat: heat.value,
           cluster_stress: cluster.value,
           vol_regime: vol.value,
@@ -211,7 +227,8 @@ export class BudgetEngine {
           utilization: r.utilization,
         };
         try {
-          const cmds = this.repo.budgetCommands(record);
+          // serialise everything before queueing anything, so a refused value queues nothing
+          const values = budgetValues(record);
           const vcmds = r.violation
             ? this.repo.violationCommands({
                 event_type: 'budget.violation',
@@ -226,11 +243,9 @@ export class BudgetEngine {
           found.push({
             record,
             violation: r.violation,
-            at: commands.length,
-            budgetCmds: cmds.length,
-            total: cmds.length + vcmds.length,
+            budget: writes.hsetExpire(Keys.budget(pos.symbol), BUDGET_FIELDS, values, ttlSec),
+            event: vcmds.length === 0 ? NO_REPLIES : vcmds.map((c) => writes.add(c)),
           });
-          commands.push(...cmds, ...vcmds);
         } catch (err) {
           if (!(err instanceof NonFiniteValueError)) throw err;
           // unreachable while the readers and calculator hold their contracts; kept as a tripwire
@@ -242,25 +257,28 @@ export class BudgetEngine {
         }
       }
 
-      let replies: Reply[];
       try {
-        replies = await session.exec(commands);
+        await writes.run(session);
       } catch (err) {
-        replies = commands.map((): Reply => [err as Error, null]);
+        writes.fail(err as Error);
       }
-      const failedIn = (from: number, to: number) => {
-        let n = 0;
-        for (let i = from; i < to; i++) if (replies[i][0]) n += 1;
-        return n;
-      };
       let writeFailures = 0;
       const failedSymbols: string[] = [];
-      const written = new Set<string>();
+      const written = new Map<string, GaugeValues>();
       const violations: string[] = [];
-      for (const { record, violation, at, budgetCmds, total } of found) {
+      let firstError: Error | null = null;
+      for (const { record, violation, budget, event } of found) {
         const s = record.symbol;
-        const budgetFailed = failedIn(at, at + budgetCmds);
-        const failures = budgetFailed + failedIn(at + budgetCmds, at + total);
+        const b = budget();
+        let failures = b.failed;
+        firstError ??= b.error;
+        for (const reply of event) {
+          const [err] = reply();
+          if (err) {
+            failures += 1;
+            firstError ??= err;
+          }
+        }
         if (failures > 0) {
           writeFailures += failures;
           failedSymbols.push(s);
@@ -269,11 +287,8 @@ export class BudgetEngine {
           violations.push(s);
           this.metrics.budgetBlocks.inc({ symbol: s });
         }
-        if (budgetFailed > 0) continue;
-        written.add(s);
-        this.metrics.budgetValue.set({ symbol: s }, record.budget_usd);
-        this.metrics.stressFactor.set({ symbol: s }, record.stress_factor);
-        this.metrics.utilization.set({ symbol: s }, record.utilization);
+        if (b.failed > 0) continue;
+        written.set(s, this.showGauges(s, record));
         this.metrics.budgetComputed.inc({ symbol: s });
       }
       if (writeFailures > 0) {
@@ -282,7 +297,7 @@ export class BudgetEngine {
           msg: 'budget writes failed',
           failed_commands: writeFailures,
           symbols: failedSymbols.slice(0, 5),
-          error: replies.find(([e]) => e)?.[0]?.message,
+          error: firstError?.message,
         });
       }
       this.clearGauges(written);
@@ -318,15 +333,35 @@ export class BudgetEngine {
     }
   }
 
+  /**
+   * Sets a symbol's gauges to its new budget. A gauge already showing the value is left alone:
+   * budgets mostly repeat from tick to tick, and at 10,000 symbols three prom-client sets per
+   * symbol were a measurable part of the tick.
+   */
+  private showGauges(symbol: string, record: BudgetRecord): GaugeValues {
+    const shown = this.gauges.get(symbol);
+    const labels = { symbol };
+    if (shown?.budgetUsd !== record.budget_usd) this.metrics.budgetValue.set(labels, record.budget_usd);
+    if (shown?.stress !== record.stress_factor) this.metrics.stressFactor.set(labels, record.stress_factor);
+    if (shown?.utilization !== record.utilization) this.metrics.utilization.set(labels, record.utilization);
+    if (!shown) {
+      return { budgetUsd: record.budget_usd, stress: record.stress_factor, utilization: record.utilization };
+    }
+    shown.budgetUsd = record.budget_usd;
+    shown.stress = record.stress_factor;
+    shown.utilization = record.utilization;
+    return shown;
+  }
+
   /** Gauges of symbols that got no budget this tick would otherwise show old values forever. */
-  private clearGauges(current: Set<string>) {
-    for (const s of this.gaugeSymbols) {
+  private clearGauges(current: Map<string, GaugeValues>) {
+    for (const s of this.gauges.keys()) {
       if (current.has(s)) continue;
       this.metrics.budgetValue.remove({ symbol: s });
       this.metrics.stressFactor.remove({ symbol: s });
       this.metrics.utilization.remove({ symbol: s });
     }
-    this.gaugeSymbols = current;
+    this.gauges = current;
   }
 
   private report(result: TickResult, stale: StaleInputs) {

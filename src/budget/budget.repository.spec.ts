@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AppConfig } from '../config/index.js';
-import { BudgetRepository, NonFiniteValueError, parseBudgetHash, toFields } from './budget.repository.js';
+import {
+  BUDGET_FIELDS,
+  budgetValues,
+  BudgetRepository,
+  NonFiniteValueError,
+  parseBudgetHash,
+  toFields,
+  type BudgetRecord,
+} from './budget.repository.js';
 
 describe('budget serialisation', () => {
   it('rounds money to cents and ratios to 6 decimals', () => {
@@ -12,6 +20,42 @@ describe('budget serialisation', () => {
   it('refuses to serialise NaN or Infinity', () => {
     expect(() => toFields({ budget_usd: NaN })).toThrow(NonFiniteValueError);
     expect(() => toFields({ utilization: Infinity })).toThrow(NonFiniteValueError);
+  });
+
+  const record: BudgetRecord = {
+    symbol: 'BTCUSDT',
+    budget_usd: 1668.0000000000002,
+    stress_factor: 0.16600000000000004,
+    equity_usd: 100000.004,
+    portfolio_heat: 0.25,
+    cluster_stress: 0,
+    vol_regime: 0.33,
+    mode: 'enforce',
+    timestamp: 1700000000,
+    base_risk_pct: 0.02,
+    position_notional: 3000.005,
+    utilization: 1.7985611510791366,
+  };
+
+  it('budgetValues serialises a budget exactly as toFields does, in BUDGET_FIELDS order', () => {
+    const pairs = toFields(record);
+    expect(BUDGET_FIELDS).toEqual(pairs.filter((_, i) => i % 2 === 0));
+    expect(budgetValues(record)).toEqual(pairs.filter((_, i) => i % 2 === 1));
+    expect(budgetValues(record).slice(0, 4)).toEqual(['BTCUSDT', '1668', '0.166', '100000']);
+  });
+
+  it('budgetValues refuses NaN or Infinity in any numeric field', () => {
+    for (const field of BUDGET_FIELDS) {
+      if (typeof record[field] !== 'number') continue;
+      expect(() => budgetValues({ ...record, [field]: NaN })).toThrow(NonFiniteValueError);
+      expect(() => budgetValues({ ...record, [field]: -Infinity })).toThrow(field);
+    }
+  });
+
+  it('budgetCommands: HSET of every contract field, then EXPIRE BUDGET_HASH_TTL_SEC', () => {
+    const [hset, expire] = new BudgetRepository(new AppConfig()).budgetCommands(record);
+    expect(hset).toEqual(['hset', 'quantum:portfolio:budget:BTCUSDT', ...toFields(record)]);
+    expect(expire).toEqual(['expire', 'quantum:portfolio:budget:BTCUSDT', 300]);
   });
 
   it('the violation json carries the contract shape with numbers as numbers', () => {

@@ -65,6 +65,49 @@ export function toFields(record: object): string[] {
   return out;
 }
 
+/** The budget hash's fields in the order they are written (CONTRACT.md §2). */
+export const BUDGET_FIELDS = [
+  'symbol',
+  'budget_usd',
+  'stress_factor',
+  'equity_usd',
+  'portfolio_heat',
+  'cluster_stress',
+  'vol_regime',
+  'mode',
+  'timestamp',
+  'base_risk_pct',
+  'position_notional',
+  'utilization',
+] as const satisfies ReadonlyArray<keyof BudgetRecord>;
+
+const num = (field: string, v: number, decimals?: number): string => {
+  if (!Number.isFinite(v)) throw new NonFiniteValueError(`${field} is not finite (${v})`);
+  return String(decimals === undefined ? v : roundTo(v, decimals));
+};
+
+/**
+ * A budget's values in BUDGET_FIELDS order, serialised as `toFields` does (same rounding, same
+ * refusal of non-finite numbers) without building the field/value pairs: the engine writes
+ * thousands of these per tick.
+ */
+export function budgetValues(r: BudgetRecord): string[] {
+  return [
+    r.symbol,
+    num('budget_usd', r.budget_usd, USD_DECIMALS),
+    num('stress_factor', r.stress_factor, RATIO_DECIMALS),
+    num('equity_usd', r.equity_usd, USD_DECIMALS),
+    num('portfolio_heat', r.portfolio_heat, RATIO_DECIMALS),
+    num('cluster_stress', r.cluster_stress, RATIO_DECIMALS),
+    num('vol_regime', r.vol_regime, RATIO_DECIMALS),
+    r.mode,
+    num('timestamp', r.timestamp),
+    num('base_risk_pct', r.base_risk_pct),
+    num('position_notional', r.position_notional, USD_DECIMALS),
+    num('utilization', r.utilization, RATIO_DECIMALS),
+  ];
+}
+
 const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct']));
 
 /** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
@@ -82,12 +125,17 @@ export function parseBudgetHash(hash: Record<string, string>): Record<string, st
 export class BudgetRepository {
   constructor(private readonly config: AppConfig) {}
 
+  get budgetTtlSec(): number {
+    return this.config.BUDGET_HASH_TTL_SEC;
+  }
+
+  /** The budget write as plain commands (the engine batches the same fields via `budgetValues`). */
   budgetCommands(record: BudgetRecord): Command[] {
     const key = Keys.budget(record.symbol);
-    return [
-      ['hset', key, ...toFields(record)],
-      ['expire', key, this.config.BUDGET_HASH_TTL_SEC],
-    ];
+    const values = budgetValues(record);
+    const hset: Command = ['hset', key];
+    BUDGET_FIELDS.forEach((f, i) => hset.push(f, values[i]));
+    return [hset, ['expire', key, this.config.BUDGET_HASH_TTL_SEC]];
   }
 
   violationCommands(event: ViolationEvent): Command[] {

@@ -435,6 +435,52 @@ describe('budget engine tick against a real Redis', () => {
     }
   });
 
+  it('the per-symbol gauges follow the budget from tick to tick, leave with the symbol and come back with it', async () => {
+    const { clock, engine, metrics } = await boot();
+    await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '100' });
+    // the hash holds ratios to 6 decimals, the gauges the unrounded values
+    const r6 = (n: number) => Math.round(n * 1e6) / 1e6;
+    const shown = async () => ({
+      budget: await metric(metrics.budgetValue, { symbol: 'BTCUSDT' }),
+      stress: r6(await metric(metrics.stressFactor, { symbol: 'BTCUSDT' })),
+      utilization: r6(await metric(metrics.utilization, { symbol: 'BTCUSDT' })),
+    });
+    const written = async () => {
+      const h = await r.hgetall('quantum:portfolio:budget:BTCUSDT');
+      return {
+        budget: Number(h.budget_usd),
+        stress: Number(h.stress_factor),
+        utilization: Number(h.utilization),
+      };
+    };
+
+    await putState(100000, nowSec(clock));
+    await engine.tick();
+    const first = await written();
+    expect(await shown()).toEqual(first);
+    await engine.tick(); // same budget again
+    expect(await shown()).toEqual(first);
+
+    heat.setHeat(0.9);
+    await putState(50000, nowSec(clock));
+    await engine.tick();
+    const second = await written();
+    expect(second.budget).not.toBe(first.budget);
+    expect(second.stress).not.toBe(first.stress);
+    expect(await shown()).toEqual(second);
+
+    await r.del('quantum:state:positions:BTCUSDT');
+    await engine.tick();
+    expect((await metrics.budgetValue.get()).values).toEqual([]);
+    expect((await metrics.stressFactor.get()).values).toEqual([]);
+
+    // back with the same budget as before it left: the gauges must show it again
+    await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '100' });
+    await engine.tick();
+    expect(await written()).toEqual(second);
+    expect(await shown()).toEqual(second);
+  });
+
   it('failed writes are counted, only the failed symbol loses its budget, and the tick is not a success', async () => {
     const { clock, engine, metrics, t } = await boot();
     await putState(100000, nowSec(clock));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ReadPlan, type RedisSession, type Reply } from '../batch.js';
+import { Batch, type RedisSession, type Reply } from '../batch.js';
 import { ClusterStressReader } from './cluster-stress.reader.js';
 import { StaleInputs } from './reading.js';
 
 /** Runs a reader's plan against canned replies (the command order is the reader's own). */
-async function answer(plan: ReadPlan, replies: unknown[]) {
+async function answer(plan: Batch, replies: unknown[]) {
   const session = {
     exec: async () => replies.map((v): Reply => (v instanceof Error ? [v, null] : [null, v])),
   };
@@ -21,11 +21,11 @@ describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
     states: Record<string, string | null>,
   ) {
     const stale = new StaleInputs();
-    const p1 = new ReadPlan();
+    const p1 = new Batch();
     const mapOf = reader.planMap(p1);
     await answer(p1, [membership, wide, legacy]);
     const map = mapOf(stale);
-    const p2 = new ReadPlan();
+    const p2 = new Batch();
     const symbols = ['BTC', 'ETH', 'SOL'];
     const of = reader.plan(p2, map, symbols);
     await answer(

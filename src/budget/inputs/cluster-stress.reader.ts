@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../redis/keys.js';
-import type { ReadPlan, Reply } from '../batch.js';
+import type { Batch, Reply } from '../batch.js';
 import { clamp01, parseNumber, type Parsed, type Reading, type StaleInputs } from './reading.js';
 
 /** What the first read returns: membership plus the two portfolio-wide fallbacks. */
@@ -24,7 +24,7 @@ const readStress = (reply: Reply): Parsed =>
  */
 @Injectable()
 export class ClusterStressReader {
-  planMap(plan: ReadPlan): (stale: StaleInputs) => ClusterMap {
+  planMap(plan: Batch): (stale: StaleInputs) => ClusterMap {
     const clusters = plan.add(['hgetall', Keys.clusters]);
     const wide = plan.add(['hget', Keys.portfolioClusterState, 'cluster_stress']);
     const legacy = plan.add(['hget', Keys.legacyClusterStress, 'stress']);
@@ -69,7 +69,7 @@ export class ClusterStressReader {
 
   /** Reads the state of every cluster that lists one of `symbols`. */
   plan(
-    plan: ReadPlan,
+    plan: Batch,
     map: ClusterMap,
     symbols: Iterable<string>,
   ): (symbol: string, stale: StaleInputs) => Reading<number> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../redis/keys.js';
-import type { ReadPlan } from '../batch.js';
+import type { Batch } from '../batch.js';
 import type { PortfolioState } from '../lkg.js';
 import { parseNumber, type Reading, type StaleInputs } from './reading.js';
 
@@ -14,7 +14,7 @@ const MS_THRESHOLD = 1e11;
  */
 @Injectable()
 export class PortfolioStateReader {
-  plan(plan: ReadPlan): (stale: StaleInputs) => Reading<PortfolioState | undefined> {
+  plan(plan: Batch): (stale: StaleInputs) => Reading<PortfolioState | undefined> {
     const reply = plan.add(['hmget', Keys.portfolioState, 'equity_usd', 'drawdown', 'timestamp']);
     return (stale) => {
       const [err, value] = reply();

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
 import { symbolFromKey } from '../../redis/keys.js';
-import type { ReadPlan, Reply, RedisSession } from '../batch.js';
+import type { Batch, Reply, RedisSession } from '../batch.js';
 import { roundTo } from '../budget.calculator.js';
 import { parseNumber, type StaleInputs } from './reading.js';
 
@@ -16,7 +16,9 @@ export interface Position {
   key: string;
 }
 
-const FIELDS = ['position_amt', 'side', 'mark_price', 'current_price', 'entry_price'] as const;
+const isNull = (f: unknown) => f === null;
+
+const FIELDS: readonly string[] = ['position_amt', 'side', 'mark_price', 'current_price', 'entry_price'];
 
 /**
  * Positions under every POSITION_KEY_PATTERNS pattern (current and legacy), found with SCAN.
@@ -45,14 +47,14 @@ export class PositionReader {
   }
 
   plan(
-    plan: ReadPlan,
+    plan: Batch,
     bySymbol: Map<string, string[]>,
   ): (symbol: string, stale: StaleInputs) => Position | undefined {
     const replies = new Map<string, Array<{ key: string; reply: () => Reply }>>();
     for (const [symbol, keys] of bySymbol) {
       replies.set(
         symbol,
-        keys.map((key) => ({ key, reply: plan.add(['hmget', key, ...FIELDS]) })),
+        keys.map((key) => ({ key, reply: plan.hmget(key, FIELDS) })),
       );
     }
     return (symbol, stale) => {
@@ -84,22 +86,23 @@ export class PositionReader {
     | { kind: 'inactive' }
     | { kind: 'gone' }
     | { kind: 'garbage'; why: string } {
-    if (fields.every((f) => f === null)) return { kind: 'gone' };
-    const [amtRaw, sideRaw, ...priceRaws] = fields;
+    if (fields.every(isNull)) return { kind: 'gone' };
+    const amtRaw = fields[0];
+    const sideRaw = fields[1];
     const side = (sideRaw ?? '').trim().toUpperCase();
     if (side === 'FLAT') return { kind: 'inactive' };
     const amt = parseNumber(amtRaw);
     if (!amt.ok) return { kind: 'garbage', why: `position_amt=${String(amtRaw)}` };
     if (amt.n === 0) return { kind: 'inactive' };
     // mark_price, then current_price, then entry_price: the first usable one
-    for (const raw of priceRaws) {
-      const p = parseNumber(raw, 'positive');
+    for (let i = 2; i < fields.length; i++) {
+      const p = parseNumber(fields[i], 'positive');
       if (p.ok) {
         const notional = roundTo(Math.abs(amt.n) * p.n, 2);
         if (!Number.isFinite(notional)) return { kind: 'garbage', why: 'notional overflow' };
         return { kind: 'active', position: { symbol, amount: amt.n, side, price: p.n, notional, key } };
       }
     }
-    return { kind: 'garbage', why: `no usable price (mark_price=${String(priceRaws[0])})` };
+    return { kind: 'garbage', why: `no usable price (mark_price=${String(fields[2])})` };
   }
 }

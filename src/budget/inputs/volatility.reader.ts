@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../redis/keys.js';
-import type { ReadPlan, Reply } from '../batch.js';
+import type { Batch, Reply } from '../batch.js';
 import { parseNumber, type Reading, type StaleInputs } from './reading.js';
 
 export const VOL_NORMAL = 0.33;
+
+const MARKET_FIELDS: readonly string[] = ['sigma'];
+const LEGACY_FIELDS: readonly string[] = ['vol_regime', 'sigma'];
 
 /** `vol_regime` text → level (CONTRACT.md §1); undefined when it names none of them. */
 export function volFromRegime(regime: string | null | undefined): number | undefined {
@@ -30,12 +33,12 @@ export function volFromSigma(sigma: number): number {
  */
 @Injectable()
 export class VolatilityReader {
-  plan(plan: ReadPlan, symbols: Iterable<string>): (symbol: string, stale: StaleInputs) => Reading<number> {
+  plan(plan: Batch, symbols: Iterable<string>): (symbol: string, stale: StaleInputs) => Reading<number> {
     const replies = new Map<string, { market: () => Reply; legacy: () => Reply }>();
     for (const s of symbols) {
       replies.set(s, {
-        market: plan.add(['hmget', Keys.marketState(s), 'sigma']),
-        legacy: plan.add(['hmget', Keys.legacyMarketState(s), 'vol_regime', 'sigma']),
+        market: plan.hmget(Keys.marketState(s), MARKET_FIELDS),
+        legacy: plan.hmget(Keys.legacyMarketState(s), LEGACY_FIELDS),
       });
     }
     return (symbol, stale) => {
@@ -60,14 +63,11 @@ export class VolatilityReader {
     const level = volFromRegime(regime);
     let out: Reading<number> | undefined =
       level !== undefined ? { value: level, status: 'fresh', source: 'vol_regime' } : undefined;
-    for (const [source, raw] of [
-      ['sigma', marketSigma],
-      ['legacy_sigma', legacySigma],
-    ] as const) {
-      const p = parseNumber(raw, 'nonNegative');
-      if (!p.ok && p.why === 'garbage') bad = true;
-      if (!out && p.ok) out = { value: volFromSigma(p.n), status: 'fresh', source };
-    }
+    const market = parseNumber(marketSigma, 'nonNegative');
+    const legacy = parseNumber(legacySigma, 'nonNegative');
+    if ((!market.ok && market.why === 'garbage') || (!legacy.ok && legacy.why === 'garbage')) bad = true;
+    if (!out && market.ok) out = { value: volFromSigma(market.n), status: 'fresh', source: 'sigma' };
+    if (!out && legacy.ok) out = { value: volFromSigma(legacy.n), status: 'fresh', source: 'legacy_sigma' };
     if (!out && regime && regime.trim() !== '')
       out = { value: VOL_NORMAL, status: 'fresh', source: 'vol_regime' };
     if (bad || !out) stale.add('vol', symbol);
