@@ -399,7 +399,7 @@ describe('deploy kit: systemd unit and env file', () => {
       ['PrivateTmp', 'yes'],
       ['Restart', 'always'],
       ['ProtectHome', 'yes'],
-      ['ExecStart', '/usr/bin/node /opt/p28/dist/main.js'],
+      ['ExecStart', '/usr/bin/node --max-semi-space-size=64 /opt/p28/dist/main.js'],
       ['WorkingDirectory', '/opt/p28'],
       ['EnvironmentFile', '/etc/p28/p28-portfolio-risk-governor.env'],
       ['KillSignal', 'SIGTERM'],

@@ -172,6 +172,12 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     await request(t.http).get('/ops/shadow-report').expect(401);
     const bad = await request(t.http).get('/ops/shadow-report?since=yesterday').set(auth).expect(400);
     expect(bad.body.fields).toEqual(['since']);
+    // far beyond any epoch second: refused, not passed to Redis as a malformed stream id (was a 500)
+    const huge = await request(t.http)
+      .get('/ops/shadow-report?since=99999999999999999999')
+      .set(auth)
+      .expect(400);
+    expect(huge.body.fields).toEqual(['since']);
     const negative = await request(t.http).get('/ops/shadow-report?since=-1').set(auth).expect(400);
     expect(negative.body.fields).toEqual(['since']);
   });
