@@ -17,7 +17,7 @@
 import 'reflect-metadata';
 import { cpus, loadavg } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BudgetCalculator } from '../src/budget/budget.calculator.js';
+import { BudgetCalculator, budgetParams } from '../src/budget/budget.calculator.js';
 import { BudgetEngine } from '../src/budget/budget.engine.js';
 import { BudgetRepository } from '../src/budget/budget.repository.js';
 import { BudgetScheduler } from '../src/budget/budget.scheduler.js';
@@ -116,14 +116,7 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
     return (await r.call(cmd, ...args)) as T;
   };
   const stale = new StaleInputs();
-  const calc = new BudgetCalculator({
-    alphaHeat: config.ALPHA_HEAT,
-    betaCluster: config.BETA_CLUSTER,
-    gammaVol: config.GAMMA_VOL,
-    baseRiskPct: config.BASE_RISK_PCT,
-    minBudgetUsd: config.MIN_BUDGET_USD,
-    maxBudgetUsd: config.MAX_BUDGET_USD,
-  });
+  const calc = new BudgetCalculator(budgetParams(config));
   const repo = new BudgetRepository(config);
   const res = await fetch(config.HEAT_GATE_METRICS_URL, {
     signal: AbortSignal.timeout(config.HEAT_TIMEOUT_MS),

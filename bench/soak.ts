@@ -9,11 +9,11 @@
  *   npm run build && node --import @swc-node/register/esm-register bench/soak.ts [--minutes 10] [--smoke]
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { newToken, tokenEntry } from '../src/ops/auth/token-entries.js';
 import { Keys } from '../src/redis/keys.js';
 import { freePort, startTestRedis } from '../test/support/redis-server.js';
 
@@ -57,7 +57,7 @@ async function feedState() {
 }
 await feedState();
 
-const token = randomBytes(32).toString('base64url');
+const token = newToken();
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const svc = spawn(process.execPath, ['dist/main.js'], {
@@ -70,7 +70,7 @@ const svc = spawn(process.execPath, ['dist/main.js'], {
     BUDGET_COMPUTE_INTERVAL_SEC: '1',
     HEAT_GATE_METRICS_URL: 'http://127.0.0.1:9/metrics', // nothing listens: heat counts as stale, by design
     HEAT_TIMEOUT_MS: '200',
-    OPS_API_TOKENS: `soak:operator:${createHash('sha256').update(token).digest('hex')}`,
+    OPS_API_TOKENS: tokenEntry('soak', 'operator', token),
     LOG_LEVEL: 'warn',
   },
 });

@@ -2,6 +2,7 @@ import { BadRequestException, ValidationPipe, type ValidationError } from '@nest
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { MAX_REQUEST_BODY_DEPTH, depthExceeds } from './common/body-depth.js';
+import { RedisUnavailableFilter } from './common/redis-unavailable.filter.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -21,6 +22,7 @@ export function createAdapter(): FastifyAdapter {
 
 /** Everything main.ts applies to the app, shared with the e2e tests so they test the real thing. */
 export function configureApp(app: NestFastifyApplication): void {
+  app.useGlobalFilters(new RedisUnavailableFilter(app.getHttpAdapter()));
   // No endpoint takes nested bodies: refuse deep ones before class-transformer's recursion sees
   // them. A Fastify hook rather than a Nest interceptor keeps rxjs off the gate's hot path.
   app

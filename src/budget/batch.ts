@@ -1,6 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/redis.factory.js';
 
+/** A batch that Redis did not answer within REDIS_COMMAND_TIMEOUT_MS (frozen or unreachable). */
+export class RedisBatchTimeout extends Error {
+  override name = 'RedisBatchTimeout';
+}
+
 /** One Redis command as `[name, ...args]`, the shape ioredis pipelines take. */
 export type Command = [name: string, ...args: Array<string | number>];
 /** One command's outcome: its own error (e.g. WRONGTYPE) or its reply. */
@@ -151,7 +156,7 @@ export class RedisSession {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.options.onTimeout?.();
-        reject(new Error(`${what} timed out after ${ms} ms`));
+        reject(new RedisBatchTimeout(`${what} timed out after ${ms} ms`));
       }, ms);
     });
     // race() also handles a late rejection of `work`, so it never goes unhandled

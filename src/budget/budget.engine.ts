@@ -5,7 +5,7 @@ import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
 import { Batch, type Reply, type WriteOutcome } from './batch.js';
-import { BudgetCalculator } from './budget.calculator.js';
+import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import {
   BUDGET_FIELDS,
@@ -88,14 +88,7 @@ export class BudgetEngine {
     private readonly clusters: ClusterStressReader,
     private readonly vol: VolatilityReader,
   ) {
-    this.calculator = new BudgetCalculator({
-      alphaHeat: config.ALPHA_HEAT,
-      betaCluster: config.BETA_CLUSTER,
-      gammaVol: config.GAMMA_VOL,
-      baseRiskPct: config.BASE_RISK_PCT,
-      minBudgetUsd: config.MIN_BUDGET_USD,
-      maxBudgetUsd: config.MAX_BUDGET_USD,
-    });
+    this.calculator = new BudgetCalculator(budgetParams(config));
     this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
   }
 

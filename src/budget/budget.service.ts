@@ -2,7 +2,7 @@ import { BadRequestException, Injectable, NotFoundException } from '@nestjs/comm
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/index.js';
 import { Keys } from '../redis/keys.js';
-import { BudgetCalculator } from './budget.calculator.js';
+import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
 import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
@@ -21,14 +21,7 @@ export class BudgetService {
     private readonly redis: BudgetRedis,
     private readonly repo: BudgetRepository,
   ) {
-    this.calculator = new BudgetCalculator({
-      alphaHeat: config.ALPHA_HEAT,
-      betaCluster: config.BETA_CLUSTER,
-      gammaVol: config.GAMMA_VOL,
-      baseRiskPct: config.BASE_RISK_PCT,
-      minBudgetUsd: config.MIN_BUDGET_USD,
-      maxBudgetUsd: config.MAX_BUDGET_USD,
-    });
+    this.calculator = new BudgetCalculator(budgetParams(config));
   }
 
   async list() {

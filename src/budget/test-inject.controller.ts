@@ -1,9 +1,21 @@
 import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { BODY_LIMIT_BYTES } from '../app.setup.js';
 import { RequireRole } from '../ops/auth/roles.js';
-import { BudgetService } from './budget.service.js';
+import { BudgetService, INJECTED_STATE_TTL_SEC } from './budget.service.js';
+import { InjectPortfolioStateResponse } from './dto/budget-responses.dto.js';
 import { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
 
 /** Exists only with P28_TEST_MODE (TestModeMiddleware answers 404 otherwise, before auth). */
+@ApiTags('test')
 @Controller('test')
 export class TestInjectController {
   constructor(private readonly budgets: BudgetService) {}
@@ -11,6 +23,20 @@ export class TestInjectController {
   @Post('inject_portfolio_state')
   @HttpCode(200)
   @RequireRole('operator')
+  @ApiOperation({
+    summary: 'Write a portfolio state (test mode only)',
+    description:
+      `Role: operator. Only with P28_TEST_MODE=1, else 404 before auth. Writes quantum:state:portfolio ` +
+      `with TTL ${INJECTED_STATE_TTL_SEC} s from the query string or the JSON body (the body wins); ` +
+      'equity_usd is required from one of them.',
+  })
+  @ApiBody({ type: InjectPortfolioStateDto, required: false })
+  @ApiOkResponse({ type: InjectPortfolioStateResponse })
+  @ApiBadRequestResponse({
+    description: 'equity_usd missing or invalid, or drawdown invalid (named in `fields`)',
+  })
+  @ApiNotFoundResponse({ description: 'P28_TEST_MODE is off: the route does not exist' })
+  @ApiPayloadTooLargeResponse({ description: `body over ${BODY_LIMIT_BYTES} bytes` })
   inject(@Query() query: InjectPortfolioStateDto, @Body() body: InjectPortfolioStateDto) {
     return this.budgets.injectPortfolioState(query, body);
   }

@@ -1,5 +1,14 @@
 import { Controller, Get, HttpException, HttpStatus } from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { MODES, type Mode } from '../config/index.js';
 import { Clock } from '../common/clock.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -10,6 +19,38 @@ import { REDIS_PING_TIMEOUT_MS, RedisHealthIndicator } from './redis.health.js';
 
 export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
 
+/** The /health body (documentation only). Parts added through HealthParts appear as extra fields. */
+export class HealthBodyResponse {
+  @ApiProperty({ enum: ['healthy', 'unhealthy'] })
+  status!: 'healthy' | 'unhealthy';
+
+  @ApiProperty({ type: String, example: SERVICE_NAME })
+  service!: string;
+
+  @ApiProperty({ enum: MODES, description: "this replica's view of the global mode" })
+  mode!: Mode;
+
+  @ApiProperty({ type: 'integer' })
+  mode_version!: number;
+
+  @ApiProperty({ enum: ['connected', 'disconnected'] })
+  redis!: 'connected' | 'disconnected';
+
+  @ApiPropertyOptional({ type: String, description: 'why the Redis PING failed' })
+  redis_error?: string;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'seconds since the budget loop last ran on this replica; null before its first run',
+  })
+  budget_loop_last_run_age_sec!: number | null;
+
+  @ApiPropertyOptional({ type: [String], example: ['redis'], description: 'the failing parts (503 only)' })
+  failing?: string[];
+}
+
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -25,6 +66,15 @@ export class HealthController {
 
   /** The contract's summary body; 503 naming every failing part. */
   @Get()
+  @ApiOperation({
+    summary: 'Service health summary',
+    description: 'Open. Other parts (e.g. the ledger mirror) add their own fields.',
+  })
+  @ApiOkResponse({ type: HealthBodyResponse, description: 'healthy' })
+  @ApiServiceUnavailableResponse({
+    type: HealthBodyResponse,
+    description: '`status: unhealthy`, `failing` names every failing part (e.g. redis)',
+  })
   async health() {
     let redisUp = true;
     let redisError: string | undefined;
@@ -63,6 +113,10 @@ export class HealthController {
   /** Liveness: the process answers. Redis being down is not a reason to restart us. */
   @Get('live')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Liveness probe',
+    description: 'Open. Up while the process answers, Redis or not.',
+  })
   live() {
     return this.terminus.check([]);
   }
@@ -70,6 +124,10 @@ export class HealthController {
   /** Readiness: Redis answers PING and the budget loop ran within 3 intervals. */
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness probe',
+    description: 'Open. Ready when Redis answers PING and the budget loop ran within 3 intervals; else 503.',
+  })
   ready() {
     return this.terminus.check([() => this.redisIndicator.isHealthy(), () => this.loopIndicator.isHealthy()]);
   }

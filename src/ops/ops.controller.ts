@@ -9,12 +9,32 @@ import {
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { BODY_LIMIT_BYTES } from '../app.setup.js';
 import { OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
 import { CurrentActor, RequireRole } from './auth/roles.js';
 import type { Actor } from './auth/token-registry.js';
 import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';
-import { ChangeModeDto, LedgerQueryDto, RollbackDto } from './dto/ops.dto.js';
+import {
+  ChainReportResponse,
+  ChangeModeDto,
+  ChangeModeResponse,
+  LedgerPageResponse,
+  LedgerQueryDto,
+  ModeViewResponse,
+  RestoreResultResponse,
+  RollbackDto,
+} from './dto/ops.dto.js';
 import { LedgerMirror } from './ledger/ledger-mirror.js';
 import { LedgerService } from './ledger/ledger.service.js';
 import type { ChangeIntent } from './mode/mode-change.js';
@@ -26,9 +46,14 @@ const response = (r: ChangeResult | undefined) => {
   return body;
 };
 
+const TOO_LARGE = { description: `body over ${BODY_LIMIT_BYTES} bytes` };
+const THROTTLED = { description: 'too many write requests from this client' };
+const BAD_BODY = {
+  description: 'invalid body: `message` lists `field: rule`, `fields` names the fields; nothing is written',
+};
+
 /** CONTRACT.md §5 ops endpoints (the shadow report lives with the gate). */
 @ApiTags('ops')
-@ApiBearerAuth('bearer')
 @Controller('ops')
 export class OpsController {
   constructor(
@@ -40,6 +65,11 @@ export class OpsController {
   /** This replica's view of the shared mode (it follows Redis within a second). */
   @Get('mode')
   @RequireRole('viewer')
+  @ApiOperation({
+    summary: 'Current mode and per-symbol overrides',
+    description: "Role: viewer. This replica's view of the shared mode (it follows Redis within a second).",
+  })
+  @ApiOkResponse({ type: ModeViewResponse })
   mode() {
     const v = this.store.current();
     return {
@@ -58,6 +88,25 @@ export class OpsController {
   @UseGuards(OpsWriteThrottlerGuard)
   @UseInterceptors(JsonObjectBodyInterceptor)
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Change the global mode or a per-symbol override',
+    description:
+      'Role: operator. Written atomically with its ledger entry. With `expected_version` the change is ' +
+      'a compare-and-set. `expires_in_sec` (global enforce only) reverts to shadow at expiry; ' +
+      '`symbol` with `"mode": null` clears that override.',
+  })
+  @ApiBody({ type: ChangeModeDto })
+  @ApiOkResponse({ type: ChangeModeResponse })
+  @ApiBadRequestResponse(BAD_BODY)
+  @ApiConflictResponse({
+    description:
+      'expected_version is stale (body carries current_version): re-read GET /ops/mode; nothing written',
+  })
+  @ApiPayloadTooLargeResponse(TOO_LARGE)
+  @ApiTooManyRequestsResponse(THROTTLED)
+  @ApiServiceUnavailableResponse({
+    description: 'Redis unavailable; `outcome` says whether it may have applied',
+  })
   async change(@Body() body: ChangeModeDto, @CurrentActor() actor: Actor) {
     let intent: ChangeIntent;
     if (body.symbol === undefined) {
@@ -83,6 +132,20 @@ export class OpsController {
   @UseGuards(OpsWriteThrottlerGuard)
   @UseInterceptors(JsonObjectBodyInterceptor)
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Emergency return to shadow',
+    description:
+      'Role: operator. Global shadow, every override cleared, any expiry dropped; one ledger entry.',
+  })
+  @ApiBody({ type: RollbackDto })
+  @ApiOkResponse({ type: ChangeModeResponse })
+  @ApiBadRequestResponse(BAD_BODY)
+  @ApiConflictResponse({ description: 'other changes kept landing first: retry' })
+  @ApiPayloadTooLargeResponse(TOO_LARGE)
+  @ApiTooManyRequestsResponse(THROTTLED)
+  @ApiServiceUnavailableResponse({
+    description: 'Redis unavailable; `outcome` says whether it may have applied',
+  })
   async rollback(@Body() body: RollbackDto, @CurrentActor() actor: Actor) {
     return response(
       await this.store.change({ intent: { op: 'rollback' }, actor: actor.name, reason: body.reason }),
@@ -91,12 +154,22 @@ export class OpsController {
 
   @Get('ledger')
   @RequireRole('viewer')
+  @ApiOperation({ summary: 'Audit ledger, newest first, paged', description: 'Role: viewer.' })
+  @ApiOkResponse({ type: LedgerPageResponse })
+  @ApiBadRequestResponse({ description: 'bad `limit` or `before` (named in `fields`)' })
+  @ApiServiceUnavailableResponse({ description: 'Redis unavailable' })
   list(@Query() q: LedgerQueryDto) {
     return this.ledger.page(q.limit, q.before);
   }
 
   @Get('ledger/verify')
   @RequireRole('viewer')
+  @ApiOperation({
+    summary: 'Check the ledger hash chain',
+    description: 'Role: viewer. `ok: false` names the first entry that breaks the chain.',
+  })
+  @ApiOkResponse({ type: ChainReportResponse })
+  @ApiServiceUnavailableResponse({ description: 'Redis unavailable' })
   verify() {
     return this.ledger.verify();
   }
@@ -106,6 +179,15 @@ export class OpsController {
   @RequireRole('operator')
   @UseGuards(OpsWriteThrottlerGuard)
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Restore ledger entries from the LEDGER_FILE mirror',
+    description:
+      'Role: operator. Idempotent. Refused when the file chain is broken or Redis has forked from it.',
+  })
+  @ApiOkResponse({ type: RestoreResultResponse })
+  @ApiConflictResponse({ description: 'no LEDGER_FILE, a broken file chain, or a fork to look at' })
+  @ApiTooManyRequestsResponse(THROTTLED)
+  @ApiServiceUnavailableResponse({ description: 'Redis unavailable' })
   restore(@CurrentActor() actor: Actor) {
     return this.mirror.restore(actor.name);
   }

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keys } from '../../src/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
 
 /**
  * Redis killed and restarted (without persistence) under a steady gate load: no 5xx, every answer
@@ -17,7 +17,7 @@ describe('Redis killed and restarted under gate load', () => {
   let redis: TestRedis;
   let t: TestApp;
   let dir: string;
-  const token = randomBytes(32).toString('base64url');
+  const token = newToken();
   const auth = { authorization: `Bearer ${token}` };
   const GATE_TIMEOUT_MS = 50;
   const MARGIN_MS = 150; // a loaded 2-core CI box; the measured figures are printed
@@ -42,7 +42,7 @@ describe('Redis killed and restarted under gate load', () => {
         HEAT_GATE_METRICS_URL: 'http://127.0.0.1:9/metrics',
         HEAT_TIMEOUT_MS: '100',
         LEDGER_FILE: join(dir, 'ledger.jsonl'),
-        OPS_API_TOKENS: `ops:operator:${createHash('sha256').update(token).digest('hex')}`,
+        OPS_API_TOKENS: tokenEntry('ops', 'operator', token),
       },
       { listen: true },
     );

@@ -1,19 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keys } from '../../src/redis/keys.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
 
 /**
  * Property-based hostile input over every endpoint: the only answers allowed are 2xx and 4xx,
  * never 5xx, and a 4xx writes nothing to Redis.
  */
 
-const operatorToken = randomBytes(32).toString('base64url');
-const viewerToken = randomBytes(32).toString('base64url');
-const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+const operatorToken = newToken();
+const viewerToken = newToken();
 
 type Method = 'get' | 'post' | 'put';
 interface Endpoint {
@@ -153,7 +153,7 @@ describe('hostile input: 2xx or 4xx only, nothing written on a 4xx', () => {
       REDIS_URL: redis.url,
       P28_TEST_MODE: '1',
       BUDGET_COMPUTE_INTERVAL_SEC: '3600',
-      OPS_API_TOKENS: `op:operator:${sha(operatorToken)},view:viewer:${sha(viewerToken)}`,
+      OPS_API_TOKENS: `${tokenEntry('op', 'operator', operatorToken)},${tokenEntry('view', 'viewer', viewerToken)}`,
     });
   });
   afterAll(async () => {

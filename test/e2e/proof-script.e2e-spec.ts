@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it, vi } from 'vitest';
 import { GateEvaluator } from '../../src/governor-gate/gate-evaluator.js';
 import { Keys } from '../../src/redis/keys.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/proof-enforce-block.sh');
 
@@ -26,7 +26,7 @@ function runProof(env: Record<string, string>): Promise<{ code: number | null; o
 describe('proof-enforce-block.sh', () => {
   let redis: TestRedis;
   let t: TestApp;
-  const token = randomBytes(32).toString('base64url');
+  const token = newToken();
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -48,7 +48,7 @@ describe('proof-enforce-block.sh', () => {
         BUDGET_COMPUTE_INTERVAL_SEC: '1',
         HEAT_GATE_METRICS_URL: 'http://127.0.0.1:9/metrics',
         HEAT_TIMEOUT_MS: '100',
-        OPS_API_TOKENS: `proof:operator:${createHash('sha256').update(token).digest('hex')}`,
+        OPS_API_TOKENS: tokenEntry('proof', 'operator', token),
       },
       { listen: true },
     );

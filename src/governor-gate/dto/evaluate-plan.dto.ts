@@ -1,5 +1,15 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNumber, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
-import type { PlanInput, PlanSide } from '../gate.types.js';
+import { MODES, type Mode } from '../../config/index.js';
+import {
+  BLOCK_REASONS,
+  FAIL_OPEN_REASONS,
+  REASON_REDUCES_RISK,
+  REASON_WITHIN_BUDGET,
+  type FailOpenReason,
+  type GateReason,
+} from '../gate-reasons.js';
+import type { GateDecision, PlanInput, PlanSide } from '../gate.types.js';
 
 /** Upper-case exchange symbols (BTCUSDT, 1000PEPEUSDT, BTC-PERP): no spaces, colons or globs in key names. */
 export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9._-]{0,31}$/;
@@ -8,17 +18,88 @@ const FINITE = { allowNaN: false, allowInfinity: false } as const;
 
 /** Body of `POST /governor/evaluate` (CONTRACT.md §5). */
 export class EvaluatePlanDto implements PlanInput {
-  @IsString() @Length(1, 128) plan_id!: string;
+  @ApiProperty({
+    type: String,
+    minLength: 1,
+    maxLength: 128,
+    example: 'plan-7f3a',
+    description: 'the plan id',
+  })
+  @IsString()
+  @Length(1, 128)
+  plan_id!: string;
 
+  @ApiProperty({ type: String, pattern: SYMBOL_PATTERN.source, example: 'BTCUSDT' })
   @IsString()
   @Matches(SYMBOL_PATTERN, { message: 'symbol must be 1-32 upper-case letters, digits, ".", "_" or "-"' })
   symbol!: string;
 
-  @IsOptional() @IsIn(['BUY', 'SELL']) side?: PlanSide;
+  @ApiPropertyOptional({
+    enum: ['BUY', 'SELL'],
+    description: 'with qty, lets the gate see a risk-reducing plan',
+  })
+  @IsOptional()
+  @IsIn(['BUY', 'SELL'])
+  side?: PlanSide;
 
-  @IsOptional() @IsNumber(FINITE) @Min(0) qty?: number;
+  @ApiPropertyOptional({ type: Number, minimum: 0, example: 0.05, description: 'base-asset quantity' })
+  @IsOptional()
+  @IsNumber(FINITE)
+  @Min(0)
+  qty?: number;
 
-  @IsOptional() @IsNumber(FINITE) @Min(0) projected_notional?: number;
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 0,
+    example: 2500,
+    description: 'USD notional of the position after the plan; compared with the budget',
+  })
+  @IsOptional()
+  @IsNumber(FINITE)
+  @Min(0)
+  projected_notional?: number;
 
-  @IsOptional() @IsBoolean() reduce_only?: boolean;
+  @ApiPropertyOptional({ type: Boolean, description: 'the plan only lowers |position|: always allowed' })
+  @IsOptional()
+  @IsBoolean()
+  reduce_only?: boolean;
+}
+
+/** Every reason a decision can carry, in a stable order for the schema. */
+export const GATE_REASONS: readonly GateReason[] = [
+  ...BLOCK_REASONS,
+  ...FAIL_OPEN_REASONS,
+  REASON_REDUCES_RISK,
+  REASON_WITHIN_BUDGET,
+];
+
+/** Response of `POST /governor/evaluate` (CONTRACT.md §3); documentation only, never instantiated. */
+export class GateDecisionResponse implements GateDecision {
+  @ApiProperty({ enum: ['ALLOW', 'BLOCK'], description: '200 for both: a BLOCK is an answer, not an error' })
+  decision!: 'ALLOW' | 'BLOCK';
+
+  @ApiProperty({
+    enum: GATE_REASONS,
+    description: `BLOCK: ${BLOCK_REASONS.join(', ')}; fail-open ALLOW: ${FAIL_OPEN_REASONS.join(', ')}`,
+  })
+  reason!: GateReason;
+
+  @ApiProperty({ enum: MODES, description: "the symbol's effective mode" })
+  mode!: Mode;
+
+  @ApiProperty({
+    type: Boolean,
+    description:
+      'true when the mode is enforce and the gate judged the plan; false in shadow and on fail-open',
+  })
+  enforced!: boolean;
+
+  @ApiPropertyOptional({ type: Number, example: 1668 })
+  budget_usd?: number;
+
+  @ApiPropertyOptional({ type: Number, example: 1200, description: 'current position notional (USD)' })
+  position_notional?: number;
+
+  @ApiPropertyOptional({ enum: FAIL_OPEN_REASONS, description: 'set when the ALLOW is a fail-open' })
+  fail_open?: FailOpenReason;
 }

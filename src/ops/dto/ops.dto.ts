@@ -16,7 +16,16 @@ import {
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { MODES, type Mode } from '../../config/index.js';
-import { OPERATION_ID } from '../ledger/ledger-entry.js';
+import {
+  OPERATION_ID,
+  OPERATION_NAMES,
+  type ChainBreak,
+  type ChainProblem,
+  type ChainReport,
+  type LedgerEntry,
+  type OperationName,
+} from '../ledger/ledger-entry.js';
+import type { RestoreResult } from '../ledger/ledger-mirror.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
 
 /** Symbols as the trading system writes them (BTCUSDT, 1000PEPEUSDT): upper-cased before the check. */
@@ -44,7 +53,13 @@ class NoControlCharsConstraint implements ValidatorConstraintInterface {
 }
 
 class ReasonFields {
-  @ApiProperty({ minLength: 3, maxLength: 500, description: 'why; recorded in the ledger' })
+  @ApiProperty({
+    type: String,
+    minLength: 3,
+    maxLength: 500,
+    example: 'enforcing after a clean week in shadow',
+    description: 'why; recorded in the ledger (trimmed; no control characters)',
+  })
   @Transform(trim)
   @IsString({ message: 'reason must be a string' })
   @Length(3, 500, { message: 'reason must be 3 to 500 characters (after trimming)' })
@@ -66,26 +81,48 @@ class EnforceOnlyConstraint implements ValidatorConstraintInterface {
 /** `PUT /ops/mode` (CONTRACT.md §5). */
 export class ChangeModeDto extends ReasonFields {
   // null is only meaningful with a symbol: it clears that symbol's override
-  @ApiProperty({ enum: MODES, nullable: true, description: 'null (with symbol) clears that override' })
+  @ApiProperty({
+    enum: MODES,
+    nullable: true,
+    example: 'enforce',
+    description: "null (only with symbol) clears that symbol's override",
+  })
   @ValidateIf((o: ChangeModeDto) => !(o.mode === null && o.symbol !== undefined))
   @IsIn(MODES, { message: 'mode must be "enforce" or "shadow" (null, with a symbol, clears its override)' })
   mode!: Mode | null;
 
-  @ApiPropertyOptional({ minimum: 0, description: 'compare-and-set: refused with 409 unless current' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    example: 7,
+    description: 'compare-and-set: the version from GET /ops/mode; refused with 409 unless current',
+  })
   @IsOptional()
   @IsInt({ message: 'expected_version must be an integer' })
   @Min(0, { message: 'expected_version must be >= 0' })
   @Max(Number.MAX_SAFE_INTEGER)
   expected_version?: number;
 
-  @ApiPropertyOptional({ pattern: SYMBOL.source, description: 'a per-symbol override (upper-cased)' })
+  @ApiPropertyOptional({
+    type: String,
+    pattern: SYMBOL.source,
+    example: 'BTCUSDT',
+    description:
+      'set (or, with mode null, clear) a per-symbol override instead of the global mode (upper-cased)',
+  })
   @IsOptional()
   @Transform(upper)
   @IsString({ message: 'symbol must be a string' })
   @Matches(SYMBOL, { message: 'symbol must be 2-30 letters or digits (e.g. BTCUSDT)' })
   symbol?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_EXPIRY_SEC, description: 'global enforce only' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_EXPIRY_SEC,
+    example: 3600,
+    description: 'global enforce only: reverts to shadow by itself after this many seconds',
+  })
   @IsOptional()
   @IsInt({ message: 'expires_in_sec must be an integer' })
   @Min(1, { message: 'expires_in_sec must be >= 1' })
@@ -99,7 +136,13 @@ export class RollbackDto extends ReasonFields {}
 
 /** `GET /ops/ledger` query. */
 export class LedgerQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 50 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: 1000,
+    default: 50,
+    description: 'entries per page',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: 'limit must be an integer' })
@@ -107,9 +150,175 @@ export class LedgerQueryDto {
   @Max(1000, { message: 'limit must be <= 1000' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'an operation_id: entries older than it (exclusive)' })
+  @ApiPropertyOptional({
+    type: String,
+    pattern: OPERATION_ID.source,
+    example: 'OPS-2026-11-21-003',
+    description: 'an operation_id (next_before of the previous page): entries older than it (exclusive)',
+  })
   @IsOptional()
   @IsString({ message: 'before must be a single operation_id' })
   @Matches(OPERATION_ID, { message: 'before must be an operation_id (OPS-YYYY-MM-DD-NNN)' })
   before?: string;
+}
+
+// Response shapes of the ops endpoints: documentation only, never instantiated.
+
+/** `GET /ops/mode`. */
+export class ModeViewResponse {
+  @ApiProperty({ enum: MODES, description: 'the global mode' })
+  mode!: Mode;
+
+  @ApiProperty({ type: 'integer', example: 7, description: 'pass as expected_version to change it' })
+  version!: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'epoch seconds; null before the first change' })
+  changed_at!: number | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'actor of the last change' })
+  changed_by!: string | null;
+
+  @ApiPropertyOptional({ type: Number, description: 'epoch seconds an expiring enforce reverts to shadow' })
+  expires_at?: number;
+
+  @ApiPropertyOptional({ type: String, example: 'OPS-2026-11-21-003', description: 'the last operation' })
+  operation_id?: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string', enum: [...MODES] },
+    example: { BTCUSDT: 'enforce' },
+    description: 'SYMBOL -> mode',
+  })
+  overrides!: Record<string, Mode>;
+}
+
+/** `PUT /ops/mode` and `POST /ops/rollback`. */
+export class ChangeModeResponse {
+  @ApiProperty({
+    enum: MODES,
+    description: "the global mode, or the symbol's effective mode for an override",
+  })
+  mode!: Mode;
+
+  @ApiProperty({ type: 'integer', description: 'the new version' })
+  version!: number;
+
+  @ApiProperty({ type: String, example: 'OPS-2026-11-21-004', description: 'its ledger entry' })
+  operation_id!: string;
+
+  @ApiPropertyOptional({ type: Number, description: 'epoch seconds, with expires_in_sec' })
+  expires_at?: number;
+
+  @ApiPropertyOptional({ type: String, description: 'for an override change' })
+  symbol?: string;
+}
+
+/** One audit ledger entry (CONTRACT.md §4). */
+export class LedgerEntryResponse implements LedgerEntry {
+  @ApiProperty({ type: String, pattern: OPERATION_ID.source, example: 'OPS-2026-11-21-004' })
+  operation_id!: string;
+
+  @ApiProperty({ enum: OPERATION_NAMES })
+  operation_name!: OperationName;
+
+  @ApiProperty({ type: String, example: 'alice' })
+  actor!: string;
+
+  @ApiProperty({ type: String, example: 'global', description: '`global` or the symbol of an override' })
+  scope!: string;
+
+  @ApiProperty({ enum: MODES })
+  from_mode!: Mode;
+
+  @ApiProperty({ enum: MODES })
+  to_mode!: Mode;
+
+  @ApiProperty({ type: String })
+  reason!: string;
+
+  @ApiProperty({ enum: ['high', 'low'] })
+  risk_class!: 'high' | 'low';
+
+  @ApiProperty({ enum: ['applied'], description: 'refused requests write nothing' })
+  outcome!: 'applied';
+
+  @ApiPropertyOptional({ type: String, description: 'operation_id this entry undid' })
+  rollback_of?: string;
+
+  @ApiProperty({ type: 'integer' })
+  version!: number;
+
+  @ApiProperty({ type: String })
+  git_commit!: string;
+
+  @ApiProperty({ type: String })
+  hostname!: string;
+
+  @ApiProperty({ type: Number, description: 'epoch seconds' })
+  timestamp!: number;
+
+  @ApiProperty({ type: String, description: 'hash of the previous entry (64 zeros for the first)' })
+  prev_hash!: string;
+
+  @ApiProperty({ type: String, description: 'SHA-256 hex of this entry, prev_hash included' })
+  hash!: string;
+}
+
+/** `GET /ops/ledger`. */
+export class LedgerPageResponse {
+  @ApiProperty({ type: [LedgerEntryResponse], description: 'newest first' })
+  entries!: LedgerEntryResponse[];
+
+  @ApiPropertyOptional({
+    type: String,
+    description: 'pass as ?before= for the next (older) page; absent on the last',
+  })
+  next_before?: string;
+}
+
+const CHAIN_PROBLEMS: readonly ChainProblem[] = ['hash_mismatch', 'prev_hash_mismatch', 'head_mismatch'];
+
+export class ChainBreakResponse implements ChainBreak {
+  @ApiProperty({ type: 'integer', description: '0-based position, oldest first' })
+  index!: number;
+
+  @ApiProperty({ type: String, nullable: true })
+  operation_id!: string | null;
+
+  @ApiPropertyOptional({ type: String, description: 'Redis stream id' })
+  stream_id?: string;
+
+  @ApiProperty({ enum: CHAIN_PROBLEMS })
+  problem!: ChainProblem;
+
+  @ApiProperty({ type: String })
+  detail!: string;
+}
+
+/** `GET /ops/ledger/verify`. */
+export class ChainReportResponse implements ChainReport {
+  @ApiProperty({ type: Boolean })
+  ok!: boolean;
+
+  @ApiProperty({ type: 'integer', description: 'entries checked' })
+  entries!: number;
+
+  @ApiPropertyOptional({ type: ChainBreakResponse, description: 'the first entry that breaks the chain' })
+  first_bad?: ChainBreakResponse;
+}
+
+/** `POST /ops/ledger/restore`. */
+export class RestoreResultResponse implements RestoreResult {
+  @ApiProperty({ type: 'integer', description: 'entries re-appended to Redis' })
+  restored!: number;
+
+  @ApiProperty({ type: Boolean, description: 'the mode state was rebuilt from the last entry' })
+  state_restored!: boolean;
+
+  @ApiProperty({ type: 'integer', description: 'entries in the mirror file' })
+  entries!: number;
+
+  @ApiProperty({ type: 'integer' })
+  missing_in_redis!: number;
 }
