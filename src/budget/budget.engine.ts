@@ -296,7 +296,7 @@ export class BudgetEngine {
       this.clearGauges(written);
       if (writeFailures === 0) this.metrics.loopLastSuccess.set(now);
       if (violations.length > 0) {
-        this.logger.warn({
+        this.logger.log({
           msg: 'budget violations',
           count: violations.length,
           symbols: violations.slice(0, 20),

@@ -26,6 +26,10 @@ export class GateMetrics {
 
   constructor(private readonly metrics: Metrics) {}
 
+  breakerOpen(open: boolean): void {
+    this.metrics.gateBreakerOpen.set(open ? 1 : 0);
+  }
+
   shadowRecordFailed(): void {
     this.metrics.shadowRecordFail.inc();
   }

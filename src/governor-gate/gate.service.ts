@@ -9,6 +9,7 @@ import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
 import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
 import type { GateDecision, GateVerdict, PlanInput, WouldBlock } from './gate.types.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
+import { ReadBreaker } from './read-breaker.js';
 import { ShadowRepository } from './shadow.repository.js';
 
 /**
@@ -21,6 +22,8 @@ export class GateService implements OnModuleInit {
   private readonly evaluator: GateEvaluator;
   private readonly logLimiter = new LogRateLimiter(10_000);
   private shadowRecordFailures = 0;
+  /** A frozen Redis costs the first few plans GATE_TIMEOUT_MS each, not every plan. */
+  private readonly breaker = new ReadBreaker<typeof REASON_TIMEOUT | typeof REASON_REDIS_UNAVAILABLE>(3, 250);
 
   constructor(
     private readonly repo: GateRepository,
@@ -57,18 +60,30 @@ export class GateService implements OnModuleInit {
     if (!this.repo.ready) {
       // no connection: answer now rather than wait for a read that cannot be sent
       verdict = this.unavailable(plan, REASON_REDIS_UNAVAILABLE);
+    } else if (this.breaker.shouldSkip(started)) {
+      verdict = this.unavailable(plan, this.breaker.lastReason ?? REASON_TIMEOUT);
     } else {
       try {
         const snapshot = await this.repo.read(plan.symbol);
+        if (this.breaker.success()) {
+          this.metrics.breakerOpen(false);
+          this.logger.log({ msg: 'gate read breaker closed: Redis answers again' });
+        }
         verdict = this.evaluator.decide(plan, snapshot, this.clock.nowMs() / 1000);
       } catch (err) {
-        verdict = this.unavailable(plan, isTimeout(err) ? REASON_TIMEOUT : REASON_REDIS_UNAVAILABLE, err);
+        const reason = isTimeout(err) ? REASON_TIMEOUT : REASON_REDIS_UNAVAILABLE;
+        if (this.breaker.failure(performance.now(), reason)) {
+          this.metrics.breakerOpen(true);
+          this.logger.warn({ msg: 'gate read breaker open: failing open without waiting on Redis', reason });
+        }
+        verdict = this.unavailable(plan, reason, err);
       }
     }
     const d = verdict.decision;
     this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000);
     if (d.decision === 'BLOCK') {
-      this.logger.warn({
+      // a block is the gate doing its job, not a fault: info, so warnings stay meaningful
+      this.logger.log({
         msg: 'plan blocked',
         plan_id: plan.plan_id,
         symbol: plan.symbol,

@@ -103,6 +103,10 @@ export class Metrics {
     'Gate 0 decision latency',
     [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25],
   );
+  readonly gateBreakerOpen = this.gauge(
+    'p28_gate_breaker_open',
+    '1 while the gate fails open without reading Redis (consecutive read failures)',
+  );
   readonly shadowRecordFail = this.counter(
     'p28_shadow_record_fail_total',
     'Shadow would-block records that could not be written',

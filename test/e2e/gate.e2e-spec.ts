@@ -337,11 +337,15 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
           reason: 'timeout',
         });
       }
+      // three timeouts in a row open the read breaker: the next plans do not wait on Redis at all
+      expect(await metric(t, 'p28_gate_breaker_open')).toBe(1);
     } finally {
       redis.thaw();
     }
     console.log(`frozen-Redis evaluate round trips (ms): ${timings.map((x) => x.toFixed(1)).join(', ')}`);
     for (const ms of timings) expect(ms).toBeLessThan(GATE_TIMEOUT_MS + 150);
+    for (const ms of timings.slice(0, 3)) expect(ms).toBeGreaterThanOrEqual(GATE_TIMEOUT_MS - 1);
+    for (const ms of timings.slice(3)) expect(ms).toBeLessThan(GATE_TIMEOUT_MS / 2);
     expect(await metric(t, 'p28_gate_fail_open_total', { reason: 'timeout' })).toBe(timeoutsBefore + 5);
     // five fail-opens in a row make one log line, not five
     const lines = t.logs.filter((l) => l.msg === 'gate failed open' && l.reason === 'timeout');
@@ -351,6 +355,7 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       async () => (await evaluate({ plan_id: 'thawed', symbol: 'BTCUSDT' })).body.decision === 'BLOCK',
       { what: 'the gate to judge again after thaw' },
     );
+    expect(await metric(t, 'p28_gate_breaker_open')).toBe(0);
   });
 
   it('a stopped Redis fails open as redis_unavailable at once, and the gate recovers when it is back', async () => {
