@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Injectable } from '@nestjs/common';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { AppConfig } from '../../config/index.js';
@@ -8,6 +10,11 @@ import { clamp01, parseNumber, type Reading } from './reading.js';
  * finite gauge value — refused connection, timeout, non-2xx, unparsable text, no such gauge — is
  * heat 0 with a non-fresh status, so the caller counts it stale.
  */
+const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 2 });
+const HTTPS_AGENT = new HttpsAgent({ keepAlive: true, maxSockets: 2 });
+/** A heat gate page is a few KB; anything far larger is not one. */
+const MAX_BODY = 4 * 1024 * 1024;
+
 @Injectable()
 export class HeatReader {
   constructor(private readonly config: AppConfig) {}
@@ -15,22 +22,48 @@ export class HeatReader {
   async read(timeoutMs = this.config.HEAT_TIMEOUT_MS): Promise<Reading<number>> {
     let text: string;
     try {
-      // the signal also bounds reading the body: a server that sends headers then stalls is cut off
-      const res = await fetch(this.config.HEAT_GATE_METRICS_URL, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => undefined);
-        return { value: 0, status: 'missing', source: `http ${res.status}` };
-      }
-      text = await res.text();
+      text = await this.get(timeoutMs);
     } catch (err) {
-      const name = (err as Error).name;
+      const e = err as Error & { status?: number };
+      if (e.status !== undefined) return { value: 0, status: 'missing', source: `http ${e.status}` };
       const why =
-        name === 'TimeoutError' || name === 'AbortError'
-          ? `timeout after ${timeoutMs} ms`
-          : (err as Error).message;
+        e.name === 'TimeoutError' || e.name === 'AbortError' ? `timeout after ${timeoutMs} ms` : e.message;
       return { value: 0, status: 'missing', source: why };
     }
     return HeatReader.fromText(text, this.config.HEAT_METRIC_NAME);
+  }
+
+  /**
+   * One GET on a keep-alive agent (node:http rather than fetch: about a millisecond less per tick,
+   * and this read is on the tick's critical path). The signal bounds the whole exchange, body
+   * included: a server that sends headers and then stalls is cut off too.
+   */
+  private get(timeoutMs: number): Promise<string> {
+    const url = new URL(this.config.HEAT_GATE_METRICS_URL);
+    const secure = url.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)(
+        url,
+        { agent: secure ? HTTPS_AGENT : HTTP_AGENT, signal: AbortSignal.timeout(timeoutMs) },
+        (res) => {
+          if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
+            res.resume();
+            reject(Object.assign(new Error(`http ${res.statusCode}`), { status: res.statusCode }));
+            return;
+          }
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+            if (body.length > MAX_BODY) req.destroy(new Error(`metrics page over ${MAX_BODY} bytes`));
+          });
+          res.on('end', () => resolve(body));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /**
