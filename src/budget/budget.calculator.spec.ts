@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BudgetCalculator, UTILIZATION_CAP, type BudgetParams } from './budget.calculator.js';
+import { BudgetCalculator, roundTo, UTILIZATION_CAP, type BudgetParams } from './budget.calculator.js';
 
 const CONTRACT: BudgetParams = {
   alphaHeat: 0.4,
@@ -141,5 +141,11 @@ describe('BudgetCalculator (CONTRACT.md §2)', () => {
         },
       ),
     );
+  });
+
+  it('rounding never turns a huge finite number into Infinity (found by the garbage property test)', () => {
+    expect(roundTo(1.7976931348623157e308, 2)).toBe(1.7976931348623157e308);
+    expect(roundTo(-1e307, 6)).toBe(-1e307);
+    expect(roundTo(1234.5678, 2)).toBe(1234.57);
   });
 });

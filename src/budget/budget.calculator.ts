@@ -56,7 +56,9 @@ const nonNegative = (v: number): boolean => Number.isFinite(v) && v >= 0;
 
 export const roundTo = (n: number, decimals: number): number => {
   const f = 10 ** decimals;
-  return Math.round(n * f) / f;
+  const scaled = n * f;
+  // near Number.MAX_VALUE the scaling overflows to Infinity; such a number has no decimals to round
+  return Number.isFinite(scaled) ? Math.round(scaled) / f : n;
 };
 
 /**
