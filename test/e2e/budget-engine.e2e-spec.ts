@@ -8,6 +8,7 @@ import { ModeReader } from '../../src/ops/mode-reader.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { CONTRACT_BUDGET_FIELDS } from '../support/contract.js';
 
 const T0 = Date.UTC(2030, 0, 1); // ms; a fixed instant so ages are exact
 const ALPHA = 0.4,
@@ -142,22 +143,7 @@ describe('budget engine tick against a real Redis', () => {
       const key = `quantum:portfolio:budget:${c.symbol}`;
       const h = await r.hgetall(key);
       const e = expected(equity, 0.5, c.cluster, c.vol, c.notional);
-      expect(Object.keys(h).sort()).toEqual(
-        [
-          'symbol',
-          'budget_usd',
-          'stress_factor',
-          'equity_usd',
-          'portfolio_heat',
-          'cluster_stress',
-          'vol_regime',
-          'mode',
-          'timestamp',
-          'base_risk_pct',
-          'position_notional',
-          'utilization',
-        ].sort(),
-      );
+      expect(Object.keys(h).sort()).toEqual([...CONTRACT_BUDGET_FIELDS].sort());
       expect(h.symbol).toBe(c.symbol);
       expect(Number(h.budget_usd)).toBeCloseTo(e.budget, 2);
       expect(Number(h.stress_factor)).toBeCloseTo(e.stress, 6);

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { CONTRACT_BUDGET_FIELDS, CONTRACT_LEDGER_FIELDS } from '../support/contract.js';
 
 /*
  * The OpenAPI document at /docs-json against CONTRACT.md §5. The expectations below are written from
@@ -229,24 +230,7 @@ describe('OpenAPI at /docs describes the real API', () => {
     const page = okSchema('get', '/ops/ledger');
     expect(page.properties?.entries?.type).toBe('array');
     const entry = resolve(page.properties!.entries.items!);
-    const fields = [
-      'operation_id',
-      'operation_name',
-      'actor',
-      'scope',
-      'from_mode',
-      'to_mode',
-      'reason',
-      'risk_class',
-      'outcome',
-      'rollback_of',
-      'version',
-      'git_commit',
-      'hostname',
-      'timestamp',
-      'prev_hash',
-      'hash',
-    ];
+    const fields = [...CONTRACT_LEDGER_FIELDS];
     expectFields(
       entry,
       fields,
@@ -308,20 +292,7 @@ describe('OpenAPI at /docs describes the real API', () => {
     }
     expectFields(okSchema('post', '/budgets/simulate'), ['stress_factor', 'budget_usd']);
 
-    const hashFields = [
-      'symbol',
-      'budget_usd',
-      'stress_factor',
-      'equity_usd',
-      'portfolio_heat',
-      'cluster_stress',
-      'vol_regime',
-      'mode',
-      'timestamp',
-      'base_risk_pct',
-      'position_notional',
-      'utilization',
-    ];
+    const hashFields = [...CONTRACT_BUDGET_FIELDS];
     expectFields(okSchema('get', '/budgets/{symbol}'), hashFields, hashFields);
     const list = okSchema('get', '/budgets');
     expect(list.properties?.budgets?.type).toBe('array');

@@ -10,24 +10,10 @@ import { ModeRepository } from '../../src/ops/mode/mode.repository.js';
 import { formatOperationId, sealEntry } from '../../src/ops/ledger/ledger-entry.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { CONTRACT_LEDGER_FIELDS } from '../support/contract.js';
 
-const LEDGER_FIELDS = [
-  'operation_id',
-  'operation_name',
-  'actor',
-  'scope',
-  'from_mode',
-  'to_mode',
-  'reason',
-  'risk_class',
-  'outcome',
-  'version',
-  'git_commit',
-  'hostname',
-  'timestamp',
-  'prev_hash',
-  'hash',
-];
+// every §4 field but rollback_of, which only rollbacks carry
+const LEDGER_FIELDS = CONTRACT_LEDGER_FIELDS.filter((f) => f !== 'rollback_of');
 
 describe('ops: mode changes, auth and the audit ledger', () => {
   let redis: TestRedis;

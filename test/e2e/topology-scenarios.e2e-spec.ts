@@ -12,6 +12,7 @@ import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { adminClient } from '../support/redis-cluster.js';
 import { holdersOf, scanKeys } from '../support/topology-keys.js';
 import { startTopology, type TestTopology } from '../support/topology.js';
+import { CONTRACT_BUDGET_FIELDS } from '../support/contract.js';
 
 /**
  * The core scenarios (budget tick, mode change with ledger, gate block, plan consumer) on the two
@@ -37,20 +38,7 @@ const UNDER = { symbol: 'ADAUSDT', amt: '1200', price: '0.5', notional: 600 };
 /** Under budget (900), legacy pattern, price from current_price. */
 const UNDER_LEGACY_PRICE = { symbol: 'LINKUSDT', amt: '-60', price: '15', notional: 900 };
 
-const BUDGET_FIELDS = [
-  'symbol',
-  'budget_usd',
-  'stress_factor',
-  'equity_usd',
-  'portfolio_heat',
-  'cluster_stress',
-  'vol_regime',
-  'mode',
-  'timestamp',
-  'base_risk_pct',
-  'position_notional',
-  'utilization',
-].sort();
+const BUDGET_FIELDS = [...CONTRACT_BUDGET_FIELDS].sort();
 
 const PLANS = 200;
 
