@@ -201,6 +201,25 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     expect(t.logs.some((l) => l.msg === 'ledger auto-restored from LEDGER_FILE')).toBe(true);
   });
 
+  it('auto-restore brings back the expiry of a time-boxed enforce, so it still reverts', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const t = await boot(join(dir, 'ledger.jsonl'), true);
+    const res = await change(t, { mode: 'enforce', reason: 'trial', expires_in_sec: 3600 });
+    const expiresAt = res.body.expires_at as number;
+    expect(expiresAt).toBeGreaterThan(Date.now() / 1000);
+
+    await restartRedis(t);
+    // judge Redis itself: the replica's cached view may still show the pre-restart state
+    await waitFor(async () => (await redis.client().xlen(Keys.ledger)) === 1, {
+      timeoutMs: 5000,
+      what: 'the ledger restored from the mirror',
+    });
+    const stored = await redis.client().hgetall(Keys.mode);
+    expect(stored).toMatchObject({ mode: 'enforce', version: '1', expires_at: String(expiresAt) });
+    expect((await redisEntries(t)).at(-1)).toMatchObject({ expires_at: expiresAt });
+    expect(await verify(t)).toMatchObject({ ok: true, entries: 1 });
+  });
+
   it('restore is refused without LEDGER_FILE', async () => {
     const t = await createTestApp({
       REDIS_URL: redis.url,

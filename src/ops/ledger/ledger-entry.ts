@@ -33,6 +33,12 @@ export interface LedgerEntry {
   /** Only applied operations are written (a refused request writes nothing), so always `applied`. */
   outcome: 'applied';
   rollback_of?: string;
+  /**
+   * Epoch seconds: set on an enforce change made with `expires_in_sec`. Not in CONTRACT.md §4's
+   * list, but without it a ledger restored after a Redis loss would turn a time-boxed enforce into
+   * a permanent one.
+   */
+  expires_at?: number;
   version: number;
   git_commit: string;
   hostname: string;
@@ -45,7 +51,7 @@ export interface LedgerEntry {
 export type UnsealedEntry = Omit<LedgerEntry, 'hash'>;
 
 /** Numeric fields: stored as decimal strings in Redis, numbers in JSON. */
-const NUMERIC_FIELDS = new Set(['version', 'timestamp']);
+const NUMERIC_FIELDS = new Set(['version', 'timestamp', 'expires_at']);
 const STRICT_UINT = /^(0|[1-9][0-9]{0,15})$/;
 
 /** Field order used when writing to Redis and the file: the contract's order, for readability. */
@@ -60,6 +66,7 @@ export const FIELD_ORDER = [
   'risk_class',
   'outcome',
   'rollback_of',
+  'expires_at',
   'version',
   'git_commit',
   'hostname',

@@ -211,9 +211,9 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
           state_restored: res.stateRestored,
           mode: res.stateRestored ? state?.mode : undefined,
         });
-        if (res.stateRestored && state?.mode === 'enforce') {
+        if (res.stateRestored && state?.mode === 'enforce' && state.expires_at === undefined) {
           this.logger.warn({
-            msg: 'restored mode is enforce; an expiry it may have had is not in the ledger and was not restored',
+            msg: 'restored mode is enforce, without expiry',
             operation_id: state.operation_id,
           });
         }

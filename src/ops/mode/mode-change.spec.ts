@@ -128,7 +128,7 @@ describe('parseModeState', () => {
 
 describe('replayState', () => {
   const entries: LedgerEntry[] = [];
-  const add = (e: Pick<LedgerEntry, 'operation_name' | 'scope' | 'to_mode'>) => {
+  const add = (e: Pick<LedgerEntry, 'operation_name' | 'scope' | 'to_mode'> & { expires_at?: number }) => {
     const n = entries.length + 1;
     entries.push(
       sealEntry({
@@ -166,5 +166,18 @@ describe('replayState', () => {
     });
     add({ operation_name: 'auto-revert', scope: 'global', to_mode: 'shadow' });
     expect(replayState(entries, 'enforce')?.mode).toBe('shadow');
+  });
+
+  it('keeps the expiry of a time-boxed enforce through override changes, and drops it on any later global change', () => {
+    entries.length = 0;
+    add({ operation_name: 'set-mode', scope: 'global', to_mode: 'enforce', expires_at: NOW + 3600 });
+    add({ operation_name: 'set-override', scope: 'BTCUSDT', to_mode: 'shadow' });
+    expect(replayState(entries, 'shadow')).toMatchObject({ mode: 'enforce', expires_at: NOW + 3600 });
+    add({ operation_name: 'set-mode', scope: 'global', to_mode: 'enforce' });
+    expect(replayState(entries, 'shadow')?.expires_at).toBeUndefined();
+    add({ operation_name: 'set-mode', scope: 'global', to_mode: 'enforce', expires_at: NOW + 60 });
+    add({ operation_name: 'rollback', scope: 'global', to_mode: 'shadow' });
+    expect(replayState(entries, 'shadow')).toMatchObject({ mode: 'shadow' });
+    expect(replayState(entries, 'shadow')?.expires_at).toBeUndefined();
   });
 });

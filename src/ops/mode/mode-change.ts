@@ -168,16 +168,19 @@ export interface ReplayedState {
   changed_by: string;
   operation_id: string;
   overrides: Record<string, Mode>;
+  /** The expiry of a time-boxed enforce still in force at the last entry. */
+  expires_at?: number;
 }
 
 /**
  * The state a ledger implies, replayed oldest first: what `POST /ops/ledger/restore` puts back when
- * Redis lost it. An expiry is not part of an entry (CONTRACT.md §4 fields), so it cannot be replayed.
+ * Redis lost it, expiry included (a set-mode entry carries the `expires_at` it set).
  */
 export function replayState(entries: readonly LedgerEntry[], initial: Mode): ReplayedState | undefined {
   const last = entries.at(-1);
   if (!last) return undefined;
   let mode = initial;
+  let expiresAt: number | undefined;
   const overrides: Record<string, Mode> = {};
   for (const e of entries) {
     switch (e.operation_name) {
@@ -189,10 +192,13 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
         break;
       case 'rollback':
         mode = 'shadow';
+        expiresAt = undefined;
         for (const s of Object.keys(overrides)) delete overrides[s];
         break;
       default:
+        // set-mode and auto-revert: a new global mode replaces any earlier expiry
         mode = e.to_mode;
+        expiresAt = e.to_mode === 'enforce' ? e.expires_at : undefined;
     }
   }
   return {
@@ -202,5 +208,6 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
     changed_by: last.actor,
     operation_id: last.operation_id,
     overrides,
+    ...(mode === 'enforce' && expiresAt !== undefined ? { expires_at: expiresAt } : {}),
   };
 }

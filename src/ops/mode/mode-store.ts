@@ -195,6 +195,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           risk_class: plan.risk_class,
           outcome: 'applied',
           ...(rollbackOf ? { rollback_of: rollbackOf } : {}),
+          ...(typeof plan.expires_at === 'number' ? { expires_at: plan.expires_at } : {}),
           version: state.version + 1,
           git_commit: this.config.GIT_COMMIT,
           hostname: this.host,

@@ -44,7 +44,14 @@ export interface RestoreWrite {
   entries: LedgerEntry[];
   /** max sequence per day among the entries */
   seqs: Record<string, number>;
-  state?: { mode: Mode; version: number; changed_at: number; changed_by: string; operation_id: string };
+  state?: {
+    mode: Mode;
+    version: number;
+    changed_at: number;
+    changed_by: string;
+    operation_id: string;
+    expires_at?: number;
+  };
   overrides: Record<string, Mode>;
 }
 
@@ -168,6 +175,7 @@ export class ModeRepository {
       String(s?.changed_at ?? 0),
       s?.changed_by ?? '',
       s?.operation_id ?? '',
+      s?.expires_at !== undefined ? String(s.expires_at) : '',
       String(overrides.length),
       ...overrides,
       ...w.entries.flatMap((e) => {

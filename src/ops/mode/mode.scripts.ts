@@ -82,7 +82,8 @@ return 1
  * KEYS: 1 mode hash, 2 overrides hash, 3 ledger stream, 4.. the sequence counters of their days.
  * ARGV: 1 expected chain head, 2 genesis hash, 3 channel, 4 counter TTL (s),
  *   then one sequence value per counter key, then the state block:
- *   restore? ('1'|'0'), mode, version, changed_at, changed_by, operation_id, N, N override strings
+ *   restore? ('1'|'0'), mode, version, changed_at, changed_by, operation_id, expires_at ('' for
+ *   none), N, N override strings
  *   (symbol, mode, ...), then the entries, each as a count K followed by K field/value strings.
  * Returns {'OK', entries appended, 1 if the state was restored} or {'HEAD', found head}.
  */
@@ -97,8 +98,9 @@ for k = 4, #KEYS do
 end
 local want_state = ARGV[p] == '1'
 local s_mode, s_version, s_at, s_by, s_op = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5]
-local n_over = tonumber(ARGV[p + 6])
-local over_from = p + 7
+local s_exp = ARGV[p + 6]
+local n_over = tonumber(ARGV[p + 7])
+local over_from = p + 8
 p = over_from + n_over
 local appended = 0
 while p <= #ARGV do
@@ -114,6 +116,7 @@ if want_state and stored_version(KEYS[1], -1) < tonumber(s_version) then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('HSET', KEYS[1], 'mode', s_mode, 'version', s_version, 'changed_at', s_at,
     'changed_by', s_by, 'operation_id', s_op)
+  if s_exp ~= '' then redis.call('HSET', KEYS[1], 'expires_at', s_exp) end
   for i = over_from, over_from + n_over - 1, 2 do
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   end
