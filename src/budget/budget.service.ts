@@ -7,6 +7,7 @@ import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
 import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
 import type { SimulateBudgetDto } from './dto/simulate-budget.dto.js';
+import { VOL_NORMAL } from './inputs/volatility.reader.js';
 
 export const INJECTED_STATE_TTL_SEC = 120;
 
@@ -45,7 +46,8 @@ export class BudgetService {
       equity_usd: dto.equity_usd,
       heat: dto.heat ?? 0,
       cluster_stress: dto.cluster_stress ?? 0,
-      vol_regime: dto.vol_regime ?? 0,
+      // as the engine: a missing volatility input counts as normal (CONTRACT.md §1)
+      vol_regime: dto.vol_regime ?? VOL_NORMAL,
       position_notional: dto.position_notional ?? 0,
     };
     const out = this.calculator.compute({

@@ -92,8 +92,8 @@ export function readGateSnapshot(
   client: RedisClient,
   symbol: string,
   cluster: boolean,
+  k: readonly string[] = gateKeys(symbol, Keys.positionPatterns),
 ): Promise<GateSnapshot> {
-  const k = keysFor(symbol);
   if (!cluster) {
     return (client as GateReadClient)
       .p28GateRead(k[0], k[1], k[2], k[3], k[4], k[5], symbol)
@@ -109,22 +109,24 @@ export function readGateSnapshot(
   ]).then((r) => toSnapshot(r as ReadReply));
 }
 
-/** Key names per symbol, built once (bounded: past the cap they are built per call). */
+/** Key names per symbol cached by each reader (bounded: past the cap they are built per call). */
 const KEY_CACHE_MAX = 1000;
-const keyCache = new Map<string, readonly string[]>();
-function keysFor(symbol: string): readonly string[] {
-  let k = keyCache.get(symbol);
-  if (k) return k;
-  k = [
+
+/**
+ * The six keys one decision reads. Positions come from POSITION_KEY_PATTERNS, like the engine's:
+ * the first two patterns, primary first (one pattern is read twice).
+ */
+export function gateKeys(symbol: string, positionPatterns: readonly string[]): readonly string[] {
+  const primary = positionPatterns[0] ?? Keys.positionPatterns[0];
+  const secondary = positionPatterns[1] ?? primary;
+  return [
     Keys.mode,
     Keys.modeOverrides,
     Keys.budget(symbol),
     Keys.violation(symbol),
-    Keys.position(symbol),
-    Keys.legacyPosition(symbol),
+    primary.replace('*', symbol),
+    secondary.replace('*', symbol),
   ];
-  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(symbol, k);
-  return k;
 }
 
 /**
@@ -169,15 +171,26 @@ export class GateReader {
   private waiting: Waiting[] = [];
   private scheduled = false;
 
+  private readonly keyCache = new Map<string, readonly string[]>();
+
   constructor(
     private readonly client: RedisClient,
     private readonly cluster: boolean,
+    private readonly positionPatterns: readonly string[] = Keys.positionPatterns,
   ) {
     if (!cluster) defineGateRead(client);
   }
 
+  private keysFor(symbol: string): readonly string[] {
+    let k = this.keyCache.get(symbol);
+    if (k) return k;
+    k = gateKeys(symbol, this.positionPatterns);
+    if (this.keyCache.size < KEY_CACHE_MAX) this.keyCache.set(symbol, k);
+    return k;
+  }
+
   read(symbol: string): Promise<GateSnapshot> {
-    if (this.cluster) return readGateSnapshot(this.client, symbol, true);
+    if (this.cluster) return readGateSnapshot(this.client, symbol, true, this.keysFor(symbol));
     return new Promise((resolve, reject) => {
       this.waiting.push({ symbol, resolve, reject });
       if (!this.scheduled) {
@@ -193,14 +206,14 @@ export class GateReader {
     this.scheduled = false;
     if (batch.length === 1) {
       const w = batch[0];
-      readGateSnapshot(this.client, w.symbol, false).then(w.resolve, w.reject);
+      readGateSnapshot(this.client, w.symbol, false, this.keysFor(w.symbol)).then(w.resolve, w.reject);
       return;
     }
     const pipeline = (this.client as Redis).pipeline() as unknown as GateReadClient & {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     for (const w of batch) {
-      const k = keysFor(w.symbol);
+      const k = this.keysFor(w.symbol);
       void pipeline.p28GateRead(k[0], k[1], k[2], k[3], k[4], k[5], w.symbol);
     }
     pipeline.exec().then(
@@ -235,7 +248,7 @@ export class GateRepository implements OnApplicationBootstrap {
     this.timeoutMs = config.GATE_TIMEOUT_MS;
     this.cluster = redis.isCluster;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
-    this.reader = new GateReader(this.client, this.cluster);
+    this.reader = new GateReader(this.client, this.cluster, config.POSITION_KEY_PATTERNS);
     if (this.cluster) connectNodesEagerly(this.client as Cluster);
   }
 

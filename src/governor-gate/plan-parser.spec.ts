@@ -62,6 +62,13 @@ describe('parsePlanEntry', () => {
     }
     const open = parsePlanEntry(flat({ ...base, action: 'OPEN', reduceOnly: 'false' }));
     expect(open).toEqual({ kind: 'plan', plan: { plan_id: 'a', symbol: 'BTCUSDT' } });
+    // names that only contain a closing word are not closing actions
+    for (const action of ['PARTIAL_ENTRY', 'CLOSE_AND_REVERSE', 'NO_REDUCE']) {
+      expect(parsePlanEntry(flat({ ...base, action }))).toEqual({
+        kind: 'plan',
+        plan: { plan_id: 'a', symbol: 'BTCUSDT' },
+      });
+    }
   });
 
   it('drops numbers that are not finite and non-negative', () => {

@@ -36,8 +36,13 @@ function side(v: unknown): PlanSide | undefined {
   return undefined;
 }
 
-/** Apply-layer actions that only take exposure off (FULL_CLOSE_PROPOSED, PARTIAL_75, REDUCE_...). */
-const CLOSING_ACTION = /CLOSE|PARTIAL|REDUCE/i;
+/**
+ * Apply-layer actions that only take exposure off, matched whole: a name that merely contains
+ * CLOSE or PARTIAL (PARTIAL_ENTRY, CLOSE_AND_REVERSE) must not skip the budget check. Anything else
+ * is judged from side, qty and the current position.
+ */
+const CLOSING_ACTION =
+  /^(FULL_CLOSE(_PROPOSED)?|CLOSE(_POSITION)?|PARTIAL_CLOSE|PARTIAL_\d{1,3}|REDUCE(_ONLY|_POSITION)?)$/i;
 
 const first = (o: Record<string, unknown>, names: string[]): unknown => {
   for (const n of names) if (o[n] !== undefined && o[n] !== null && o[n] !== '') return o[n];

@@ -187,6 +187,13 @@ describe('budget HTTP API', () => {
         over_budget: 654,
         utilization: 1.5,
       });
+      // inputs left out default as the engine's missing inputs do: vol normal (0.33), the rest 0
+      const defaults = await request(t.http)
+        .post('/budgets/simulate')
+        .set(bearer(viewer))
+        .send({ equity_usd: 100000, heat: 0.25 })
+        .expect(200);
+      expect(defaults.body.budget_usd).toBe(1668);
       expect((await r.keys('*')).filter((k) => k !== 'quantum:p28:leader')).toEqual([]);
     });
 

@@ -10,9 +10,9 @@ import {
   type GateReason,
 } from '../gate-reasons.js';
 import type { GateDecision, PlanInput, PlanSide } from '../gate.types.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
 
-/** Upper-case exchange symbols (BTCUSDT, 1000PEPEUSDT, BTC-PERP): no spaces, colons or globs in key names. */
-export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9._-]{0,31}$/;
+export { SYMBOL_PATTERN };
 
 const FINITE = { allowNaN: false, allowInfinity: false } as const;
 
@@ -31,7 +31,7 @@ export class EvaluatePlanDto implements PlanInput {
 
   @ApiProperty({ type: String, pattern: SYMBOL_PATTERN.source, example: 'BTCUSDT' })
   @IsString()
-  @Matches(SYMBOL_PATTERN, { message: 'symbol must be 1-32 upper-case letters, digits, ".", "_" or "-"' })
+  @Matches(SYMBOL_PATTERN, { message: SYMBOL_RULE })
   symbol!: string;
 
   @ApiPropertyOptional({

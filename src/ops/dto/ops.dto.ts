@@ -27,9 +27,9 @@ import {
 } from '../ledger/ledger-entry.js';
 import type { RestoreResult } from '../ledger/ledger-mirror.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
 
 /** Symbols as the trading system writes them (BTCUSDT, 1000PEPEUSDT): upper-cased before the check. */
-export const SYMBOL = /^[A-Z0-9]{2,30}$/;
 /** Printable text plus tab, newline and CR; other control characters would garble logs and the ledger. */
 const hasControlChars = (s: string): boolean =>
   [...s].some((ch) => {
@@ -105,7 +105,7 @@ export class ChangeModeDto extends ReasonFields {
 
   @ApiPropertyOptional({
     type: String,
-    pattern: SYMBOL.source,
+    pattern: SYMBOL_PATTERN.source,
     example: 'BTCUSDT',
     description:
       'set (or, with mode null, clear) a per-symbol override instead of the global mode (upper-cased)',
@@ -113,7 +113,7 @@ export class ChangeModeDto extends ReasonFields {
   @IsOptional()
   @Transform(upper)
   @IsString({ message: 'symbol must be a string' })
-  @Matches(SYMBOL, { message: 'symbol must be 2-30 letters or digits (e.g. BTCUSDT)' })
+  @Matches(SYMBOL_PATTERN, { message: SYMBOL_RULE })
   symbol?: string;
 
   @ApiPropertyOptional({
