@@ -7,6 +7,11 @@ import type { GateDecision, PlanInput } from './gate.types.js';
 
 export const PERMIT_TTL_SEC = 60;
 export const BLOCK_TTL_SEC = 3600;
+/**
+ * How long a decided plan id is remembered. The permit expires after 60 s (and an executor may
+ * consume it), so the permit alone cannot make a republished plan a duplicate.
+ */
+export const PLAN_SEEN_TTL_SEC = 86_400;
 
 /**
  * One plan's outcome in one atomic step: if neither a permit nor a block record exists for the
@@ -14,18 +19,19 @@ export const BLOCK_TTL_SEC = 3600;
  * otherwise (a replay, or the same plan published twice) only acknowledge. A consumer that dies
  * before this runs leaves the entry pending for another to claim; one that dies after it leaves
  * nothing to redo. So each plan gets exactly one key and one event.
- * KEYS: permit, block, events stream, plan stream. ARGV: target (permit|block), value, ttl,
- * events maxlen, group, entry id, event field/value pairs...
+ * KEYS: permit, block, events stream, plan stream, seen marker. ARGV: target (permit|block), value,
+ * ttl, events maxlen, group, entry id, seen ttl, event field/value pairs...
  */
 const OUTCOME_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1
+  or not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[7]) then
   redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
   return 0
 end
 local target = KEYS[2]
 if ARGV[1] == 'permit' then target = KEYS[1] end
 redis.call('SET', target, ARGV[2], 'EX', ARGV[3])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7))
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 8))
 redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
 return 1
 `;
@@ -44,7 +50,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
 
   onModuleInit() {
     if (!this.redis.isCluster) {
-      (this.redis.client as Redis).defineCommand('p28GateOutcome', { numberOfKeys: 4, lua: OUTCOME_LUA });
+      (this.redis.client as Redis).defineCommand('p28GateOutcome', { numberOfKeys: 5, lua: OUTCOME_LUA });
     }
   }
 
@@ -60,6 +66,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
     const event = governorEvent(plan, d, nowSec);
     const permitKey = Keys.permit(plan.plan_id);
     const blockKey = Keys.block(plan.plan_id);
+    const seenKey = Keys.planSeen(plan.plan_id);
 
     if (!this.redis.isCluster) {
       const wrote = await (this.redis.client as OutcomeClient).p28GateOutcome(
@@ -67,12 +74,14 @@ export class PlanOutcomeRepository implements OnModuleInit {
         blockKey,
         Keys.governorEvents,
         Keys.planStream,
+        seenKey,
         blocked ? 'block' : 'permit',
         value,
         ttl,
         this.config.GOVERNOR_EVENTS_MAXLEN,
         Keys.planConsumerGroup,
         entryId,
+        PLAN_SEEN_TTL_SEC,
         ...event,
       );
       return wrote === 1;
@@ -84,7 +93,9 @@ export class PlanOutcomeRepository implements OnModuleInit {
     const c = this.redis.client;
     const [permitExists, blockExists] = await Promise.all([c.exists(permitKey), c.exists(blockKey)]);
     let wrote = false;
-    if (!permitExists && !blockExists) {
+    const firstTime =
+      !permitExists && !blockExists && (await c.set(seenKey, '1', 'EX', PLAN_SEEN_TTL_SEC, 'NX')) === 'OK';
+    if (firstTime) {
       wrote = (await c.set(blocked ? blockKey : permitKey, value, 'EX', ttl, 'NX')) === 'OK';
       if (wrote) {
         await c.xadd(Keys.governorEvents, 'MAXLEN', '~', this.config.GOVERNOR_EVENTS_MAXLEN, '*', ...event);

@@ -27,6 +27,8 @@ export const Keys = {
   planConsumerGroup: 'p28-gate',
   permit: (planId: string) => `quantum:permit:p28:${planId}`,
   block: (planId: string) => `quantum:governor:block:${planId}`,
+  /** Marks a plan id as decided for a day: the permit lives 60 s, idempotency must outlive it. */
+  planSeen: (planId: string) => `quantum:p28:plan_seen:${planId}`,
   governorEvents: 'quantum:stream:governor.events',
   shadowWouldBlock: 'quantum:stream:p28.shadow_would_block',
 

@@ -167,6 +167,19 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
       },
     );
     expect(await r.xlen(Keys.governorEvents)).toBe(1000);
+
+    // still a duplicate once its permit has expired or been consumed (the permit lives 60 s)
+    await r.del(Keys.permit('bulk-1'), Keys.block('bulk-1'));
+    await r.xadd(Keys.planStream, '*', 'plan_id', 'bulk-1', 'symbol', 'BTCUSDT', 'decision', 'EXECUTE');
+    await waitFor(
+      async () =>
+        (await pending()) === 0 &&
+        /outcome="duplicate"\} 2$/m.test((await request(t.http).get('/metrics')).text),
+      { what: 'the republished plan to be acknowledged as a duplicate' },
+    );
+    expect(await r.exists(Keys.permit('bulk-1'), Keys.block('bulk-1'))).toBe(0);
+    expect(await r.xlen(Keys.governorEvents)).toBe(1000);
+    expect(await r.ttl(Keys.planSeen('bulk-1'))).toBeGreaterThan(86_000);
   });
 
   it('claims the pending entries of a consumer that died before acknowledging: one key and one event per plan', async () => {
