@@ -10,6 +10,13 @@ describe('decidePortfolio (CONTRACT.md §2 last-known-good)', () => {
     expect(decidePortfolio(at(29), undefined, NOW, LIMITS)).toMatchObject({ outcome: 'fresh', ageSec: 29 });
   });
 
+  it('a state stamped more than a minute in the future is refused: it would never age', () => {
+    expect(decidePortfolio(at(-60), undefined, NOW, LIMITS).outcome).toBe('fresh'); // clock skew within a minute
+    expect(decidePortfolio(at(-61), undefined, NOW, LIMITS).outcome).toBe('missing');
+    // with a cache, the cache is used instead of the future-stamped state
+    expect(decidePortfolio(at(-1e9), at(100), NOW, LIMITS)).toMatchObject({ outcome: 'lkg', ageSec: 100 });
+  });
+
   it('a state exactly STALE_SEC old is no longer fresh', () => {
     expect(decidePortfolio(at(30), undefined, NOW, LIMITS).outcome).toBe('lkg');
   });

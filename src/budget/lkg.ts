@@ -15,6 +15,9 @@ export interface LkgLimits {
   maxLkgAgeSec: number;
 }
 
+/** How far ahead of our clock a producer's timestamp may be before the state is refused. */
+export const FUTURE_TOLERANCE_SEC = 60;
+
 const ageOf = (s: PortfolioState, nowSec: number) => Math.max(0, nowSec - s.timestamp);
 
 /**
@@ -35,6 +38,8 @@ export function decidePortfolio(
   nowSec: number,
   limits: LkgLimits,
 ): PortfolioDecision {
+  // a state stamped in the future (skewed clock, µs instead of s) would never age: not usable
+  if (read && read.timestamp > nowSec + FUTURE_TOLERANCE_SEC) read = undefined;
   if (read && ageOf(read, nowSec) < limits.staleSec) {
     return { outcome: 'fresh', state: read, ageSec: ageOf(read, nowSec) };
   }

@@ -126,10 +126,12 @@ export class OpsController {
     );
   }
 
-  /** The one-call emergency return to shadow: global shadow, every override cleared, expiry gone. */
+  /**
+   * The one-call emergency return to shadow: global shadow, every override cleared, expiry gone.
+   * Never throttled: an operator who spent the write budget must still be able to stand down.
+   */
   @Post('rollback')
   @RequireRole('operator')
-  @UseGuards(OpsWriteThrottlerGuard)
   @UseInterceptors(JsonObjectBodyInterceptor)
   @HttpCode(200)
   @ApiOperation({
