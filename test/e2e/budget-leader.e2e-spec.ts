@@ -38,12 +38,12 @@ describe('budget loop: scheduling and leadership', () => {
     return { t, scheduler, leader: t.app.get(LeaderService), metrics: t.app.get(Metrics) };
   }
 
-  /** One over-budget position and a state that stays fresh for the system clock. */
+  /** One over-budget position and a state usable (fresh, then last-known-good) for the whole suite. */
   async function seed() {
     await r.hset('quantum:state:portfolio', {
       equity_usd: '100000',
       drawdown: '0',
-      timestamp: String(Math.floor(Date.now() / 1000) + 3600),
+      timestamp: String(Math.floor(Date.now() / 1000)), // stale after 30 s, then last-known-good for 15 min
     });
     await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '50000' });
   }
