@@ -15,6 +15,7 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -48,6 +49,20 @@ interface Result {
   errors: number;
   timeouts: number;
   total: number;
+  /** CPU per answered request, µs: this process (the server under test), redis-server, the whole machine. */
+  cpu?: { server: number; redis: number; machine: number };
+}
+
+/** Busy CPU time of the whole machine so far, µs (all cores, from /proc/stat; 0 where there is none). */
+function machineBusyUs(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + f[4]; // idle + iowait
+    const all = f.reduce((a, b) => a + b, 0);
+    return ((all - idle) * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
 }
 
 function cannon(url: string, seconds: number, connections = CONNECTIONS): Promise<Result> {
@@ -132,7 +147,36 @@ async function startFloor(redisUrl: string) {
 }
 
 const fmt = (r: Result) =>
-  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  p99.9 ${r.p999.toFixed(2)} ms  (${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`;
+  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  p99.9 ${r.p999.toFixed(2)} ms  (${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})` +
+  (r.cpu
+    ? `\n                        CPU per request: server ${r.cpu.server.toFixed(1)} µs, redis ${r.cpu.redis.toFixed(1)} µs, machine ${r.cpu.machine.toFixed(1)} µs`
+    : '');
+
+/** Redis's own CPU time so far, µs (INFO cpu). */
+async function redisCpuUs(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (get('used_cpu_user') + get('used_cpu_sys')) * 1e6;
+}
+
+/** A load run with the CPU each party spent per request beside it. */
+async function measured(
+  admin: Redis,
+  url: string,
+  seconds: number,
+  connections = CONNECTIONS,
+): Promise<Result> {
+  const c0 = process.cpuUsage();
+  const r0 = await redisCpuUs(admin);
+  const m0 = machineBusyUs();
+  const r = await cannon(url, seconds, connections);
+  const c1 = process.cpuUsage(c0);
+  const r1 = await redisCpuUs(admin);
+  const m1 = machineBusyUs();
+  const n = Math.max(1, r.total);
+  r.cpu = { server: (c1.user + c1.system) / n, redis: (r1 - r0) / n, machine: (m1 - m0) / n };
+  return r;
+}
 
 async function main() {
   const redis = await startTestRedis();
@@ -178,10 +222,10 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     const tag = ROUNDS > 1 ? ` #${round}` : '';
     await seed();
-    apps.push(await cannon(appUrl, DURATION));
+    apps.push(await measured(admin, appUrl, DURATION));
     console.log(`app   (Nest+Fastify)${tag} ${fmt(apps[apps.length - 1])}`);
     await seed();
-    floors.push(await cannon(floor.url, DURATION));
+    floors.push(await measured(admin, floor.url, DURATION));
     console.log(`floor (node:http)   ${tag} ${fmt(floors[floors.length - 1])}`);
   }
   const ratios = apps.map((a, i) => a.rps / floors[i].rps).sort((x, y) => x - y);

@@ -17,8 +17,17 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 
 export function createAdapter(): FastifyAdapter {
   // Fastify answers 413 for bodies over the limit and 400 for malformed JSON before Nest sees them.
-  return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false });
+  // skipMiddie: the app has no Nest middleware (guards do that work), so @fastify/middie's hook
+  // would only cost every request, the gate's included. Adding middleware means removing it.
+  return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false, skipMiddie: true });
 }
+
+/**
+ * Options for creating the Nest app (main.ts and the tests alike). `bodyParser: false` leaves bodies
+ * to Fastify's own JSON parser (secure-json-parse, the adapter's bodyLimit): Nest's replacement
+ * builds a new parser on every request, and JSON is the only body this API takes (others get 415).
+ */
+export const NEST_APP_OPTIONS = { bodyParser: false } as const;
 
 /** Everything main.ts applies to the app, shared with the e2e tests so they test the real thing. */
 export function configureApp(app: NestFastifyApplication): void {

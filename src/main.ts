@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
-import { configureApp, createAdapter } from './app.setup.js';
+import { configureApp, createAdapter, NEST_APP_OPTIONS } from './app.setup.js';
 import { AppConfig, ConfigError, readEnvConfig } from './config/index.js';
 import { createPino, PinoLoggerService } from './logging/pino-logger.js';
 import { ModeReader } from './ops/mode-reader.js';
@@ -20,6 +20,7 @@ async function bootstrap() {
   }
   const logger = new PinoLoggerService(createPino(config.LOG_LEVEL));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
+    ...NEST_APP_OPTIONS,
     logger,
     bufferLogs: true,
   });

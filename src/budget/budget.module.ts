@@ -1,4 +1,4 @@
-import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { BudgetController } from './budget.controller.js';
 import { BudgetEngine } from './budget.engine.js';
@@ -12,7 +12,6 @@ import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
 import { PositionReader } from './inputs/position.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
-import { TestModeMiddleware } from './test-mode.middleware.js';
 
 /** The P2.8 budget engine (CONTRACT.md §1–2). */
 @Module({
@@ -32,10 +31,4 @@ import { TestModeMiddleware } from './test-mode.middleware.js';
   ],
   exports: [BudgetEngine, BudgetScheduler],
 })
-export class BudgetModule implements NestModule {
-  configure(consumer: MiddlewareConsumer) {
-    consumer
-      .apply(TestModeMiddleware)
-      .forRoutes({ path: 'test/inject_portfolio_state', method: RequestMethod.ALL });
-  }
-}
+export class BudgetModule {}

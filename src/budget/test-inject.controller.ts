@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -13,10 +13,12 @@ import { RequireRole } from '../ops/auth/roles.js';
 import { BudgetService, INJECTED_STATE_TTL_SEC } from './budget.service.js';
 import { InjectPortfolioStateResponse } from './dto/budget-responses.dto.js';
 import { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
+import { TestModeGuard } from './test-mode.guard.js';
 
-/** Exists only with P28_TEST_MODE (TestModeMiddleware answers 404 otherwise, before auth). */
+/** Exists only with P28_TEST_MODE (TestModeGuard answers 404 otherwise; a controller guard runs before auth). */
 @ApiTags('test')
 @Controller('test')
+@UseGuards(TestModeGuard)
 export class TestInjectController {
   constructor(private readonly budgets: BudgetService) {}
 

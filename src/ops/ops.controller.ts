@@ -1,14 +1,4 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Post,
-  Put,
-  Query,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Put, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -21,8 +11,7 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { BODY_LIMIT_BYTES } from '../app.setup.js';
-import { OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
-import { CurrentActor, RequireRole } from './auth/roles.js';
+import { CurrentActor, OperatorWrite, RequireRole } from './auth/roles.js';
 import type { Actor } from './auth/token-registry.js';
 import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';
 import {
@@ -84,8 +73,7 @@ export class OpsController {
   }
 
   @Put('mode')
-  @RequireRole('operator')
-  @UseGuards(OpsWriteThrottlerGuard)
+  @OperatorWrite()
   @UseInterceptors(JsonObjectBodyInterceptor)
   @HttpCode(200)
   @ApiOperation({
@@ -178,8 +166,7 @@ export class OpsController {
 
   /** Re-appends entries the LEDGER_FILE mirror holds and Redis lost (e.g. a restart without persistence). */
   @Post('ledger/restore')
-  @RequireRole('operator')
-  @UseGuards(OpsWriteThrottlerGuard)
+  @OperatorWrite()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Restore ledger entries from the LEDGER_FILE mirror',

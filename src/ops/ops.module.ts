@@ -1,5 +1,4 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AuthGuard } from './auth/auth.guard.js';
 import { OPS_WRITE_LIMIT, OPS_WRITE_WINDOW_MS, OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
@@ -17,7 +16,7 @@ import { OpsController } from './ops.controller.js';
 @Global()
 @Module({
   imports: [
-    // not an APP_GUARD: only the write endpoints opt in with @UseGuards(OpsWriteThrottlerGuard)
+    // not an APP_GUARD: only the write endpoints opt in, through @OperatorWrite
     ThrottlerModule.forRoot({
       throttlers: [{ name: 'ops-write', ttl: OPS_WRITE_WINDOW_MS, limit: OPS_WRITE_LIMIT }],
       errorMessage: `too many ops write requests: at most ${OPS_WRITE_LIMIT} per minute per actor`,
@@ -34,7 +33,8 @@ import { OpsController } from './ops.controller.js';
     ModeExpiryService,
     OpsWriteThrottlerGuard,
     TokenRegistry,
-    { provide: APP_GUARD, useClass: AuthGuard },
+    // applied by @RequireRole where a role is needed, not as an APP_GUARD: open routes skip it
+    AuthGuard,
   ],
   exports: [ModeReader, ModeStore, TokenRegistry],
 })

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp, createAdapter } from '../../src/app.setup.js';
+import { configureApp, createAdapter, NEST_APP_OPTIONS } from '../../src/app.setup.js';
 import { Clock } from '../../src/common/clock.js';
 import { AppConfig, loadConfig } from '../../src/config/index.js';
 import { createPino, PinoLoggerService } from '../../src/logging/pino-logger.js';
@@ -45,7 +45,10 @@ export async function createTestApp(
     .useValue(config);
   if (opts.clock) builder = builder.overrideProvider(Clock).useValue(opts.clock);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), { logger });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), {
+    ...NEST_APP_OPTIONS,
+    logger,
+  });
   configureApp(app);
   if (opts.listen) await app.listen(0, '127.0.0.1');
   else await app.init();

@@ -7,8 +7,10 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ROLE_KEY } from './roles.js';
 import { TokenRegistry, type Actor, type Role } from './token-registry.js';
+
+/** Metadata key of the role a handler or controller needs (set by @RequireRole). */
+export const ROLE_KEY = 'p28:role';
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2 };
 /** Longer than any token `npm run token` makes; refuses absurd headers before hashing them. */
@@ -28,9 +30,10 @@ interface HeaderReply {
 }
 
 /**
- * Bearer-token check for handlers marked with @RequireRole. Unmarked handlers (health, metrics,
- * the governor's evaluate) are open. With no tokens configured, protected handlers refuse.
- * Bodies say what is missing; the token itself is never logged or echoed.
+ * Bearer-token check, applied by @RequireRole to the handlers and controllers it marks (so open
+ * routes such as health, metrics and the governor's evaluate never run it). With no tokens
+ * configured, protected handlers refuse. Bodies say what is missing; the token itself is never
+ * logged or echoed.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {

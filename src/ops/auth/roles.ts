@@ -1,18 +1,28 @@
-import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import {
+  applyDecorators,
+  createParamDecorator,
+  SetMetadata,
+  UseGuards,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { AuthGuard, ROLE_KEY } from './auth.guard.js';
+import { OpsWriteThrottlerGuard } from './ops-throttler.guard.js';
 import type { Actor, Role } from './token-registry.js';
 
-export const ROLE_KEY = 'p28:role';
+export { ROLE_KEY };
 
 /**
- * Marks a handler or controller as needing an authenticated `viewer` or `operator` (operator ⊇ viewer).
- * The OpenAPI metadata rides along so the docs cannot forget a protected route's auth scheme. Only
+ * Marks a handler or controller as needing an authenticated `viewer` or `operator` (operator ⊇ viewer),
+ * and applies the AuthGuard that checks it: the mark and the check cannot part, and routes without the
+ * mark (the gate's hot path among them) pay nothing for auth. The OpenAPI metadata rides along so the docs cannot forget a protected route's auth scheme. Only
  * operator routes document a 403: every valid token is at least a viewer, so viewer routes answer
  * 401 or proceed.
  */
 export const RequireRole = (role: Role) =>
   applyDecorators(
     SetMetadata(ROLE_KEY, role),
+    UseGuards(AuthGuard),
     ApiBearerAuth('bearer'),
     ApiUnauthorizedResponse({
       description: `needs a \`${role}\` bearer token: missing, malformed or unknown token, or no tokens configured`,
@@ -21,6 +31,13 @@ export const RequireRole = (role: Role) =>
       ? []
       : [ApiForbiddenResponse({ description: `the token is valid but its role is below \`${role}\`` })]),
   );
+
+/**
+ * An operator write that counts against the ops write budget: authentication first, so the budget is
+ * the actor's (the throttler keys on the actor AuthGuard sets), then the throttle.
+ */
+export const OperatorWrite = () =>
+  applyDecorators(RequireRole('operator'), UseGuards(OpsWriteThrottlerGuard));
 
 /** The authenticated actor of the request (set by AuthGuard). */
 export const CurrentActor = createParamDecorator(

@@ -1,0 +1,42 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { depthExceeds } from './body-depth.js';
+
+/** The definition, written recursively: the deepest object or array level, the top one being 0. */
+function depth(v: unknown): number {
+  if (v === null || typeof v !== 'object') return -1;
+  const children = Object.values(v as object).map(depth);
+  return 1 + Math.max(-1, ...children);
+}
+
+describe('depthExceeds', () => {
+  it('counts the top-level object as level 0', () => {
+    expect(depthExceeds({ a: 1 }, 1)).toBe(false);
+    expect(depthExceeds({ a: {} }, 1)).toBe(true);
+    expect(depthExceeds({ a: { b: [1] } }, 2)).toBe(true);
+    expect(depthExceeds({ a: { b: [1] } }, 3)).toBe(false);
+    expect(depthExceeds({}, 0)).toBe(true);
+    expect(depthExceeds('text', 0)).toBe(false);
+    expect(depthExceeds(null, 0)).toBe(false);
+  });
+
+  it('sees depth inside arrays as well as objects', () => {
+    expect(depthExceeds([[[]]], 2)).toBe(true);
+    expect(depthExceeds([1, 'a', null, [2]], 2)).toBe(false);
+  });
+
+  it('handles a nesting far deeper than the stack would allow recursively', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(depthExceeds(deep, 8)).toBe(true);
+  });
+
+  it('agrees with the recursive definition on any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 8 }), (v, max) => {
+        expect(depthExceeds(v, max)).toBe(depth(v) >= max);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
