@@ -10,6 +10,9 @@
  * saturation with 50 the p99 is queueing, 50 / throughput, and is reported beside it); frozen p99 ≤
  * GATE_TIMEOUT_MS + 5 ms (the floor's frozen run shows what the machine itself adds to a 50 ms wait).
  * `--rounds=N` alternates N app/floor pairs and reports the median ratio (for a machine shared with other work).
+ * Each saturated run also prints the CPU spent per request by this process (the server under test),
+ * by redis-server and by the whole machine: steadier than req/s on a shared machine, and it shows
+ * where a gap comes from (autocannon's share is the machine's minus the other two).
  * Exits 1 when a target is missed (the smoke form only reports).
  */
 import 'reflect-metadata';

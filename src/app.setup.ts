@@ -1,10 +1,10 @@
 import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { MAX_REQUEST_BODY_DEPTH, depthExceeds } from './common/body-depth.js';
+import { BODY_LIMIT_BYTES, MAX_REQUEST_BODY_DEPTH, depthExceeds } from './common/body-limits.js';
 import { RedisUnavailableFilter } from './common/redis-unavailable.filter.js';
-
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+import { EvaluatePlanDto, GateDecisionResponse } from './governor-gate/dto/evaluate-plan.dto.js';
+import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH } from './governor-gate/gate.route.js';
 
 /** Flattens nested validation errors into `field.path: rule` strings, so a 400 names the field. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
@@ -80,6 +80,10 @@ function setupOpenApi(app: NestFastifyApplication): void {
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'token from `npm run token`' }, 'bearer')
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+  // the gate's evaluate route is a Fastify route (gate.route.ts): its operation is added by hand
+  const document = SwaggerModule.createDocument(app, config, {
+    extraModels: [EvaluatePlanDto, GateDecisionResponse],
+  });
+  document.paths[GATE_EVALUATE_PATH] = GATE_EVALUATE_OPENAPI as (typeof document.paths)[string];
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

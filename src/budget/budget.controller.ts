@@ -9,7 +9,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../app.setup.js';
+import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { RequireRole } from '../ops/auth/roles.js';
 import { BudgetService } from './budget.service.js';
 import {

@@ -8,7 +8,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../app.setup.js';
+import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { RequireRole } from '../ops/auth/roles.js';
 import { BudgetService, INJECTED_STATE_TTL_SEC } from './budget.service.js';
 import { InjectPortfolioStateResponse } from './dto/budget-responses.dto.js';

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { GateMetrics } from './gate-metrics.js';
 import { GateRepository } from './gate.repository.js';
+import { GateRoute } from './gate.route.js';
 import { GateService } from './gate.service.js';
 import { GovernorGateController } from './governor-gate.controller.js';
 import { PlanConsumer } from './plan-consumer.js';
@@ -15,6 +16,7 @@ import { ShadowRepository } from './shadow.repository.js';
     GateRepository,
     GateMetrics,
     GateService,
+    GateRoute,
     ShadowRepository,
     ShadowReportService,
     PlanOutcomeRepository,

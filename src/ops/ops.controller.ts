@@ -10,7 +10,7 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../app.setup.js';
+import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { CurrentActor, OperatorWrite, RequireRole } from './auth/roles.js';
 import type { Actor } from './auth/token-registry.js';
 import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';

@@ -315,6 +315,32 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     expect(inf.body.fields).toEqual(['qty']);
   });
 
+  it('as a Fastify route it keeps the app-wide edges: 400 shape, depth, malformed JSON, media type, methods', async () => {
+    const decisions = () => metric(t, 'p28_gate_latency_seconds_count');
+    const decided = await decisions();
+    // the same 400 body as the ValidationPipe's on the Nest routes
+    const bad = await evaluate({ plan_id: 'a', symbol: 'BTCUSDT', side: 'HOLD', qty: -1 }).expect(400);
+    expect(bad.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: ['side: side must be BUY or SELL', 'qty: qty must be a finite number >= 0'],
+      fields: ['side', 'qty'],
+    });
+    // the app's depth hook runs before the route
+    let deep: unknown = 1;
+    for (let i = 0; i < 20; i++) deep = { x: deep };
+    const nested = await evaluate({ plan_id: 'a', symbol: 'BTCUSDT', extra: deep }).expect(400);
+    expect(nested.body.fields).toEqual(['body']);
+    const post = () => request(t.http).post('/governor/evaluate');
+    await post().set('content-type', 'application/json').send('{"plan_id":').expect(400);
+    await post().set('content-type', 'text/csv').send('a,b').expect(415);
+    await request(t.http).get('/governor/evaluate').expect(404);
+    // a refused body is not a decision
+    expect(await decisions()).toBe(decided);
+    await evaluate({ plan_id: 'ok', symbol: 'BTCUSDT' }).expect(200);
+    expect(await decisions()).toBe(decided + 1);
+  });
+
   it('a frozen Redis fails open within GATE_TIMEOUT_MS and the gate recovers after thaw', async () => {
     if (!redis.controllable) return;
     await setMode('enforce');

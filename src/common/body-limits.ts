@@ -36,5 +36,8 @@ export function depthExceeds(value: unknown, max: number): boolean {
   return false;
 }
 
+/** Bodies over this size get 413 from Fastify, before any handler. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
 /** No endpoint takes nested bodies; anything deeper is refused before the recursive validators see it. */
 export const MAX_REQUEST_BODY_DEPTH = 8;

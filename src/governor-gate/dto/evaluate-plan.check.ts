@@ -1,4 +1,3 @@
-import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
 import type { PlanInput } from '../gate.types.js';
 import { SYMBOL_PATTERN } from './evaluate-plan.dto.js';
 
@@ -7,23 +6,26 @@ const KNOWN = new Set(['plan_id', 'symbol', 'side', 'qty', 'projected_notional',
 const isNonNegativeNumber = (v: unknown): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
-/**
- * Validates the evaluate body by hand: the same rules as EvaluatePlanDto (the documented contract,
- * kept as the reference), at a fraction of class-transformer + class-validator's per-request cost
- * on the gate's hot path. A property test holds the two to the same verdicts and field names.
- * Errors have the app's 400 shape: `message: ["field: rule", ...]`, `fields: [...]`.
- * As with @IsOptional, an optional field sent as null counts as absent.
- */
-@Injectable()
-export class EvaluatePlanPipe implements PipeTransform<unknown, PlanInput> {
-  transform(value: unknown): PlanInput {
-    return validateEvaluatePlan(value);
-  }
+/** The app's 400 body: `message: ["field: rule", ...]`, `fields: [...]` (as the global ValidationPipe's). */
+export interface InvalidBody {
+  statusCode: 400;
+  error: 'Bad Request';
+  message: string[];
+  fields: string[];
 }
 
-export function validateEvaluatePlan(value: unknown): PlanInput {
+export type PlanCheck = { plan: PlanInput; invalid?: undefined } | { plan?: undefined; invalid: InvalidBody };
+
+/**
+ * Checks the evaluate body by hand: the same rules as EvaluatePlanDto (the documented contract, kept
+ * as the reference), at a fraction of class-transformer + class-validator's per-request cost on the
+ * gate's hot path. A property test holds the two to the same verdicts and field names. Returns the
+ * error rather than throwing it: refusing a body is an answer, not an exception.
+ * As with @IsOptional, an optional field sent as null counts as absent.
+ */
+export function checkEvaluatePlan(value: unknown): PlanCheck {
   if (value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value))) {
-    throw badRequest(['body: must be a JSON object'], ['body']);
+    return invalid(['body: must be a JSON object'], ['body']);
   }
   const b = (value ?? {}) as Record<string, unknown>;
   let messages: string[] | undefined;
@@ -55,16 +57,16 @@ export function validateEvaluatePlan(value: unknown): PlanInput {
   for (const key in b) {
     if (!KNOWN.has(key)) fail(key, `property ${key} should not exist`);
   }
-  if (messages) throw badRequest(messages, fields as string[]);
+  if (messages) return invalid(messages, fields as string[]);
 
   const plan: PlanInput = { plan_id: planId as string, symbol: symbol as string };
   if (side != null) plan.side = side as PlanInput['side'];
   if (qty != null) plan.qty = qty as number;
   if (projected != null) plan.projected_notional = projected as number;
   if (reduceOnly != null) plan.reduce_only = reduceOnly as boolean;
-  return plan;
+  return { plan };
 }
 
-function badRequest(message: string[], fields: string[]) {
-  return new BadRequestException({ statusCode: 400, error: 'Bad Request', message, fields });
+function invalid(message: string[], fields: string[]): PlanCheck {
+  return { invalid: { statusCode: 400, error: 'Bad Request', message, fields } };
 }

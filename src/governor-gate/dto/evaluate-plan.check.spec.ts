@@ -1,11 +1,10 @@
 import 'reflect-metadata';
-import { BadRequestException } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EvaluatePlanDto } from './evaluate-plan.dto.js';
-import { validateEvaluatePlan } from './evaluate-plan.pipe.js';
+import { checkEvaluatePlan } from './evaluate-plan.check.js';
 
 /** What the app's global ValidationPipe would say about a body typed EvaluatePlanDto. */
 function reference(body: Record<string, unknown>): { ok: boolean; fields: string[] } {
@@ -17,17 +16,15 @@ function reference(body: Record<string, unknown>): { ok: boolean; fields: string
 }
 
 function fast(body: unknown): { ok: boolean; fields: string[]; value?: unknown } {
-  try {
-    return { ok: true, fields: [], value: validateEvaluatePlan(body) };
-  } catch (err) {
-    if (!(err instanceof BadRequestException)) throw err;
-    const res = err.getResponse() as { fields: string[]; message: string[] };
-    for (const f of res.fields) expect(res.message.some((m) => m.startsWith(`${f}:`))).toBe(true);
-    return { ok: false, fields: [...res.fields].sort() };
-  }
+  const r = checkEvaluatePlan(body);
+  if (r.plan) return { ok: true, fields: [], value: r.plan };
+  const res = r.invalid;
+  expect(res).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+  for (const f of res.fields) expect(res.message.some((m) => m.startsWith(`${f}:`))).toBe(true);
+  return { ok: false, fields: [...res.fields].sort() };
 }
 
-describe('EvaluatePlanPipe agrees with EvaluatePlanDto (class-validator)', () => {
+describe('checkEvaluatePlan agrees with EvaluatePlanDto (class-validator)', () => {
   const anyValue = fc.oneof(
     fc.constant(undefined),
     fc.constant(null),
@@ -88,7 +85,7 @@ describe('EvaluatePlanPipe agrees with EvaluatePlanDto (class-validator)', () =>
 
   it('returns only the known fields, without nulls', () => {
     expect(
-      validateEvaluatePlan({ plan_id: 'a', symbol: 'BTCUSDT', side: null, qty: 1, reduce_only: false }),
+      checkEvaluatePlan({ plan_id: 'a', symbol: 'BTCUSDT', side: null, qty: 1, reduce_only: false }).plan,
     ).toEqual({
       plan_id: 'a',
       symbol: 'BTCUSDT',

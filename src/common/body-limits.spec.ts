@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { depthExceeds } from './body-depth.js';
+import { depthExceeds } from './body-limits.js';
 
 /** The definition, written recursively: the deepest object or array level, the top one being 0. */
 function depth(v: unknown): number {
