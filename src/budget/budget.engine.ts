@@ -42,7 +42,7 @@ const NO_REPLIES: Array<() => Reply> = [];
 /** What one tick did, for tests, the bench and /health. */
 export interface TickResult {
   outcome: TickOutcome;
-  portfolio: PortfolioDecision['outcome'] | 'unread';
+  portfolio: PortfolioDecision['outcome'];
   /** Active symbols (non-zero, non-FLAT positions with a usable price), sorted. */
   symbols: string[];
   /** Budget hashes written successfully. */
@@ -313,10 +313,14 @@ export class BudgetEngine {
       });
     } catch (err) {
       this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
+      // CONTRACT §2: a Redis read error behaves like a missing state. When the whole first read
+      // failed, the LKG rule still decides on the cache alone, so its counters say what the tick had
+      // to go on (lkg, too old or missing); nothing can be written while Redis fails the reads.
+      partial.portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;
       const heat = await heatP;
       return finish({
         outcome: 'failed',
-        portfolio: partial.portfolio ?? 'unread',
+        portfolio: partial.portfolio,
         symbols: [],
         written: 0,
         violations: [],

@@ -345,6 +345,39 @@ describe('budget engine tick against a real Redis', () => {
       expect(await budgetKeys()).toEqual([]);
     });
 
+    it('a Redis that fails every read still counts the LKG outcome: lkg with a cache, missing without', async () => {
+      if (!redis.controllable) return; // cannot stop an external Redis
+      // no cache: the failed read counts as a missing state
+      const cold = await boot({ REDIS_COMMAND_TIMEOUT_MS: '300' });
+      const missingBefore = await metric(cold.metrics.missingPortfolio);
+      const lkgBefore = await metric(cold.metrics.lkgUsed);
+      redis.freeze();
+      let failed;
+      try {
+        failed = await cold.engine.tick();
+      } finally {
+        redis.thaw();
+      }
+      expect(failed).toMatchObject({ outcome: 'failed', portfolio: 'missing', written: 0 });
+      expect(await metric(cold.metrics.missingPortfolio)).toBe(missingBefore + 1);
+      expect(await metric(cold.metrics.lkgUsed)).toBe(lkgBefore);
+
+      // a cached state 5 minutes old: the failed read is served from the cache, and counted so
+      await putState(90000, nowSec(cold.clock));
+      await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '10' });
+      expect(await cold.engine.tick()).toMatchObject({ outcome: 'written', portfolio: 'fresh' });
+      cold.clock.advance(5 * 60_000);
+      redis.freeze();
+      try {
+        failed = await cold.engine.tick();
+      } finally {
+        redis.thaw();
+      }
+      expect(failed).toMatchObject({ outcome: 'failed', portfolio: 'lkg' });
+      expect(await metric(cold.metrics.lkgUsed)).toBe(lkgBefore + 1);
+      expect(await metric(cold.metrics.missingPortfolio)).toBe(missingBefore + 1);
+    });
+
     it('a Redis error reading the state behaves like a missing state (cache used, else missing)', async () => {
       const { clock, engine, metrics } = await boot();
       await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '10' });
