@@ -291,6 +291,27 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     await request(t.http).get('/ops/ledger/verify').set(as('vic')).expect(200, { ok: true, entries: 4 });
   });
 
+  it('rollback_of names the enforce in effect, never one already reverted', async () => {
+    const rollback = () =>
+      request(t.http).post('/ops/rollback').set(as('bob')).send({ reason: 'stand down' }).expect(200);
+    await put('alice', { mode: 'enforce', reason: 'first try' }).expect(200);
+    await put('alice', { mode: 'shadow', reason: 'reverted by hand' }).expect(200);
+    await rollback();
+    const [idle] = await ledger();
+    expect(idle).toMatchObject({ operation_name: 'rollback', from_mode: 'shadow' });
+    expect(idle.rollback_of).toBeUndefined();
+
+    const again = await put('alice', { mode: 'enforce', reason: 'second try' }).expect(200);
+    expect(again.body.operation_id).toMatch(/^OPS-\d{4}-\d{2}-\d{2}-\d{3}$/);
+    // an override set to enforce and then back to shadow is not in effect either
+    await put('alice', { mode: 'enforce', symbol: 'ETHUSDT', reason: 'ETH too' }).expect(200);
+    await put('alice', { mode: 'shadow', symbol: 'ETHUSDT', reason: 'not ETH' }).expect(200);
+    await rollback();
+    const [live] = await ledger();
+    expect(live).toMatchObject({ operation_name: 'rollback', from_mode: 'enforce' });
+    expect(live.rollback_of).toBe(again.body.operation_id);
+  });
+
   it('refuses bad bodies with a 400 naming the field, writing nothing', async () => {
     await put('alice', { mode: 'enforce', reason: 'baseline' }).expect(200);
     const before = await stored();

@@ -243,7 +243,10 @@ export class LedgerEntryResponse implements LedgerEntry {
   @ApiProperty({ enum: ['applied'], description: 'refused requests write nothing' })
   outcome!: 'applied';
 
-  @ApiPropertyOptional({ type: String, description: 'operation_id this entry undid' })
+  @ApiPropertyOptional({
+    type: String,
+    description: 'rollbacks only: operation_id of the newest enforce still in effect that this rollback undid',
+  })
   rollback_of?: string;
 
   @ApiProperty({ type: 'integer' })

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { formatOperationId, GENESIS_HASH, sealEntry, type LedgerEntry } from '../ledger/ledger-entry.js';
-import { isExpired, parseModeState, planChange, replayState, type ModeState } from './mode-change.js';
+import {
+  isExpired,
+  parseModeState,
+  planChange,
+  replayState,
+  undoneByRollback,
+  type ModeState,
+} from './mode-change.js';
 
 const NOW = 1_750_000_000;
 const state = (s: Partial<ModeState> = {}): ModeState => ({
@@ -179,5 +186,36 @@ describe('replayState', () => {
     add({ operation_name: 'rollback', scope: 'global', to_mode: 'shadow' });
     expect(replayState(entries, 'shadow')).toMatchObject({ mode: 'shadow' });
     expect(replayState(entries, 'shadow')?.expires_at).toBeUndefined();
+  });
+});
+
+describe('undoneByRollback', () => {
+  const entry = (operation_name: string, scope: string, to_mode: string) => ({
+    operation_name,
+    scope,
+    to_mode,
+  });
+
+  it('undoes nothing when nothing enforces, even if an enforce was made and reverted before', () => {
+    expect(undoneByRollback(state({ mode: 'shadow', overrides: { BTCUSDT: 'shadow' } }))).toBeUndefined();
+  });
+
+  it('matches the global enforce while the global mode enforces', () => {
+    const m = undoneByRollback(state({ mode: 'enforce' }))!;
+    expect(m(entry('set-mode', 'global', 'enforce'))).toBe(true);
+    expect(m(entry('set-mode', 'global', 'shadow'))).toBe(false);
+    expect(m(entry('auto-revert', 'global', 'shadow'))).toBe(false);
+    // an override to enforce is not in effect unless the symbol still has it
+    expect(m(entry('set-override', 'ETHUSDT', 'enforce'))).toBe(false);
+  });
+
+  it('matches only the enforce overrides still in effect when the global mode is shadow', () => {
+    const m = undoneByRollback(
+      state({ mode: 'shadow', overrides: { ETHUSDT: 'enforce', SOLUSDT: 'shadow' } }),
+    )!;
+    expect(m(entry('set-override', 'ETHUSDT', 'enforce'))).toBe(true);
+    expect(m(entry('set-override', 'SOLUSDT', 'enforce'))).toBe(false);
+    expect(m(entry('set-mode', 'global', 'enforce'))).toBe(false);
+    expect(m(entry('clear-override', 'ETHUSDT', 'enforce'))).toBe(false);
   });
 });

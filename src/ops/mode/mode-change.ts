@@ -117,6 +117,28 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
   }
 }
 
+/**
+ * Which ledger entries a rollback from `state` undoes: those that put in place an enforce still in
+ * effect (the global enforce, or the enforce override of a symbol still enforcing). The rollback's
+ * `rollback_of` names the newest of them; with nothing enforcing it undoes nothing and names none (an
+ * enforce already reverted, by hand or by expiry, is not what this rollback rolls back).
+ */
+export function undoneByRollback(
+  state: Pick<ModeState, 'mode' | 'overrides'>,
+): ((e: Record<string, unknown>) => boolean) | undefined {
+  const globalEnforce = state.mode === 'enforce';
+  const enforcing = new Set(
+    Object.entries(state.overrides)
+      .filter(([, m]) => m === 'enforce')
+      .map(([symbol]) => symbol),
+  );
+  if (!globalEnforce && enforcing.size === 0) return undefined;
+  return (e) =>
+    e.to_mode === 'enforce' &&
+    ((globalEnforce && e.scope === 'global' && e.operation_name === 'set-mode') ||
+      (e.operation_name === 'set-override' && typeof e.scope === 'string' && enforcing.has(e.scope)));
+}
+
 export function isExpired(state: Pick<ModeState, 'mode' | 'expires_at'>, nowSec: number): boolean {
   return state.mode === 'enforce' && state.expires_at !== undefined && nowSec >= state.expires_at;
 }

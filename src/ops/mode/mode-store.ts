@@ -17,7 +17,7 @@ import { formatOperationId, sealEntry, utcDay, type LedgerEntry } from '../ledge
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { ModeReader, type ModeView } from '../mode-reader.js';
-import { planChange, type ChangeIntent, type ModeState } from './mode-change.js';
+import { planChange, undoneByRollback, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeRepository } from './mode.repository.js';
 
 export interface ChangeRequest {
@@ -178,12 +178,12 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         }
         const plan = planChange(state, req.intent, nowSec);
         if (!plan) return undefined;
-        const rollbackOf =
-          plan.operation_name === 'rollback'
-            ? await this.lastEnforceId().catch((err: Error) => {
-                throw redisUnavailable(err, false);
-              })
-            : undefined;
+        const undone = plan.operation_name === 'rollback' ? undoneByRollback(state) : undefined;
+        const rollbackOf = undone
+          ? await this.newestId(undone).catch((err: Error) => {
+              throw redisUnavailable(err, false);
+            })
+          : undefined;
         const entry = sealEntry({
           operation_id: formatOperationId(day, snap.seq + 1),
           operation_name: plan.operation_name,
@@ -278,8 +278,8 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     });
   }
 
-  private async lastEnforceId(): Promise<string | undefined> {
-    const hit = await this.ledger.findNewest((e) => e.to_mode === 'enforce');
+  private async newestId(match: (e: Record<string, unknown>) => boolean): Promise<string | undefined> {
+    const hit = await this.ledger.findNewest(match);
     return typeof hit?.entry.operation_id === 'string' ? hit.entry.operation_id : undefined;
   }
 
