@@ -245,7 +245,8 @@ export class LedgerEntryResponse implements LedgerEntry {
 
   @ApiPropertyOptional({
     type: String,
-    description: 'rollbacks only: operation_id of the newest enforce still in effect that this rollback undid',
+    description:
+      'rollbacks only: operation_id of the newest enforce still in effect that this rollback undid',
   })
   rollback_of?: string;
 
