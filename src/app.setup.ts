@@ -25,7 +25,8 @@ export function createAdapter(): FastifyAdapter {
 /**
  * Options for creating the Nest app (main.ts and the tests alike). `bodyParser: false` leaves bodies
  * to Fastify's own JSON parser (secure-json-parse, the adapter's bodyLimit): Nest's replacement
- * builds a new parser on every request, and JSON is the only body this API takes (others get 415).
+ * builds a new parser on every request, and JSON is the only body this API takes (a form body,
+ * which only Nest's parser read, now gets 415).
  */
 export const NEST_APP_OPTIONS = { bodyParser: false } as const;
 
