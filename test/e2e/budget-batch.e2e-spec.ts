@@ -169,6 +169,37 @@ describe('Batch: scripts answer exactly what plain commands answer', () => {
     expect(session.roundTrips).toBe(1);
   });
 
+  it('scripts go by SHA once loaded, and still run (once) after Redis forgot them', async () => {
+    const calls = async () => {
+      const info = await r.info('commandstats');
+      const n = (cmd: string) => Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      return { eval: n('eval'), evalsha: n('evalsha') };
+    };
+    const session = new RedisSession(redis.client(), false);
+    const write = async (value: string) => {
+      const batch = new Batch();
+      const w = batch.hsetExpire('t:sha', FIELDS, [value, value, value], 60);
+      const read = batch.hmget('t:sha', FIELDS);
+      await batch.run(session);
+      return { written: w(), read: read() };
+    };
+    await write('0'); // the connection's first use of each script sends its body
+    const before = await calls();
+    expect(await write('1')).toMatchObject({ written: { failed: 0 } });
+    const after = await calls();
+    expect(after.eval - before.eval).toBe(0);
+    expect(after.evalsha - before.evalsha).toBe(2);
+    expect(await r.hgetall('t:sha')).toEqual({ a: '1', b: '1', c: '1' });
+
+    await r.script('FLUSH'); // as after a Redis restart: NOSCRIPT, then the body again
+    const flushed = await calls();
+    expect((await write('2')).written).toEqual({ failed: 0, error: null });
+    expect(await r.hgetall('t:sha')).toEqual({ a: '2', b: '2', c: '2' });
+    expect(await r.ttl('t:sha')).toBeGreaterThan(0);
+    const resent = await calls();
+    expect(resent.eval - flushed.eval).toBe(2); // each script resent once, as EVAL
+  });
+
   it('a batch that never reached Redis answers the transport error for every entry', async () => {
     const batch = new Batch();
     const read = batch.hmget('t:h', FIELDS);
