@@ -29,8 +29,8 @@ export interface StartTopologyOptions {
 
 /**
  * The topologies a suite should run against, from `P28_TEST_TOPOLOGY`: one kind, a comma list, or
- * `all`. Unset means `single`, so the default test run stays as fast as it is today; CI runs the
- * suite again with `P28_TEST_TOPOLOGY=all`. An unknown name fails loudly rather than testing less.
+ * `all`. Unset means `single`, so the default test run stays fast; `.ci/run` runs these suites again
+ * with `P28_TEST_TOPOLOGY=all`. An unknown name fails loudly rather than testing less.
  *
  *     describe.each(topologiesUnderTest())('mode change with ledger on %s', (kind) => {
  *       let topo: TestTopology;
