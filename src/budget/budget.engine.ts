@@ -137,12 +137,19 @@ export class BudgetEngine {
       const first = new Batch();
       const stateOf = this.portfolio.plan(first);
       const clusterMapOf = this.clusters.planMap(first);
-      // Promise.all, so a failure of either still leaves the other's rejection handled
-      const [bySymbol] = await Promise.all([this.positions.discover(session), first.run(session)]);
+      // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
+      // that was read fine, and either rejection stays handled
+      const [scan, firstRead] = await Promise.allSettled([
+        this.positions.discover(session),
+        first.run(session),
+      ]);
+      if (firstRead.status === 'rejected') throw firstRead.reason;
 
       const state = stateOf(stale);
       const decision = this.lkg.resolve(state.value, this.clock.nowSec());
       partial.portfolio = decision.outcome;
+      if (scan.status === 'rejected') throw scan.reason;
+      const bySymbol = scan.value;
       const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
 
       // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
@@ -313,7 +320,7 @@ export class BudgetEngine {
       });
     } catch (err) {
       this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
-      // CONTRACT §2: a Redis read error behaves like a missing state. When the whole first read
+      // CONTRACT §2: a Redis read error behaves like a missing state. When the state's own read
       // failed, the LKG rule still decides on the cache alone, so its counters say what the tick had
       // to go on (lkg, too old or missing); nothing can be written while Redis fails the reads.
       partial.portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;

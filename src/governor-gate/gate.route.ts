@@ -47,7 +47,8 @@ const FAIL_OPEN_NOTE =
  */
 export const GATE_EVALUATE_OPENAPI = {
   post: {
-    operationId: 'GateRoute_evaluate',
+    // the id the controller route had: clients generated from the document keep their method name
+    operationId: 'GovernorGateController_evaluate',
     summary: 'Gate 0 decision for a plan',
     description:
       'Open (no token): the governor service calls it. 200 for ALLOW and BLOCK alike. BLOCK only in ' +
@@ -68,6 +69,7 @@ export const GATE_EVALUATE_OPENAPI = {
         description: 'invalid plan: `message` lists `field: rule`, `fields` names the fields',
       },
       '413': { description: `body over ${BODY_LIMIT_BYTES} bytes` },
+      '415': { description: 'the body is not JSON (`content-type: application/json`)' },
     },
   },
 };

@@ -132,7 +132,6 @@ export class OpsController {
   @ApiBadRequestResponse(BAD_BODY)
   @ApiConflictResponse({ description: 'other changes kept landing first: retry' })
   @ApiPayloadTooLargeResponse(TOO_LARGE)
-  @ApiTooManyRequestsResponse(THROTTLED)
   @ApiServiceUnavailableResponse({
     description: 'Redis unavailable; `outcome` says whether it may have applied',
   })

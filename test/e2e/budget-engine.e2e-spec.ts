@@ -5,6 +5,7 @@ import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { Metrics } from '../../src/health/metrics.js';
 import { ModeReader } from '../../src/ops/mode-reader.js';
+import { PositionReader } from '../../src/budget/inputs/position.reader.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
@@ -345,8 +346,19 @@ describe('budget engine tick against a real Redis', () => {
       expect(await budgetKeys()).toEqual([]);
     });
 
-    it('a Redis that fails every read still counts the LKG outcome: lkg with a cache, missing without', async () => {
-      if (!redis.controllable) return; // cannot stop an external Redis
+    it('a failed SCAN does not hide a state read fine: the tick fails, the state counts as fresh', async () => {
+      const { clock, engine, metrics, t } = await boot();
+      await putState(90000, nowSec(clock));
+      const before = { missing: await metric(metrics.missingPortfolio), lkg: await metric(metrics.lkgUsed) };
+      // e.g. one cluster master failing over: SCAN covers every master, the state key sits on another
+      vi.spyOn(t.app.get(PositionReader), 'discover').mockRejectedValueOnce(new Error('SCAN: master down'));
+      expect(await engine.tick()).toMatchObject({ outcome: 'failed', portfolio: 'fresh' });
+      expect(await metric(metrics.missingPortfolio)).toBe(before.missing);
+      expect(await metric(metrics.lkgUsed)).toBe(before.lkg);
+    });
+
+    it('a Redis that fails every read still counts the LKG outcome: lkg with a cache, missing without', async (ctx) => {
+      if (!redis.controllable) ctx.skip(); // cannot freeze an external Redis
       // no cache: the failed read counts as a missing state
       const cold = await boot({ REDIS_COMMAND_TIMEOUT_MS: '300' });
       const missingBefore = await metric(cold.metrics.missingPortfolio);

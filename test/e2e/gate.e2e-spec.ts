@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/common/clock.js';
+import { GateService } from '../../src/governor-gate/gate.service.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
 import { ModeReader } from '../../src/ops/mode-reader.js';
 import { sha256Hex } from '../../src/ops/auth/token-registry.js';
@@ -339,6 +340,11 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     expect(await decisions()).toBe(decided);
     await evaluate({ plan_id: 'ok', symbol: 'BTCUSDT' }).expect(200);
     expect(await decisions()).toBe(decided + 1);
+    // GateService never throws; were it to, Nest's exception layer answers, as on any route
+    vi.spyOn(t.app.get(GateService), 'evaluate').mockRejectedValueOnce(new Error('unexpected'));
+    const crashed = await evaluate({ plan_id: 'boom', symbol: 'BTCUSDT' }).expect(500);
+    expect(crashed.body).toEqual({ statusCode: 500, message: 'Internal server error' });
+    await evaluate({ plan_id: 'after', symbol: 'BTCUSDT' }).expect(200);
   });
 
   it('a frozen Redis fails open within GATE_TIMEOUT_MS and the gate recovers after thaw', async () => {

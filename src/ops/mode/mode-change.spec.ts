@@ -5,7 +5,7 @@ import {
   parseModeState,
   planChange,
   replayState,
-  undoneByRollback,
+  RollbackTarget,
   type ModeState,
 } from './mode-change.js';
 
@@ -189,33 +189,63 @@ describe('replayState', () => {
   });
 });
 
-describe('undoneByRollback', () => {
-  const entry = (operation_name: string, scope: string, to_mode: string) => ({
+describe('RollbackTarget', () => {
+  const entry = (operation_id: string, operation_name: string, scope: string, to_mode: string) => ({
+    operation_id,
     operation_name,
     scope,
     to_mode,
   });
+  /** Walks `newestFirst` as findNewest would: stops at the first true. */
+  const target = (s: ModeState, newestFirst: Array<Record<string, unknown>>) => {
+    const walk = RollbackTarget.from(s);
+    if (!walk) return 'nothing to walk';
+    const seen = newestFirst.findIndex((e) => walk.visit(e));
+    return { target: walk.target, stoppedAt: seen };
+  };
 
-  it('undoes nothing when nothing enforces, even if an enforce was made and reverted before', () => {
-    expect(undoneByRollback(state({ mode: 'shadow', overrides: { BTCUSDT: 'shadow' } }))).toBeUndefined();
+  it('has nothing to walk when nothing enforces', () => {
+    expect(RollbackTarget.from(state({ mode: 'shadow', overrides: { BTCUSDT: 'shadow' } }))).toBeUndefined();
   });
 
-  it('matches the global enforce while the global mode enforces', () => {
-    const m = undoneByRollback(state({ mode: 'enforce' }))!;
-    expect(m(entry('set-mode', 'global', 'enforce'))).toBe(true);
-    expect(m(entry('set-mode', 'global', 'shadow'))).toBe(false);
-    expect(m(entry('auto-revert', 'global', 'shadow'))).toBe(false);
-    // an override to enforce is not in effect unless the symbol still has it
-    expect(m(entry('set-override', 'ETHUSDT', 'enforce'))).toBe(false);
+  it('names the global enforce in effect, not an older reverted one', () => {
+    const log = [
+      entry('C', 'set-override', 'ETHUSDT', 'shadow'),
+      entry('B', 'set-mode', 'global', 'enforce'),
+      entry('A', 'set-mode', 'global', 'enforce'),
+    ];
+    expect(target(state({ mode: 'enforce' }), log)).toEqual({ target: 'B', stoppedAt: 1 });
   });
 
-  it('matches only the enforce overrides still in effect when the global mode is shadow', () => {
-    const m = undoneByRollback(
-      state({ mode: 'shadow', overrides: { ETHUSDT: 'enforce', SOLUSDT: 'shadow' } }),
-    )!;
-    expect(m(entry('set-override', 'ETHUSDT', 'enforce'))).toBe(true);
-    expect(m(entry('set-override', 'SOLUSDT', 'enforce'))).toBe(false);
-    expect(m(entry('set-mode', 'global', 'enforce'))).toBe(false);
-    expect(m(entry('clear-override', 'ETHUSDT', 'enforce'))).toBe(false);
+  it('names nothing when the newest change of the enforcing scope did not set enforce (P28_MODE seed)', () => {
+    // global enforce from the seed: the ledger's newest global entry reverted an older enforce
+    const log = [entry('B', 'set-mode', 'global', 'shadow'), entry('A', 'set-mode', 'global', 'enforce')];
+    expect(target(state({ mode: 'enforce' }), log)).toEqual({ target: undefined, stoppedAt: 0 });
+  });
+
+  it('names the newest enforce override still in effect; a rollback before it ends the walk', () => {
+    const s = state({ mode: 'shadow', overrides: { ETHUSDT: 'enforce', SOLUSDT: 'shadow' } });
+    const log = [
+      entry('E', 'set-override', 'SOLUSDT', 'enforce'), // SOL is shadow now: not in effect
+      entry('D', 'set-override', 'ETHUSDT', 'enforce'),
+      entry('C', 'rollback', 'global', 'shadow'),
+    ];
+    expect(target(s, log)).toEqual({ target: 'D', stoppedAt: 1 });
+    // an override with no entry after the last rollback: nothing to name
+    expect(
+      target(s, [
+        entry('C', 'rollback', 'global', 'shadow'),
+        entry('B', 'set-override', 'ETHUSDT', 'enforce'),
+      ]),
+    ).toEqual({ target: undefined, stoppedAt: 0 });
+  });
+
+  it('with both in effect, the newer of the global and the override entries', () => {
+    const s = state({ mode: 'enforce', overrides: { ETHUSDT: 'enforce' } });
+    const log = [
+      entry('B', 'set-override', 'ETHUSDT', 'enforce'),
+      entry('A', 'set-mode', 'global', 'enforce'),
+    ];
+    expect(target(s, log)).toEqual({ target: 'B', stoppedAt: 0 });
   });
 });

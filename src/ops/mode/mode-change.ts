@@ -118,25 +118,54 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
 }
 
 /**
- * Which ledger entries a rollback from `state` undoes: those that put in place an enforce still in
- * effect (the global enforce, or the enforce override of a symbol still enforcing). The rollback's
- * `rollback_of` names the newest of them; with nothing enforcing it undoes nothing and names none (an
- * enforce already reverted, by hand or by expiry, is not what this rollback rolls back).
+ * Finds what a rollback from `state` undoes, walking the ledger newest first (`visit` each entry in
+ * that order until it answers true). The target is the newest entry that put in place an enforce
+ * still in effect: the global enforce, or the enforce override of a symbol still enforcing. For each
+ * such scope only the newest entry that changed it counts: if that entry did not set enforce (the
+ * enforce came from the P28_MODE seed, say), the scope names nothing, and an older enforce entry,
+ * long reverted, is never named. With nothing enforcing there is nothing to walk (`undefined`).
  */
-export function undoneByRollback(
-  state: Pick<ModeState, 'mode' | 'overrides'>,
-): ((e: Record<string, unknown>) => boolean) | undefined {
-  const globalEnforce = state.mode === 'enforce';
-  const enforcing = new Set(
-    Object.entries(state.overrides)
-      .filter(([, m]) => m === 'enforce')
-      .map(([symbol]) => symbol),
-  );
-  if (!globalEnforce && enforcing.size === 0) return undefined;
-  return (e) =>
-    e.to_mode === 'enforce' &&
-    ((globalEnforce && e.scope === 'global' && e.operation_name === 'set-mode') ||
-      (e.operation_name === 'set-override' && typeof e.scope === 'string' && enforcing.has(e.scope)));
+export class RollbackTarget {
+  /** operation_id of the entry the rollback undoes, once found. */
+  target?: string;
+  private global: boolean;
+  private readonly symbols: Set<string>;
+
+  private constructor(state: Pick<ModeState, 'mode' | 'overrides'>) {
+    this.global = state.mode === 'enforce';
+    this.symbols = new Set(
+      Object.entries(state.overrides)
+        .filter(([, m]) => m === 'enforce')
+        .map(([symbol]) => symbol),
+    );
+  }
+
+  static from(state: Pick<ModeState, 'mode' | 'overrides'>): RollbackTarget | undefined {
+    const walk = new RollbackTarget(state);
+    return walk.global || walk.symbols.size > 0 ? walk : undefined;
+  }
+
+  /** Takes the next older entry; true once the walk is over (target found, or none can be). */
+  visit(e: Record<string, unknown>): boolean {
+    const scope = e.scope;
+    if (scope === 'global') {
+      if (this.global) {
+        if (e.operation_name === 'set-mode' && e.to_mode === 'enforce') return this.found(e);
+        this.global = false;
+      }
+      // a rollback cleared every override: an override enforcing now was set after it, or not by an entry
+      if (e.operation_name === 'rollback') this.symbols.clear();
+    } else if (typeof scope === 'string' && this.symbols.has(scope)) {
+      if (e.operation_name === 'set-override' && e.to_mode === 'enforce') return this.found(e);
+      this.symbols.delete(scope);
+    }
+    return !this.global && this.symbols.size === 0;
+  }
+
+  private found(e: Record<string, unknown>): boolean {
+    if (typeof e.operation_id === 'string') this.target = e.operation_id;
+    return true;
+  }
 }
 
 export function isExpired(state: Pick<ModeState, 'mode' | 'expires_at'>, nowSec: number): boolean {

@@ -17,7 +17,7 @@ import { formatOperationId, sealEntry, utcDay, type LedgerEntry } from '../ledge
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { ModeReader, type ModeView } from '../mode-reader.js';
-import { planChange, undoneByRollback, type ChangeIntent, type ModeState } from './mode-change.js';
+import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeRepository } from './mode.repository.js';
 
 export interface ChangeRequest {
@@ -178,12 +178,15 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         }
         const plan = planChange(state, req.intent, nowSec);
         if (!plan) return undefined;
-        const undone = plan.operation_name === 'rollback' ? undoneByRollback(state) : undefined;
-        const rollbackOf = undone
-          ? await this.newestId(undone).catch((err: Error) => {
+        const walk = plan.operation_name === 'rollback' ? RollbackTarget.from(state) : undefined;
+        if (walk) {
+          await this.ledger
+            .findNewest((e) => walk.visit(e))
+            .catch((err: Error) => {
               throw redisUnavailable(err, false);
-            })
-          : undefined;
+            });
+        }
+        const rollbackOf = walk?.target;
         const entry = sealEntry({
           operation_id: formatOperationId(day, snap.seq + 1),
           operation_name: plan.operation_name,
@@ -276,11 +279,6 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         message: 'other changes kept landing first; re-read GET /ops/mode and retry',
       });
     });
-  }
-
-  private async newestId(match: (e: Record<string, unknown>) => boolean): Promise<string | undefined> {
-    const hit = await this.ledger.findNewest(match);
-    return typeof hit?.entry.operation_id === 'string' ? hit.entry.operation_id : undefined;
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
