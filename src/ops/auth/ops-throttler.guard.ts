@@ -8,8 +8,8 @@ export const OPS_WRITE_WINDOW_MS = 60_000;
 
 /**
  * Throttles the ops write endpoints only (applied with @UseGuards, never globally, so reads and the
- * gate's hot path are not throttled). @OperatorWrite applies it after AuthGuard, so the budget belongs to
- * the authenticated actor; a request without one is counted by IP.
+ * gate's hot path are not throttled). @OperatorWrite applies it after AuthGuard, so the budget
+ * belongs to the authenticated actor; a request without one is counted by IP.
  */
 @Injectable()
 export class OpsWriteThrottlerGuard extends ThrottlerGuard {

@@ -10,14 +10,12 @@ import { AuthGuard, ROLE_KEY } from './auth.guard.js';
 import { OpsWriteThrottlerGuard } from './ops-throttler.guard.js';
 import type { Actor, Role } from './token-registry.js';
 
-export { ROLE_KEY };
-
 /**
- * Marks a handler or controller as needing an authenticated `viewer` or `operator` (operator ⊇ viewer),
- * and applies the AuthGuard that checks it: the mark and the check cannot part, and routes without the
- * mark (the gate's hot path among them) pay nothing for auth. The OpenAPI metadata rides along so the docs cannot forget a protected route's auth scheme. Only
- * operator routes document a 403: every valid token is at least a viewer, so viewer routes answer
- * 401 or proceed.
+ * Marks a handler or controller as needing an authenticated `viewer` or `operator` (operator ⊇
+ * viewer), and applies the AuthGuard that checks it: the mark and the check cannot part, and routes
+ * without the mark (the gate's hot path among them) pay nothing for auth. The OpenAPI metadata rides
+ * along so the docs cannot forget a protected route's auth scheme. Only operator routes document a
+ * 403: every valid token is at least a viewer, so viewer routes answer 401 or proceed.
  */
 export const RequireRole = (role: Role) =>
   applyDecorators(
