@@ -17,6 +17,9 @@ import {
 export const MODES = ['shadow', 'enforce'] as const;
 export type Mode = (typeof MODES)[number];
 
+export const GATE_AUTH_MODES = ['optional', 'required'] as const;
+export type GateAuth = (typeof GATE_AUTH_MODES)[number];
+
 const toBool = ({ value }: { value: unknown }) => {
   if (typeof value === 'boolean') return value;
   if (typeof value !== 'string') return value;
@@ -69,6 +72,8 @@ class HostPortListConstraint implements ValidatorConstraintInterface {
 export class AppConfig {
   // --- HTTP ---
   @Type(() => Number) @IsInt() @Min(1) @Max(65535) PORT = 8049;
+  /** Loopback by default: other hosts reach the service only where an operator opens it. */
+  @IsString() @Matches(/^[0-9A-Za-z.:-]+$/) HOST = '127.0.0.1';
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
 
   // --- Redis ---
@@ -108,6 +113,10 @@ export class AppConfig {
     'quantum:position:snapshot:*',
   ];
   @Type(() => Number) @IsInt() @Min(1000) LEADER_LEASE_MS = 30000;
+  /** Cluster and volatility inputs older than this (by their own timestamps) are stale. */
+  @Type(() => Number) @IsNumber() @Min(1) INPUT_MAX_AGE_SEC = 300;
+  /** Symbols budgeted even when flat and without a market-state key. */
+  @Transform(toList) @IsString({ each: true }) BUDGET_UNIVERSE: string[] = [];
 
   // --- Gate 0 ---
   @Type(() => Number) @IsNumber() @Min(1) GATE_BUDGET_MAX_AGE_SEC = 60;
@@ -116,11 +125,17 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean() GATE_CONSUME_PLANS = false;
   @Type(() => Number) @IsInt() @Min(1) SHADOW_STREAM_MAXLEN = 10000;
   @Type(() => Number) @IsInt() @Min(1) GOVERNOR_EVENTS_MAXLEN = 10000;
+  /** `optional`: a caller without a token gets a bare decision and leaves no record; `required`: 401. */
+  @IsIn(GATE_AUTH_MODES) GATE_AUTH: GateAuth = 'optional';
 
   // --- ops / audit ---
   @Transform(toList) @IsString({ each: true }) OPS_API_TOKENS: string[] = [];
   @IsOptional() @IsString() LEDGER_FILE?: string = undefined;
   /** Put entries the mirror holds back into Redis as soon as Redis is seen to lack them. */
   @Transform(toBool) @IsBoolean() LEDGER_AUTO_RESTORE = true;
+  /** Ed25519 private key (PEM) this replica signs ledger entries with; unset: entries are unsigned. */
+  @IsOptional() @IsString() LEDGER_SIGNING_KEY_FILE?: string = undefined;
+  /** Public keys (PEM blocks) whose ledger signatures this replica accepts. */
+  @IsOptional() @IsString() LEDGER_TRUSTED_KEYS_FILE?: string = undefined;
   @IsString() GIT_COMMIT = 'unknown';
 }

@@ -1,3 +1,3 @@
-export { AppConfig, MODES, type Mode } from './env.schema.js';
+export { AppConfig, GATE_AUTH_MODES, MODES, type GateAuth, type Mode } from './env.schema.js';
 export { ConfigError, loadConfig, readEnvConfig } from './load-config.js';
 export { ConfigModule } from './config.module.js';

@@ -4,6 +4,11 @@ export interface HealthPart {
   /** false makes `/health` answer 503 naming this part. */
   ok: boolean;
   detail: unknown;
+  /**
+   * Set when the gate cannot enforce as configured although the part answers: `/health` stays 200
+   * but says `degraded` and lists the cause.
+   */
+  degraded?: string;
 }
 
 /**

@@ -21,8 +21,8 @@ export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
 
 /** The /health body (documentation only). Parts added through HealthParts appear as extra fields. */
 export class HealthBodyResponse {
-  @ApiProperty({ enum: ['healthy', 'unhealthy'] })
-  status!: 'healthy' | 'unhealthy';
+  @ApiProperty({ enum: ['healthy', 'degraded', 'unhealthy'] })
+  status!: 'healthy' | 'degraded' | 'unhealthy';
 
   @ApiProperty({ type: String, example: SERVICE_NAME })
   service!: string;
@@ -48,6 +48,13 @@ export class HealthBodyResponse {
 
   @ApiPropertyOptional({ type: [String], example: ['redis'], description: 'the failing parts (503 only)' })
   failing?: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['budget_engine: no successful budget write within 3 intervals'],
+    description: 'why the gate cannot enforce as configured (status `degraded`, still 200)',
+  })
+  degraded?: string[];
 }
 
 @ApiTags('health')
@@ -93,8 +100,11 @@ export class HealthController {
         .filter(([, p]) => !p.ok)
         .map(([name]) => name),
     ];
+    const degraded = Object.entries(extra)
+      .filter(([, p]) => p.ok && p.degraded)
+      .map(([name, p]) => `${name}: ${p.degraded}`);
     const body = {
-      status: failing.length === 0 ? 'healthy' : 'unhealthy',
+      status: failing.length > 0 ? 'unhealthy' : degraded.length > 0 ? 'degraded' : 'healthy',
       service: SERVICE_NAME,
       mode: view.mode,
       mode_version: view.version,
@@ -105,6 +115,7 @@ export class HealthController {
       ),
       ...Object.fromEntries(Object.entries(extra).map(([name, p]) => [name, p.detail])),
       ...(failing.length ? { failing } : {}),
+      ...(degraded.length ? { degraded } : {}),
     };
     if (failing.length) throw new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE);
     return body;

@@ -35,7 +35,37 @@ export class Metrics {
     'Ledger entries present in the LEDGER_FILE mirror but missing from Redis',
   );
 
+  readonly stateLost = this.counter(
+    'p28_state_lost_total',
+    'Shared mode state seen lost: the version went backwards or was re-seeded while this replica held state',
+  );
+  readonly ledgerRejected = this.counter(
+    'p28_ledger_rejected_entries_total',
+    'Ledger entries refused by verification (never adopted, restored or applied), by problem',
+    ['problem'],
+  );
+
+  // --- logging and HTTP edge ---
+  readonly logDropped = this.counter(
+    'p28_log_dropped_total',
+    'Log lines dropped because the log sink fell behind (the buffer is bounded)',
+  );
+  readonly logSuppressed = this.counter(
+    'p28_log_suppressed_total',
+    'Log lines folded into a rate-limited summary line, by kind',
+    ['kind'],
+  );
+
   // --- budget engine (§2) ---
+  readonly budgetAllow = this.counter(
+    'p28_budget_allow_total',
+    'Budget checks found within budget (position notional <= budget)',
+    ['symbol'],
+  );
+  readonly tickFailed = this.counter(
+    'p28_budget_tick_failed_total',
+    'Leader ticks that wrote no budget while symbols were budgeted',
+  );
   readonly budgetValue = this.gauge('p28_budget_value_usd', 'Current notional budget per symbol (USD)', [
     'symbol',
   ]);
