@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { run } from './p28ctl.js';
+
+const code = await run(process.argv.slice(2), {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  fetch: globalThis.fetch,
+  // the CLI is a client of the service, not the service: its settings are P28_URL / P28_TOKEN
+  // eslint-disable-next-line no-restricted-properties
+  env: process.env,
+  nowSec: () => Math.floor(Date.now() / 1000),
+});
+process.exitCode = code;
