@@ -414,6 +414,15 @@ describe('deploy kit: systemd unit and env file', () => {
     expect(directives('Wants')[0]).toMatch(/network-online\.target/);
   });
 
+  it('binds loopback and lets the kernel refuse IP traffic outside the allowed networks', () => {
+    const env = Object.fromEntries(envEntries.map((e) => [e.key, e.value]));
+    expect(env.HOST).toBe('127.0.0.1');
+    expect(directives('IPAddressDeny')).toEqual(['any']);
+    const allowed = directives('IPAddressAllow').flatMap((d) => d.split(/\s+/));
+    expect(allowed).toContain('localhost');
+    expect(allowed).not.toContain('any');
+  });
+
   it.skipIf(!hasSystemdAnalyze)('passes systemd-analyze verify with no warning about the unit', () => {
     verifyDir = mkdtempSync(join(tmpdir(), 'p28-unit-'));
     const copy = join(verifyDir, 'p28-portfolio-risk-governor.service');
