@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { checkBootPaths } from './boot-paths.js';
 import { AppConfig } from './env.schema.js';
 
 export class ConfigError extends Error {
@@ -11,6 +12,8 @@ export class ConfigError extends Error {
 
 /** Old names accepted for compatibility with the Python service's env file (they were USD). */
 const ALIASES: Record<string, string> = { MIN_BUDGET_K: 'MIN_BUDGET_USD', MAX_BUDGET_K: 'MAX_BUDGET_USD' };
+
+const PLAIN_DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
 
 const TOKEN_ENTRY = /^[A-Za-z0-9_.@-]+:(viewer|operator):[0-9a-f]{64}$/;
 
@@ -34,8 +37,21 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     const v = env[alias];
     if (raw[name] === undefined && v !== undefined && v !== '') raw[name] = v;
   }
+  // Number() would also take hex, exponents and padding; a typo there must not become a limit
+  const notDecimal = Object.keys(raw).filter(
+    (k) => typeof known[k as keyof AppConfig] === 'number' && !PLAIN_DECIMAL.test(raw[k]),
+  );
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
-  const problems = describe(validateSync(config, { skipMissingProperties: false }), raw);
+  const problems = [
+    ...notDecimal.map(
+      (k) =>
+        `${k}=${JSON.stringify(raw[k])}: must be a plain decimal number (digits, optionally a fraction; no hex, exponent, sign or spaces)`,
+    ),
+    ...describe(
+      validateSync(config, { skipMissingProperties: false }).filter((e) => !notDecimal.includes(e.property)),
+      raw,
+    ),
+  ];
 
   if (problems.length === 0 && config.MIN_BUDGET_USD > config.MAX_BUDGET_USD) {
     problems.push(
@@ -55,7 +71,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return Object.freeze(config);
 }
 
-/** The one place that reads the process environment. */
+/** The one place that reads the process environment; also checks the paths it names. */
 export function readEnvConfig(): AppConfig {
-  return loadConfig(process.env);
+  return checkBootPaths(loadConfig(process.env));
 }
