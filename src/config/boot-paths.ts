@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import type { AppConfig } from './env.schema.js';
 import { ConfigError } from './load-config.js';
@@ -11,6 +11,10 @@ const isUnder = (path: string, root: string) => path === root || path.startsWith
 /** Why `path` cannot hold the ledger mirror, or undefined when it can. Follows symlinks first. */
 export function ledgerFileProblem(path: string): string | undefined {
   let target = resolve(path);
+  // existsSync follows links: a dangling one would send the mirror's first append wherever it points
+  if (!existsSync(target) && lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    return 'is a symlink to a file that does not exist; point it at the real file';
+  }
   // the nearest existing ancestor decides where a file still to create would land
   let existing = target;
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +146,9 @@ describe('LEDGER_FILE is checked at boot (CONTRACT §6)', () => {
     chmodSync(join(dir, 'ro'), 0o555);
     spawnSync('mkfifo', [join(dir, 'fifo')]);
     writeFileSync(join(dir, 'existing.jsonl'), '');
+    // a link to a file that does not exist yet: opening it for append would create the target
+    symlinkSync('/proc/p28-ledger.jsonl', join(dir, 'dangling-to-proc'));
+    symlinkSync(join(dir, 'nowhere', 'ledger.jsonl'), join(dir, 'dangling'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -159,6 +162,8 @@ describe('LEDGER_FILE is checked at boot (CONTRACT §6)', () => {
     ['a device', () => '/dev/zero'],
     ['a FIFO', () => join(dir, 'fifo')],
     ['a symlink to a special file', () => '/dev/stdin'],
+    ['a dangling symlink into /proc', () => join(dir, 'dangling-to-proc')],
+    ['a dangling symlink', () => join(dir, 'dangling')],
   ])('refuses %s, naming the variable', (_what, path) => {
     const problems = check(path());
     expect(problems).toMatch(/^LEDGER_FILE=/);
