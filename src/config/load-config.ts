@@ -17,12 +17,16 @@ const PLAIN_DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
 
 const TOKEN_ENTRY = /^[A-Za-z0-9_.@-]+:(viewer|operator):[0-9a-f]{64}$/;
 
-function describe(errors: ValidationError[], raw: Record<string, string>): string[] {
+function describe(
+  errors: ValidationError[],
+  raw: Record<string, string>,
+  label: (name: string) => string,
+): string[] {
   return errors.map((e) => {
     const rules = Object.values(e.constraints ?? {}).join('; ');
     // secrets never appear in a config message; other values are shown as the operator typed them
     const shown = e.property === 'OPS_API_TOKENS' ? '(hidden)' : JSON.stringify(raw[e.property] ?? null);
-    return `${e.property}=${shown}: ${rules}`;
+    return `${label(e.property)}=${shown}: ${rules}`;
   });
 }
 
@@ -31,12 +35,21 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const known = new AppConfig();
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && v !== '' && k in known) raw[k] = v;
+    if (v !== undefined && v !== '' && Object.hasOwn(known, k)) raw[k] = v;
   }
+  const viaAlias = new Map<string, string>();
   for (const [alias, name] of Object.entries(ALIASES)) {
     const v = env[alias];
-    if (raw[name] === undefined && v !== undefined && v !== '') raw[name] = v;
+    if (raw[name] === undefined && v !== undefined && v !== '') {
+      raw[name] = v;
+      viaAlias.set(name, alias);
+    }
   }
+  // a problem names the variable as the operator wrote it
+  const label = (name: string) => {
+    const alias = viaAlias.get(name);
+    return alias ? `${alias} (read as ${name})` : name;
+  };
   // Number() would also take hex, exponents and padding; a typo there must not become a limit
   const notDecimal = Object.keys(raw).filter(
     (k) => typeof known[k as keyof AppConfig] === 'number' && !PLAIN_DECIMAL.test(raw[k]),
@@ -45,11 +58,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const problems = [
     ...notDecimal.map(
       (k) =>
-        `${k}=${JSON.stringify(raw[k])}: must be a plain decimal number (digits, optionally a fraction; no hex, exponent, sign or spaces)`,
+        `${label(k)}=${JSON.stringify(raw[k])}: must be a plain decimal number (digits, optionally a fraction; no hex, exponent, sign or spaces)`,
     ),
     ...describe(
       validateSync(config, { skipMissingProperties: false }).filter((e) => !notDecimal.includes(e.property)),
       raw,
+      label,
     ),
   ];
 

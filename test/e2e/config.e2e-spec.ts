@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, checkBootPaths, loadConfig } from '../../src/config/index.js';
+import { AppConfig, ConfigError, checkBootPaths, loadConfig } from '../../src/config/index.js';
 import { startProcessApp } from '../support/process-app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
@@ -74,6 +74,17 @@ describe('configuration is validated once at boot', () => {
     expect(message).not.toContain(secret);
   });
 
+  it('ignores variables named like Object.prototype members (toString, constructor, __proto__)', () => {
+    const env = JSON.parse(
+      '{"toString":"x","constructor":"y","hasOwnProperty":"z","__proto__":"w","PORT":"8050"}',
+    );
+    const c = loadConfig(env);
+    expect(c.PORT).toBe(8050);
+    expect(typeof c.toString).toBe('function');
+    expect(c.constructor).toBe(AppConfig);
+    expect(Object.hasOwn(c, 'toString')).toBe(false);
+  });
+
   it('parses Sentinel and Cluster node lists and refuses both at once', () => {
     expect(loadConfig({ REDIS_SENTINELS: 'a:26379, b:26380' }).REDIS_SENTINELS).toEqual([
       'a:26379',
@@ -109,7 +120,8 @@ describe('numeric variables are plain decimals (CONTRACT §6)', () => {
     ['STALE_SEC', '３０'],
     ['MAX_BUDGET_K', '0x2710'],
   ])('%s=%j is refused, naming the variable', (name, value) => {
-    const shown = name === 'MAX_BUDGET_K' ? 'MAX_BUDGET_USD' : name;
+    // an old alias is named as the operator wrote it
+    const shown = name === 'MAX_BUDGET_K' ? 'MAX_BUDGET_K (read as MAX_BUDGET_USD)' : name;
     const problems = problemsOf(() => loadConfig({ [name]: value }));
     expect(problems).toContain(`${shown}=`);
     expect(problems).toMatch(/plain decimal/);
@@ -124,6 +136,9 @@ describe('numeric variables are plain decimals (CONTRACT §6)', () => {
     });
     expect(c).toMatchObject({ PORT: 8050, BASE_RISK_PCT: 0.015, MIN_BUDGET_USD: 0, MAX_BUDGET_USD: 20000.5 });
     expect(problemsOf(() => loadConfig({ PORT: 'abc' })).split('\n')).toHaveLength(1);
+    expect(problemsOf(() => loadConfig({ MIN_BUDGET_K: '-5' }))).toMatch(
+      /^MIN_BUDGET_K \(read as MIN_BUDGET_USD\)="-5": /,
+    );
     // plain digits, but past what a double holds: Infinity is refused too
     expect(problemsOf(() => loadConfig({ MAX_BUDGET_USD: '9'.repeat(400) }))).toMatch(/^MAX_BUDGET_USD=/);
   });
