@@ -66,7 +66,7 @@ class HostPortListConstraint implements ValidatorConstraintInterface {
 }
 
 /**
- * Every environment variable of CONTRACT.md, validated once at boot and injected as `AppConfig`.
+ * Every environment variable of docs/contract.md, validated once at boot and injected as `AppConfig`.
  * Defaults here are the contract's; `.env.example` documents each one.
  */
 export class AppConfig {
