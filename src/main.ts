@@ -37,11 +37,12 @@ async function bootstrap() {
       }, 9000).unref();
     });
   }
-  await app.listen(config.PORT, '0.0.0.0');
+  await app.listen(config.PORT, config.HOST);
   const mode = app.get(ModeReader).current().mode;
   logger.log({
-    msg: `P2.8 Portfolio Risk Governor started (mode=${mode}, port=${config.PORT})`,
+    msg: `P2.8 Portfolio Risk Governor started (mode=${mode}, host=${config.HOST}, port=${config.PORT})`,
     mode,
+    host: config.HOST,
     port: config.PORT,
   });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks and unit-tests the Prometheus rules of this folder with promtool.
+# Checks and unit-tests the Prometheus rules of this folder with promtool, rendered by render.sh
+# with a test base URL for the runbook links.
 #
 #   deploy/prometheus/test.sh          exit 0 when both pass, 1 when either fails
 #
@@ -21,10 +22,15 @@ if ! command -v "$promtool" >/dev/null 2>&1; then
   exit 0
 fi
 
-# promtool resolves rule_files relative to the test file, so run from this folder
-cd "$here"
+# The tests expect the runbook links of this base; promtool resolves rule_files relative to the test
+# file, so both go into a scratch folder.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$here/render.sh" https://runbooks.example.test/p28/docs >"$work/p28-rules.yml"
+cp "$here/p28-rules.test.yml" "$work/"
+cd "$work"
 echo "== $("$promtool" --version 2>&1 | head -n 1)"
-echo "== promtool check rules p28-rules.yml"
+echo "== promtool check rules p28-rules.yml (rendered)"
 "$promtool" check rules p28-rules.yml
 echo "== promtool test rules p28-rules.test.yml"
 "$promtool" test rules p28-rules.test.yml

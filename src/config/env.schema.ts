@@ -66,7 +66,7 @@ class HostPortListConstraint implements ValidatorConstraintInterface {
 }
 
 /**
- * Every environment variable of CONTRACT.md, validated once at boot and injected as `AppConfig`.
+ * Every environment variable of docs/contract.md, validated once at boot and injected as `AppConfig`.
  * Defaults here are the contract's; `.env.example` documents each one.
  */
 export class AppConfig {
@@ -74,7 +74,10 @@ export class AppConfig {
   @Type(() => Number) @IsInt() @Min(1) @Max(65535) PORT = 8049;
   /** Loopback by default: other hosts reach the service only where an operator opens it. */
   @IsString() @Matches(/^[0-9A-Za-z.:-]+$/) HOST = '127.0.0.1';
-  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
+  /** Any case: the original env file writes `INFO`. */
+  @Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value))
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
 
   // --- Redis ---
   @Validate(RedisUrlConstraint) REDIS_URL = 'redis://127.0.0.1:6379/0';

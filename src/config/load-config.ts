@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { checkBootPaths } from './boot-paths.js';
 import { AppConfig } from './env.schema.js';
 
 export class ConfigError extends Error {
@@ -12,14 +13,20 @@ export class ConfigError extends Error {
 /** Old names accepted for compatibility with the Python service's env file (they were USD). */
 const ALIASES: Record<string, string> = { MIN_BUDGET_K: 'MIN_BUDGET_USD', MAX_BUDGET_K: 'MAX_BUDGET_USD' };
 
+const PLAIN_DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+
 const TOKEN_ENTRY = /^[A-Za-z0-9_.@-]+:(viewer|operator):[0-9a-f]{64}$/;
 
-function describe(errors: ValidationError[], raw: Record<string, string>): string[] {
+function describe(
+  errors: ValidationError[],
+  raw: Record<string, string>,
+  label: (name: string) => string,
+): string[] {
   return errors.map((e) => {
     const rules = Object.values(e.constraints ?? {}).join('; ');
     // secrets never appear in a config message; other values are shown as the operator typed them
     const shown = e.property === 'OPS_API_TOKENS' ? '(hidden)' : JSON.stringify(raw[e.property] ?? null);
-    return `${e.property}=${shown}: ${rules}`;
+    return `${label(e.property)}=${shown}: ${rules}`;
   });
 }
 
@@ -28,14 +35,37 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const known = new AppConfig();
   const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && v !== '' && k in known) raw[k] = v;
+    if (v !== undefined && v !== '' && Object.hasOwn(known, k)) raw[k] = v;
   }
+  const viaAlias = new Map<string, string>();
   for (const [alias, name] of Object.entries(ALIASES)) {
     const v = env[alias];
-    if (raw[name] === undefined && v !== undefined && v !== '') raw[name] = v;
+    if (raw[name] === undefined && v !== undefined && v !== '') {
+      raw[name] = v;
+      viaAlias.set(name, alias);
+    }
   }
+  // a problem names the variable as the operator wrote it
+  const label = (name: string) => {
+    const alias = viaAlias.get(name);
+    return alias ? `${alias} (read as ${name})` : name;
+  };
+  // Number() would also take hex, exponents and padding; a typo there must not become a limit
+  const notDecimal = Object.keys(raw).filter(
+    (k) => typeof known[k as keyof AppConfig] === 'number' && !PLAIN_DECIMAL.test(raw[k]),
+  );
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
-  const problems = describe(validateSync(config, { skipMissingProperties: false }), raw);
+  const problems = [
+    ...notDecimal.map(
+      (k) =>
+        `${label(k)}=${JSON.stringify(raw[k])}: must be a plain decimal number (digits, optionally a fraction; no hex, exponent, sign or spaces)`,
+    ),
+    ...describe(
+      validateSync(config, { skipMissingProperties: false }).filter((e) => !notDecimal.includes(e.property)),
+      raw,
+      label,
+    ),
+  ];
 
   if (problems.length === 0 && config.MIN_BUDGET_USD > config.MAX_BUDGET_USD) {
     problems.push(
@@ -55,7 +85,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return Object.freeze(config);
 }
 
-/** The one place that reads the process environment. */
+/** The one place that reads the process environment; also checks the paths it names. */
 export function readEnvConfig(): AppConfig {
-  return loadConfig(process.env);
+  return checkBootPaths(loadConfig(process.env));
 }

@@ -1,6 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppConfig, ConfigError, checkBootPaths, loadConfig } from '../../src/config/index.js';
+import { startProcessApp } from '../support/process-app.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 const ENTRY = ['--import', '@swc-node/register/esm-register', 'src/main.ts'];
 
@@ -69,6 +74,17 @@ describe('configuration is validated once at boot', () => {
     expect(message).not.toContain(secret);
   });
 
+  it('ignores variables named like Object.prototype members (toString, constructor, __proto__)', () => {
+    const env = JSON.parse(
+      '{"toString":"x","constructor":"y","hasOwnProperty":"z","__proto__":"w","PORT":"8050"}',
+    );
+    const c = loadConfig(env);
+    expect(c.PORT).toBe(8050);
+    expect(typeof c.toString).toBe('function');
+    expect(c.constructor).toBe(AppConfig);
+    expect(Object.hasOwn(c, 'toString')).toBe(false);
+  });
+
   it('parses Sentinel and Cluster node lists and refuses both at once', () => {
     expect(loadConfig({ REDIS_SENTINELS: 'a:26379, b:26380' }).REDIS_SENTINELS).toEqual([
       'a:26379',
@@ -77,4 +93,164 @@ describe('configuration is validated once at boot', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'nohostport' })).toThrow(/REDIS_CLUSTER_NODES/);
     expect(() => loadConfig({ REDIS_SENTINELS: 'a:1', REDIS_CLUSTER_NODES: 'b:2' })).toThrow(/not both/);
   });
+});
+
+const problemsOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof ConfigError ? e.problems.join('\n') : `not a ConfigError: ${String(e)}`;
+  }
+  return '';
+};
+
+describe('numeric variables are plain decimals (CONTRACT §6)', () => {
+  it.each([
+    ['PORT', '0x1F90'],
+    ['PORT', '8.049e3'],
+    ['PORT', ' 8049'],
+    ['PORT', '8049\n'],
+    ['PORT', '+8049'],
+    ['GATE_TIMEOUT_MS', '0b110010'],
+    ['GATE_TIMEOUT_MS', '0o62'],
+    ['BASE_RISK_PCT', '2e-2'],
+    ['BASE_RISK_PCT', '.02'],
+    ['MAX_BUDGET_USD', '1_0000'],
+    ['MAX_BUDGET_USD', 'Infinity'],
+    ['STALE_SEC', '３０'],
+    ['MAX_BUDGET_K', '0x2710'],
+  ])('%s=%j is refused, naming the variable', (name, value) => {
+    // an old alias is named as the operator wrote it
+    const shown = name === 'MAX_BUDGET_K' ? 'MAX_BUDGET_K (read as MAX_BUDGET_USD)' : name;
+    const problems = problemsOf(() => loadConfig({ [name]: value }));
+    expect(problems).toContain(`${shown}=`);
+    expect(problems).toMatch(/plain decimal/);
+  });
+
+  it('accepts integers and decimals as written, and reports a bad value once', () => {
+    const c = loadConfig({
+      PORT: '8050',
+      BASE_RISK_PCT: '0.015',
+      MIN_BUDGET_USD: '0',
+      MAX_BUDGET_USD: '20000.5',
+    });
+    expect(c).toMatchObject({ PORT: 8050, BASE_RISK_PCT: 0.015, MIN_BUDGET_USD: 0, MAX_BUDGET_USD: 20000.5 });
+    expect(problemsOf(() => loadConfig({ PORT: 'abc' })).split('\n')).toHaveLength(1);
+    expect(problemsOf(() => loadConfig({ MIN_BUDGET_K: '-5' }))).toMatch(
+      /^MIN_BUDGET_K \(read as MIN_BUDGET_USD\)="-5": /,
+    );
+    // plain digits, but past what a double holds: Infinity is refused too
+    expect(problemsOf(() => loadConfig({ MAX_BUDGET_USD: '9'.repeat(400) }))).toMatch(/^MAX_BUDGET_USD=/);
+  });
+});
+
+describe('LOG_LEVEL accepts any case (CONTRACT §6)', () => {
+  it.each(['INFO', 'Warn', 'debug', 'ERROR'])('LOG_LEVEL=%s', (level) => {
+    expect(loadConfig({ LOG_LEVEL: level }).LOG_LEVEL).toBe(level.toLowerCase());
+  });
+  it('still refuses an unknown level', () => {
+    expect(problemsOf(() => loadConfig({ LOG_LEVEL: 'LOUD' }))).toContain('LOG_LEVEL="LOUD"');
+  });
+});
+
+describe('LEDGER_FILE is checked at boot (CONTRACT §6)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'p28-ledger-path-'));
+    mkdirSync(join(dir, 'ro'));
+    chmodSync(join(dir, 'ro'), 0o555);
+    spawnSync('mkfifo', [join(dir, 'fifo')]);
+    writeFileSync(join(dir, 'existing.jsonl'), '');
+    // a link to a file that does not exist yet: opening it for append would create the target
+    symlinkSync('/proc/p28-ledger.jsonl', join(dir, 'dangling-to-proc'));
+    symlinkSync(join(dir, 'nowhere', 'ledger.jsonl'), join(dir, 'dangling'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const check = (LEDGER_FILE: string) => problemsOf(() => checkBootPaths(loadConfig({ LEDGER_FILE })));
+
+  it.each([
+    ['a directory', () => dir],
+    ['a file under /proc', () => '/proc/self/status'],
+    ['a file under /sys', () => '/sys/kernel/mm/transparent_hugepage/enabled'],
+    ['a new file under /proc', () => '/proc/p28-ledger.jsonl'],
+    ['a device', () => '/dev/zero'],
+    ['a FIFO', () => join(dir, 'fifo')],
+    ['a symlink to a special file', () => '/dev/stdin'],
+    ['a dangling symlink into /proc', () => join(dir, 'dangling-to-proc')],
+    ['a dangling symlink', () => join(dir, 'dangling')],
+  ])('refuses %s, naming the variable', (_what, path) => {
+    const problems = check(path());
+    expect(problems).toMatch(/^LEDGER_FILE=/);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('refuses a directory it cannot write', () => {
+    expect(check(join(dir, 'ro', 'ledger.jsonl'))).toMatch(/^LEDGER_FILE=.*writ/);
+  });
+
+  it('accepts an existing regular file, a new file, and a new file in a directory still to create', () => {
+    expect(check(join(dir, 'existing.jsonl'))).toBe('');
+    expect(check(join(dir, 'new.jsonl'))).toBe('');
+    expect(check(join(dir, 'sub', 'dir', 'ledger.jsonl'))).toBe('');
+    expect(problemsOf(() => checkBootPaths(loadConfig({})))).toBe('');
+  });
+
+  it('the process stops at boot with exit 1 naming LEDGER_FILE, for a directory and for a FIFO', () => {
+    for (const LEDGER_FILE of [dir, join(dir, 'fifo')]) {
+      const r = boot({ LEDGER_FILE, REDIS_URL: 'redis://127.0.0.1:9/0' });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('LEDGER_FILE=');
+    }
+  });
+});
+
+describe('the original deployment env file boots', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  // the Python service's env file as it was deployed: upper-case level, the old _K names, and
+  // variables this service does not know (ignored)
+  const ORIGINAL = `
+LOG_LEVEL=INFO
+P28_MODE=shadow
+REDIS_HOST=127.0.0.1
+REDIS_PORT=6379
+BUDGET_COMPUTE_INTERVAL_SEC=10
+STALE_SEC=30
+MAX_LKG_AGE_SEC=900
+ALPHA_HEAT=0.4
+BETA_CLUSTER=0.4
+GAMMA_VOL=0.2
+BASE_RISK_PCT=0.02
+MIN_BUDGET_K=500
+MAX_BUDGET_K=10000
+HEAT_GATE_METRICS_URL=http://127.0.0.1:9/metrics
+PORT=8049
+`;
+
+  it('LOG_LEVEL=INFO and the old names: the service starts and answers /health/live', async () => {
+    const env = Object.fromEntries(
+      ORIGINAL.trim()
+        .split('\n')
+        .map((l) => l.split('=', 2) as [string, string]),
+    );
+    const app = await startProcessApp({
+      ...env,
+      LOG_LEVEL: env.LOG_LEVEL,
+      REDIS_URL: redis.url,
+      HEAT_TIMEOUT_MS: '100',
+    });
+    try {
+      expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+      expect(app.lines.some((l) => l.includes('"level":"info"'))).toBe(true);
+    } finally {
+      app.kill('SIGTERM');
+      await app.exited;
+    }
+  }, 60_000);
 });

@@ -155,6 +155,23 @@ describe('deploy kit: Prometheus rules', () => {
     },
   );
 
+  it('render.sh makes every runbook_url absolute from the base given, and refuses a relative base', () => {
+    const base = 'https://git.example.com/trading/p28/-/blob/main/docs';
+    const r = run('bash', [path('deploy/prometheus/render.sh'), `${base}/`]);
+    expect(r.status, r.stderr).toBe(0);
+    const rendered = (yaml.load(r.stdout) as RuleFile).groups.flatMap((g) => g.rules);
+    expect(rendered).toHaveLength(allRules.length);
+    for (const a of rendered.filter((x) => x.alert)) {
+      expect(a.annotations?.runbook_url).toBe(`${base}/runbook.md#${a.alert?.toLowerCase()}`);
+    }
+    expect(r.stdout).not.toContain('RUNBOOK_BASE_URL');
+    for (const bad of ['', 'docs', '/docs', 'ftp://x/docs', "https://x/it's", 'https://x/a b']) {
+      const refused = run('bash', [path('deploy/prometheus/render.sh'), bad]);
+      expect(refused.status, `base ${JSON.stringify(bad)}`).toBe(2);
+      expect(refused.stdout).toBe('');
+    }
+  });
+
   it('has the alerts the on-call relies on', () => {
     for (const name of [
       'P28LkgCacheInUse',
@@ -167,6 +184,11 @@ describe('deploy kit: Prometheus rules', () => {
       'P28BudgetTickOverrun',
       'P28NoLeader',
       'P28MultipleLeaders',
+      'P28GateNotEnforcing',
+      'P28StateLost',
+      'P28LedgerEntriesMissing',
+      'P28LedgerEntriesRejected',
+      'P28LogsDropped',
     ]) {
       expect(alertNames, name).toContain(name);
     }
@@ -183,7 +205,10 @@ describe('deploy kit: Prometheus rules', () => {
       expect(['critical', 'warning', 'info'], a.alert).toContain(a.labels?.severity);
       expect(a.annotations?.summary?.length, `${a.alert} summary`).toBeGreaterThan(10);
       expect(a.annotations?.description?.length, `${a.alert} description`).toBeGreaterThan(40);
-      expect(a.annotations?.runbook_url, a.alert).toBe(`docs/runbook.md#${a.alert?.toLowerCase()}`);
+      // render.sh replaces the placeholder with an absolute base URL
+      expect(a.annotations?.runbook_url, a.alert).toBe(
+        `\${RUNBOOK_BASE_URL}/runbook.md#${a.alert?.toLowerCase()}`,
+      );
     }
     expect(alerts.find((a) => a.alert === 'P28ModeChanged')?.labels?.severity).toBe('info');
   });
@@ -412,6 +437,15 @@ describe('deploy kit: systemd unit and env file', () => {
     expect(directives('MemoryDenyWriteExecute')).toEqual([]);
     expect(directives('After')[0]).toMatch(/network-online\.target/);
     expect(directives('Wants')[0]).toMatch(/network-online\.target/);
+  });
+
+  it('binds loopback and lets the kernel refuse IP traffic outside the allowed networks', () => {
+    const env = Object.fromEntries(envEntries.map((e) => [e.key, e.value]));
+    expect(env.HOST).toBe('127.0.0.1');
+    expect(directives('IPAddressDeny')).toEqual(['any']);
+    const allowed = directives('IPAddressAllow').flatMap((d) => d.split(/\s+/));
+    expect(allowed).toContain('localhost');
+    expect(allowed).not.toContain('any');
   });
 
   it.skipIf(!hasSystemdAnalyze)('passes systemd-analyze verify with no warning about the unit', () => {

@@ -1,5 +1,5 @@
 /**
- * Field lists copied from ../shared/CONTRACT.md, for tests. Written out here rather than imported
+ * Field lists copied from docs/contract.md, for tests. Written out here rather than imported
  * from src/, so a test fails when the code drifts from the contract instead of following it.
  */
 
