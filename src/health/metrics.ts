@@ -35,6 +35,13 @@ export class Metrics {
     'Ledger entries present in the LEDGER_FILE mirror but missing from Redis',
   );
 
+  readonly reduceOnlyMode = this.gauge(
+    'p28_reduce_only_mode',
+    '1 when the global mode is reduce_only (the kill switch: only plans that lower |position| pass)',
+  );
+  readonly modeOverrides = this.gauge('p28_mode_overrides', 'Per-symbol mode overrides in force, by mode', [
+    'mode',
+  ]);
   readonly stateLost = this.counter(
     'p28_state_lost_total',
     'Shared mode state seen lost: the version went backwards or was re-seeded while this replica held state',
