@@ -1,19 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
+import { AppConfig, MODES, type Mode } from '../config/index.js';
 import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
-import { Batch, type Reply, type WriteOutcome } from './batch.js';
+import { Batch, type Command, type Reply, type WriteOutcome } from './batch.js';
 import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
-import {
-  BUDGET_FIELDS,
-  budgetValues,
-  BudgetRepository,
-  NonFiniteValueError,
-  type BudgetRecord,
-} from './budget.repository.js';
+import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from './budget.repository.js';
 import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
@@ -38,6 +32,32 @@ interface GaugeValues {
 }
 
 const NO_REPLIES: Array<() => Reply> = [];
+
+/** One symbol's budget, serialised, before anything is queued. */
+interface Planned {
+  record: BudgetRecord;
+  values: string[];
+  /** the violation's commands, when the position is over budget */
+  event?: Command[];
+  overBudget: number;
+}
+
+/** One symbol's queued writes. */
+interface Found {
+  record: BudgetRecord;
+  violation: boolean;
+  budget: () => WriteOutcome;
+  event: Array<() => Reply>;
+}
+
+/** Queues the violations of a tick (the budgets are already queued). */
+function queueViolations(writes: Batch, found: Found[], planned: Planned[]): void {
+  const bySymbol = new Map(found.map((f) => [f.record.symbol, f]));
+  for (const p of planned) {
+    const f = bySymbol.get(p.record.symbol);
+    if (f && p.event) f.event = p.event.map((c) => writes.add(c));
+  }
+}
 
 /** What one tick did, for tests, the bench and /health. */
 export interface TickResult {
@@ -140,7 +160,7 @@ export class BudgetEngine {
       // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
       // that was read fine, and either rejection stays handled
       const [scan, firstRead] = await Promise.allSettled([
-        this.positions.discover(session),
+        this.positions.discover(session, stale),
         first.run(session),
       ]);
       if (firstRead.status === 'rejected') throw firstRead.reason;
@@ -190,46 +210,43 @@ export class BudgetEngine {
       const equityUsd = decision.state.equityUsd;
       const ttlSec = this.repo.budgetTtlSec;
       const writes = new Batch();
-      const found: Array<{
-        record: BudgetRecord;
-        violation: boolean;
-        budget: () => WriteOutcome;
-        event: Array<() => Reply>;
-      }> = [];
+      let refused = 0;
+      let refusedError: { symbol: string; error: string } | undefined;
+      const planned: Planned[] = [];
       for (const pos of active) {
-        const cluster = clusterOf(pos.symbol, stale);
-        const vol = volOf(pos.symbol, stale);
-        const out = this.calculator.compute({
-          equityUsd,
-          heat: heat.value,
-          cluster: cluster.value,
-          vol: vol.value,
-          positionNotional: pos.notional,
-        });
-        if (!out.ok) {
-          stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
-          continue;
-        }
-        const r = out.result;
-        const mode = this.mode.effectiveMode(pos.symbol);
-        const record: BudgetRecord = {
-          symbol: pos.symbol,
-          budget_usd: r.budgetUsd,
-          stress_factor: r.stress,
-          equity_usd: equityUsd,
-          portfolio_heat: heat.value,
-          cluster_stress: cluster.value,
-          vol_regime: vol.value,
-          mode,
-          timestamp: now,
-          base_risk_pct: this.config.BASE_RISK_PCT,
-          position_notional: r.positionNotional,
-          utilization: r.utilization,
-        };
         try {
+          const cluster = clusterOf(pos.symbol, stale);
+          const vol = volOf(pos.symbol, stale);
+          const out = this.calculator.compute({
+            equityUsd,
+            heat: heat.value,
+            cluster: cluster.value,
+            vol: vol.value,
+            positionNotional: pos.notional,
+          });
+          if (!out.ok) {
+            stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
+            continue;
+          }
+          const r = out.result;
+          const mode = this.modeOf(pos.symbol);
+          const record: BudgetRecord = {
+            symbol: pos.symbol,
+            budget_usd: r.budgetUsd,
+            stress_factor: r.stress,
+            equity_usd: equityUsd,
+            portfolio_heat: heat.value,
+            cluster_stress: cluster.value,
+            vol_regime: vol.value,
+            mode,
+            timestamp: now,
+            base_risk_pct: this.config.BASE_RISK_PCT,
+            position_notional: r.positionNotional,
+            utilization: r.utilization,
+          };
           // serialise everything before queueing anything, so a refused value queues nothing
           const values = budgetValues(record);
-          const vcmds = r.violation
+          const event = r.violation
             ? this.repo.violationCommands({
                 event_type: 'budget.violation',
                 symbol: pos.symbol,
@@ -239,24 +256,40 @@ export class BudgetEngine {
                 mode,
                 timestamp: now,
               })
-            : [];
-          found.push({
-            record,
-            violation: r.violation,
-            budget: writes.hsetExpire(Keys.budget(pos.symbol), BUDGET_FIELDS, values, ttlSec),
-            event: vcmds.length === 0 ? NO_REPLIES : vcmds.map((c) => writes.add(c)),
-          });
+            : undefined;
+          planned.push({ record, values, event, overBudget: r.overBudget });
         } catch (err) {
-          if (!(err instanceof NonFiniteValueError)) throw err;
-          // unreachable while the readers and calculator hold their contracts; kept as a tripwire
-          this.logger.error({
-            msg: 'refused to write a non-finite value',
-            symbol: pos.symbol,
-            error: err.message,
-          });
+          // unreachable while the readers and calculator hold their contracts; kept as a tripwire,
+          // and whatever it was, it costs this symbol its budget, never the others theirs
+          refused += 1;
+          refusedError ??= { symbol: pos.symbol, error: (err as Error).message };
         }
       }
 
+      const found: Found[] = [];
+      for (const p of planned) {
+        try {
+          found.push({
+            record: p.record,
+            violation: p.event !== undefined,
+            budget: writes.hsetExpire(Keys.budget(p.record.symbol), BUDGET_FIELDS, p.values, ttlSec),
+            event: NO_REPLIES,
+          });
+        } catch (err) {
+          refused += 1;
+          refusedError ??= { symbol: p.record.symbol, error: (err as Error).message };
+        }
+      }
+      queueViolations(writes, found, planned);
+      if (refusedError) {
+        this.logger.error({
+          msg: refusedError.error.includes('not finite')
+            ? 'refused to write a non-finite value'
+            : 'refused to write a budget',
+          symbols: refused,
+          ...refusedError,
+        });
+      }
       try {
         await writes.run(session);
       } catch (err) {
@@ -335,6 +368,22 @@ export class BudgetEngine {
         heat: { value: heat.value, status: heat.status, source: heat.source },
       });
     }
+  }
+
+  /**
+   * The mode written into a symbol's budget and violation. The lookup goes by data (the symbol), so
+   * whatever it answers is checked: anything but a known mode is written as `unknown`, never thrown.
+   */
+  private modeOf(symbol: string): Mode | 'unknown' {
+    let mode: unknown;
+    try {
+      mode = this.mode.effectiveMode(symbol);
+    } catch {
+      mode = undefined;
+    }
+    return typeof mode === 'string' && (MODES as readonly string[]).includes(mode)
+      ? (mode as Mode)
+      : 'unknown';
   }
 
   /**

@@ -13,7 +13,8 @@ export interface BudgetRecord {
   portfolio_heat: number;
   cluster_stress: number;
   vol_regime: number;
-  mode: Mode;
+  /** `unknown` when the mode lookup answered something that is not a mode. */
+  mode: Mode | 'unknown';
   timestamp: number;
   base_risk_pct: number;
   position_notional: number;
@@ -27,7 +28,7 @@ export interface ViolationEvent {
   position_notional: number;
   budget_usd: number;
   over_budget: number;
-  mode: Mode;
+  mode: Mode | 'unknown';
   timestamp: number;
 }
 
@@ -86,6 +87,11 @@ const num = (field: string, v: number, decimals?: number): string => {
   return String(decimals === undefined ? v : roundTo(v, decimals));
 };
 
+const str = (field: string, v: unknown): string => {
+  if (typeof v !== 'string') throw new TypeError(`${field} is not a string (${typeof v})`);
+  return v;
+};
+
 /**
  * A budget's values in BUDGET_FIELDS order, serialised as `toFields` does (same rounding, same
  * refusal of non-finite numbers) without building the field/value pairs: the engine writes
@@ -93,14 +99,14 @@ const num = (field: string, v: number, decimals?: number): string => {
  */
 export function budgetValues(r: BudgetRecord): string[] {
   return [
-    r.symbol,
+    str('symbol', r.symbol),
     num('budget_usd', r.budget_usd, USD_DECIMALS),
     num('stress_factor', r.stress_factor, RATIO_DECIMALS),
     num('equity_usd', r.equity_usd, USD_DECIMALS),
     num('portfolio_heat', r.portfolio_heat, RATIO_DECIMALS),
     num('cluster_stress', r.cluster_stress, RATIO_DECIMALS),
     num('vol_regime', r.vol_regime, RATIO_DECIMALS),
-    r.mode,
+    str('mode', r.mode),
     num('timestamp', r.timestamp),
     num('base_risk_pct', r.base_risk_pct),
     num('position_notional', r.position_notional, USD_DECIMALS),

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
-import { symbolFromKey } from '../../redis/keys.js';
 import type { Batch, Reply, RedisSession } from '../batch.js';
 import { roundTo } from '../budget.calculator.js';
 import { parseNumber, type StaleInputs } from './reading.js';
+import { symbolOfKey } from './symbols.js';
 
 export interface Position {
   symbol: string;
@@ -29,14 +29,14 @@ const FIELDS: readonly string[] = ['position_amt', 'side', 'mark_price', 'curren
 export class PositionReader {
   constructor(private readonly config: AppConfig) {}
 
-  /** symbol → its keys, in pattern order. */
-  async discover(session: RedisSession): Promise<Map<string, string[]>> {
+  /** symbol → its keys, in pattern order; keys whose symbol part breaks the symbol rule are counted. */
+  async discover(session: RedisSession, stale: StaleInputs): Promise<Map<string, string[]>> {
     const patterns = this.config.POSITION_KEY_PATTERNS;
     const perPattern = await Promise.all(patterns.map((p) => session.scan(p)));
     const bySymbol = new Map<string, string[]>();
     perPattern.forEach((keys, i) => {
       for (const key of keys) {
-        const symbol = symbolFromKey(key, patterns[i]);
+        const symbol = symbolOfKey(key, patterns[i], stale);
         if (!symbol) continue;
         const list = bySymbol.get(symbol) ?? [];
         list.push(key);

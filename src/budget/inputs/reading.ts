@@ -1,5 +1,8 @@
-/** The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`. */
-export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol'] as const;
+/**
+ * The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`.
+ * `symbol`: a discovered key whose symbol part breaks the symbol rule (ignored, never budgeted).
+ */
+export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol', 'symbol'] as const;
 export type InputType = (typeof INPUT_TYPES)[number];
 
 /**
