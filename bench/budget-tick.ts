@@ -28,6 +28,7 @@ import { PositionReader } from '../src/budget/inputs/position.reader.js';
 import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
 import { ManualClock } from '../src/common/clock.js';
+import { POSITION_FIELDS } from '../src/core/position.js';
 import type { AppConfig } from '../src/config/index.js';
 import { Keys, symbolFromKey } from '../src/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
@@ -151,15 +152,7 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
   for (const [symbol, keys] of bySymbol) {
     let pos;
     for (const key of keys) {
-      const fields = await send<Array<string | null>>(
-        'hmget',
-        key,
-        'position_amt',
-        'side',
-        'mark_price',
-        'current_price',
-        'entry_price',
-      );
+      const fields = await send<Array<string | null>>('hmget', key, ...POSITION_FIELDS);
       const parsed = PositionReader.parse(symbol, key, fields);
       if (parsed.kind === 'active') pos = parsed.position;
       if (parsed.kind === 'active' || parsed.kind === 'inactive') break;

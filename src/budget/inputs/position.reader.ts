@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
+import { parsePosition, POSITION_FIELDS, positionHashFromList } from '../../core/position.js';
 import type { Batch, Reply, RedisSession } from '../batch.js';
 import { roundTo } from '../budget.calculator.js';
-import { parseNumber, type StaleInputs } from './reading.js';
+import { type StaleInputs } from './reading.js';
 import { symbolOfKey } from './symbols.js';
 
 export interface Position {
   symbol: string;
-  /** Signed as stored (shorts may be negative). */
+  /** Signed: long > 0, short < 0 (by `side` when the amount is unsigned). */
   amount: number;
   side: string;
   price: number;
@@ -15,10 +16,6 @@ export interface Position {
   /** The key the position was taken from. */
   key: string;
 }
-
-const isNull = (f: unknown) => f === null;
-
-const FIELDS: readonly string[] = ['position_amt', 'side', 'mark_price', 'current_price', 'entry_price'];
 
 /**
  * Positions under every POSITION_KEY_PATTERNS pattern (current and legacy), found with SCAN.
@@ -54,7 +51,7 @@ export class PositionReader {
     for (const [symbol, keys] of bySymbol) {
       replies.set(
         symbol,
-        keys.map((key) => ({ key, reply: plan.hmget(key, FIELDS) })),
+        keys.map((key) => ({ key, reply: plan.hmget(key, POSITION_FIELDS) })),
       );
     }
     return (symbol, stale) => {
@@ -74,35 +71,34 @@ export class PositionReader {
   }
 
   /**
-   * `inactive`: zero amount or FLAT (a real answer: the symbol has no position). `gone`: the key
-   * vanished between SCAN and read. `garbage`: present but unusable.
+   * The position of one key, by the one position rule (core/position.ts, CONTRACT.md §1), from
+   * HMGET values in POSITION_FIELDS order. `inactive`: zero amount or FLAT (a real answer: the
+   * symbol has no position). `gone`: the key vanished between SCAN and read. `garbage`: present
+   * but unusable, including an active position without a usable price.
    */
   static parse(
     symbol: string,
     key: string,
-    fields: Array<string | null>,
+    fields: ReadonlyArray<string | null>,
   ):
     | { kind: 'active'; position: Position }
     | { kind: 'inactive' }
     | { kind: 'gone' }
     | { kind: 'garbage'; why: string } {
-    if (fields.every(isNull)) return { kind: 'gone' };
-    const amtRaw = fields[0];
-    const sideRaw = fields[1];
-    const side = (sideRaw ?? '').trim().toUpperCase();
-    if (side === 'FLAT') return { kind: 'inactive' };
-    const amt = parseNumber(amtRaw);
-    if (!amt.ok) return { kind: 'garbage', why: `position_amt=${String(amtRaw)}` };
-    if (amt.n === 0) return { kind: 'inactive' };
-    // mark_price, then current_price, then entry_price: the first usable one
-    for (let i = 2; i < fields.length; i++) {
-      const p = parseNumber(fields[i], 'positive');
-      if (p.ok) {
-        const notional = roundTo(Math.abs(amt.n) * p.n, 2);
-        if (!Number.isFinite(notional)) return { kind: 'garbage', why: 'notional overflow' };
-        return { kind: 'active', position: { symbol, amount: amt.n, side, price: p.n, notional, key } };
-      }
+    const parsed = parsePosition(positionHashFromList(fields));
+    switch (parsed.kind) {
+      case 'gone':
+        return { kind: 'gone' };
+      case 'inactive':
+        return { kind: 'inactive' };
+      case 'garbage':
+        return { kind: 'garbage', why: parsed.why };
     }
-    return { kind: 'garbage', why: `no usable price (mark_price=${String(fields[2])})` };
+    const { amount, side, price } = parsed;
+    if (price === undefined)
+      return { kind: 'garbage', why: 'no usable mark_price, current_price or entry_price' };
+    const notional = roundTo(Math.abs(amount) * price, 2);
+    if (!Number.isFinite(notional)) return { kind: 'garbage', why: 'notional overflow' };
+    return { kind: 'active', position: { symbol, amount, side, price, notional, key } };
   }
 }
