@@ -164,14 +164,25 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
       if (p.ok) cluster = Math.max(cluster ?? 0, clamp01(p.n));
     }
     cluster ??= wide.ok ? clamp01(wide.n) : legacy.ok ? clamp01(legacy.n) : 0;
-    const [sigma] = await send<Array<string | null>>('hmget', Keys.marketState(symbol), 'sigma');
+    const [sigma, ts] = await send<Array<string | null>>(
+      'hmget',
+      Keys.marketState(symbol),
+      'sigma',
+      'ts_timestamp',
+    );
     const [regime, legacySigma] = await send<Array<string | null>>(
       'hmget',
       Keys.legacyMarketState(symbol),
       'vol_regime',
       'sigma',
     );
-    const vol = VolatilityReader.resolve(symbol, sigma, regime, legacySigma, stale).value;
+    const vol = VolatilityReader.resolve(
+      symbol,
+      { sigma, ts_timestamp: ts },
+      { vol_regime: regime, sigma: legacySigma },
+      stale,
+      { nowSec: clock.nowSec(), maxAgeSec: config.INPUT_MAX_AGE_SEC },
+    ).value;
     const out = calc.compute({
       equityUsd: state.equityUsd,
       heat,

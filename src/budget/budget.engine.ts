@@ -156,7 +156,8 @@ export class BudgetEngine {
       // 1st batch (alongside the SCAN): portfolio state and cluster membership
       const first = new Batch();
       const stateOf = this.portfolio.plan(first);
-      const clusterMapOf = this.clusters.planMap(first);
+      const ages = { nowSec: this.clock.nowSec(), maxAgeSec: this.config.INPUT_MAX_AGE_SEC };
+      const clusterMapOf = this.clusters.planMap(first, ages);
       // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
       // that was read fine, and either rejection stays handled
       const [scan, firstRead] = await Promise.allSettled([
@@ -176,8 +177,10 @@ export class BudgetEngine {
       const second = new Batch();
       const positionOf = this.positions.plan(second, bySymbol);
       const clusterMap = usable ? clusterMapOf(stale) : undefined;
-      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, bySymbol.keys()) : undefined;
-      const volOf = usable ? this.vol.plan(second, bySymbol.keys()) : undefined;
+      const clusterOf = clusterMap
+        ? this.clusters.plan(second, clusterMap, bySymbol.keys(), ages)
+        : undefined;
+      const volOf = usable ? this.vol.plan(second, bySymbol.keys(), ages) : undefined;
       await second.run(session);
 
       const active: Position[] = [];

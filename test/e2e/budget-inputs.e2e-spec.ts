@@ -120,4 +120,107 @@ describe('budget engine inputs against a real Redis', () => {
       expect(await r.hget(Keys.violation('BTCUSDT'), 'mode')).toBe('unknown');
     });
   });
+
+  it('entry positions (quantity, side, entry_price; no position_amt, no mark_price) are budgeted, signed by side', async () => {
+    const { clock, engine } = await boot();
+    await putState(100000, nowSec(clock));
+    // as the apply layer writes a position at entry
+    await r.hset(Keys.position('ETHUSDT'), {
+      symbol: 'ETHUSDT',
+      side: 'LONG',
+      quantity: '2',
+      entry_price: '3100',
+      leverage: '3',
+      opened_at: String(nowSec(clock) - 60),
+    });
+    await r.hset(Keys.position('SOLUSDT'), {
+      symbol: 'SOLUSDT',
+      side: 'SHORT',
+      qty: '40',
+      entry_price: '150',
+    });
+    const res = await engine.tick();
+    expect(res).toMatchObject({ outcome: 'written', symbols: ['ETHUSDT', 'SOLUSDT'], written: 2 });
+    expect(Number(await r.hget(Keys.budget('ETHUSDT'), 'position_notional'))).toBe(6200);
+    expect(Number(await r.hget(Keys.budget('SOLUSDT'), 'position_notional'))).toBe(6000);
+    expect(res.violations).toEqual(['ETHUSDT', 'SOLUSDT']); // both far above ~1,868
+  });
+
+  it('heat above 1 is weighted as it is; only the final stress is clamped (CONTRACT §1–2)', async () => {
+    const { clock, engine } = await boot();
+    await putState(100000, nowSec(clock));
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '0.001', side: 'LONG', mark_price: '50000' });
+    heat.setHeat(1.5); // Σ|notional|·σ / equity of a hot portfolio
+    await engine.tick();
+    const h = await r.hgetall(Keys.budget('BTCUSDT'));
+    // stress = 0.4·1.5 + 0.4·0 + 0.2·0.33 = 0.666 → budget = 100000·0.02·0.334 = 668
+    expect(Number(h.portfolio_heat)).toBe(1.5);
+    expect(Number(h.stress_factor)).toBeCloseTo(0.666, 6);
+    expect(Number(h.budget_usd)).toBe(668);
+
+    heat.setHeat(4); // the final stress is clamped: budget at its floor
+    await engine.tick();
+    expect(Number(await r.hget(Keys.budget('BTCUSDT'), 'stress_factor'))).toBe(1);
+    expect(Number(await r.hget(Keys.budget('BTCUSDT'), 'budget_usd'))).toBe(500);
+  });
+
+  describe('input ages (INPUT_MAX_AGE_SEC, CONTRACT §1)', () => {
+    it('a cluster stress with an old updated_ts is stale: counted and skipped for the next source', async () => {
+      const { clock, engine, metrics } = await boot({ INPUT_MAX_AGE_SEC: '300' });
+      const now = nowSec(clock);
+      await putState(100000, now);
+      await r.hset(Keys.position('SOLUSDT'), { position_amt: '1', side: 'LONG', mark_price: '100' });
+      await r.hset(Keys.position('ADAUSDT'), { position_amt: '1', side: 'LONG', mark_price: '100' });
+      // as the cluster service writes them (no TTL)
+      await r.hset(Keys.clusters, { alts: JSON.stringify(['SOLUSDT', 'ADAUSDT']) });
+      await r.hset(Keys.clusterState('alts'), {
+        stress: '0.8',
+        updated_ts: String(now - 301),
+        n_members: '2',
+      });
+      await r.hset(Keys.portfolioClusterState, { cluster_stress: '0.3', updated_ts: String(now - 20) });
+      const before = await metric(metrics.staleInput, { input_type: 'cluster' });
+      await engine.tick();
+      expect(Number(await r.hget(Keys.budget('SOLUSDT'), 'cluster_stress'))).toBe(0.3);
+      expect(await metric(metrics.staleInput, { input_type: 'cluster' })).toBe(before + 2); // per symbol
+
+      // the portfolio-wide value a day old too: the legacy key answers
+      await r.hset(Keys.portfolioClusterState, { updated_ts: String(now - 86400) });
+      await r.hset(Keys.legacyClusterStress, { stress: '0.1' });
+      await engine.tick();
+      expect(Number(await r.hget(Keys.budget('SOLUSDT'), 'cluster_stress'))).toBe(0.1);
+
+      // fresh again: the cluster's own stress wins
+      await r.hset(Keys.clusterState('alts'), { updated_ts: String(now - 5) });
+      await engine.tick();
+      expect(Number(await r.hget(Keys.budget('SOLUSDT'), 'cluster_stress'))).toBe(0.8);
+    });
+
+    it('an old ts_timestamp makes the live market state stale (counted as vol); the legacy key only backs it up', async () => {
+      const { clock, engine, metrics } = await boot({ INPUT_MAX_AGE_SEC: '300' });
+      const now = nowSec(clock);
+      await putState(100000, now);
+      for (const s of ['BTCUSDT', 'ETHUSDT', 'XRPUSDT'])
+        await r.hset(Keys.position(s), { position_amt: '1', side: 'LONG', mark_price: '100' });
+      // BTC: live and fresh (0.025 → 0.67); a leftover legacy regime must not override it
+      await r.hset(Keys.marketState('BTCUSDT'), {
+        sigma: '0.025',
+        mu: '0.0001',
+        ts_timestamp: String(now - 30),
+      });
+      await r.hset(Keys.legacyMarketState('BTCUSDT'), { vol_regime: 'EXTREME', sigma: '0.05' });
+      // ETH: live but 10 minutes old → the legacy key answers (LOW → 0)
+      await r.hset(Keys.marketState('ETHUSDT'), { sigma: '0.04', ts_timestamp: String(now - 600) });
+      await r.hset(Keys.legacyMarketState('ETHUSDT'), { vol_regime: 'LOW_VOL' });
+      // XRP: live but stale, no legacy → normal (0.33)
+      await r.hset(Keys.marketState('XRPUSDT'), { sigma: '0.04', ts_timestamp: String(now - 600) });
+      const before = await metric(metrics.staleInput, { input_type: 'vol' });
+      await engine.tick();
+      const vol = async (s: string) => Number(await r.hget(Keys.budget(s), 'vol_regime'));
+      expect(await vol('BTCUSDT')).toBe(0.67);
+      expect(await vol('ETHUSDT')).toBe(0);
+      expect(await vol('XRPUSDT')).toBe(0.33);
+      expect(await metric(metrics.staleInput, { input_type: 'vol' })).toBe(before + 2);
+    });
+  });
 });
