@@ -11,8 +11,9 @@ import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from
 import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
-import { PositionReader, type Position } from './inputs/position.reader.js';
+import { PositionReader } from './inputs/position.reader.js';
 import { StaleInputs, type InputStatus } from './inputs/reading.js';
+import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { LkgCache, type PortfolioDecision } from './lkg.js';
 
@@ -32,6 +33,12 @@ interface GaugeValues {
 }
 
 const NO_REPLIES: Array<() => Reply> = [];
+
+/** A symbol to budget: an active position, or a flat symbol of the universe (notional 0). */
+interface Target {
+  symbol: string;
+  notional: number;
+}
 
 /** One symbol's budget, serialised, before anything is queued. */
 interface Planned {
@@ -63,7 +70,10 @@ function queueViolations(writes: Batch, found: Found[], planned: Planned[]): voi
 export interface TickResult {
   outcome: TickOutcome;
   portfolio: PortfolioDecision['outcome'];
-  /** Active symbols (non-zero, non-FLAT positions with a usable price), sorted. */
+  /**
+   * Budgeted symbols, sorted: active positions (non-zero, non-FLAT, with a usable price) and the
+   * flat symbols of the tradable universe (market-state keys, BUDGET_UNIVERSE).
+   */
   symbols: string[];
   /** Budget hashes written successfully. */
   written: number;
@@ -107,6 +117,7 @@ export class BudgetEngine {
     private readonly heat: HeatReader,
     private readonly clusters: ClusterStressReader,
     private readonly vol: VolatilityReader,
+    private readonly universe: UniverseReader,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
     this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
@@ -160,8 +171,9 @@ export class BudgetEngine {
       const clusterMapOf = this.clusters.planMap(first, ages);
       // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
       // that was read fine, and either rejection stays handled
-      const [scan, firstRead] = await Promise.allSettled([
+      const [scan, universeScan, firstRead] = await Promise.allSettled([
         this.positions.discover(session, stale),
+        this.universe.discover(session, stale),
         first.run(session),
       ]);
       if (firstRead.status === 'rejected') throw firstRead.reason;
@@ -170,23 +182,27 @@ export class BudgetEngine {
       const decision = this.lkg.resolve(state.value, this.clock.nowSec());
       partial.portfolio = decision.outcome;
       if (scan.status === 'rejected') throw scan.reason;
+      if (universeScan.status === 'rejected') throw universeScan.reason;
       const bySymbol = scan.value;
+      const universe = universeScan.value;
+      const candidates = new Set(bySymbol.keys());
+      for (const s of universe) candidates.add(s);
       const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
 
       // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
       const second = new Batch();
       const positionOf = this.positions.plan(second, bySymbol);
       const clusterMap = usable ? clusterMapOf(stale) : undefined;
-      const clusterOf = clusterMap
-        ? this.clusters.plan(second, clusterMap, bySymbol.keys(), ages)
-        : undefined;
-      const volOf = usable ? this.vol.plan(second, bySymbol.keys(), ages) : undefined;
+      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, candidates, ages) : undefined;
+      const volOf = usable ? this.vol.plan(second, candidates, ages) : undefined;
       await second.run(session);
 
-      const active: Position[] = [];
-      for (const symbol of [...bySymbol.keys()].sort()) {
+      // budgeted: every active position, and every flat symbol of the universe (notional 0)
+      const active: Target[] = [];
+      for (const symbol of [...candidates].sort()) {
         const p = positionOf(symbol, stale);
-        if (p) active.push(p);
+        if (typeof p === 'object') active.push(p);
+        else if (p === 'flat' && universe.has(symbol)) active.push({ symbol, notional: 0 });
       }
       const heat = await heatP;
       const heatView = { value: heat.value, status: heat.status, source: heat.source };

@@ -10,6 +10,7 @@ import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
 import { PositionReader } from './inputs/position.reader.js';
+import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
 
@@ -25,6 +26,7 @@ import { TestInjectController } from './test-inject.controller.js';
     HeatReader,
     ClusterStressReader,
     VolatilityReader,
+    UniverseReader,
     BudgetEngine,
     BudgetScheduler,
     BudgetService,

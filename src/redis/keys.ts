@@ -13,6 +13,8 @@ export const Keys = {
   portfolioClusterState: 'quantum:portfolio:cluster_state',
   legacyClusterStress: 'quantum:cluster:stress:default',
   marketState: (symbol: string) => `quantum:marketstate:${symbol}`,
+  /** SCAN pattern of the live market states: each one puts its symbol in the tradable universe (§2). */
+  marketStatePattern: 'quantum:marketstate:*',
   legacyMarketState: (symbol: string) => `quantum:state:market:${symbol}`,
 
   // --- budget engine outputs (§2) ---

@@ -43,10 +43,14 @@ export class PositionReader {
     return bySymbol;
   }
 
+  /**
+   * Reads every discovered key; the answer per symbol is its position, `flat` (no key, zero or
+   * FLAT: a real answer) or `garbage` (no key held a usable position; counted).
+   */
   plan(
     plan: Batch,
     bySymbol: Map<string, string[]>,
-  ): (symbol: string, stale: StaleInputs) => Position | undefined {
+  ): (symbol: string, stale: StaleInputs) => Position | 'flat' | 'garbage' {
     const replies = new Map<string, Array<{ key: string; reply: () => Reply }>>();
     for (const [symbol, keys] of bySymbol) {
       replies.set(
@@ -55,18 +59,23 @@ export class PositionReader {
       );
     }
     return (symbol, stale) => {
+      let garbage = false;
       for (const { key, reply } of replies.get(symbol) ?? []) {
         const [err, value] = reply();
         if (err) {
           stale.add('position', `${symbol}: ${err.message}`);
+          garbage = true;
           continue;
         }
         const parsed = PositionReader.parse(symbol, key, value as Array<string | null>);
-        if (parsed.kind === 'garbage') stale.add('position', `${symbol}: ${parsed.why}`);
+        if (parsed.kind === 'garbage') {
+          stale.add('position', `${symbol}: ${parsed.why}`);
+          garbage = true;
+        }
         if (parsed.kind === 'garbage' || parsed.kind === 'gone') continue;
-        return parsed.kind === 'active' ? parsed.position : undefined;
+        return parsed.kind === 'active' ? parsed.position : 'flat';
       }
-      return undefined;
+      return garbage ? 'garbage' : 'flat';
     };
   }
 
