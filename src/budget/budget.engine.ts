@@ -4,9 +4,10 @@ import { AppConfig, MODES, type Mode } from '../config/index.js';
 import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
-import { Batch, type Command, type Reply, type WriteOutcome } from './batch.js';
+import { Batch, type Command, type RedisSession, type Reply, type WriteOutcome } from './batch.js';
 import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
+import { BudgetStatusRepository } from './budget-status.repository.js';
 import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from './budget.repository.js';
 import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
@@ -77,6 +78,8 @@ export interface TickResult {
   symbols: string[];
   /** Budget hashes written successfully. */
   written: number;
+  /** Budgets were written (or there was nothing to budget); false counts in p28_budget_tick_failed_total. */
+  success: boolean;
   /** Symbols whose violation was found this tick. */
   violations: string[];
   /** Every Redis round trip of the tick, SCAN pages included. */
@@ -118,6 +121,7 @@ export class BudgetEngine {
     private readonly clusters: ClusterStressReader,
     private readonly vol: VolatilityReader,
     private readonly universe: UniverseReader,
+    private readonly status: BudgetStatusRepository,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
     this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
@@ -149,10 +153,13 @@ export class BudgetEngine {
     const heatP = this.heat.read(this.heatTimeoutMs);
     const partial: Partial<TickResult> = {};
 
-    const finish = (r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips'>) => {
+    const finish = (
+      r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips' | 'success'>,
+    ) => {
       const durationMs = performance.now() - started;
       const result: TickResult = {
         ...r,
+        success: BudgetEngine.succeeded(r),
         roundTrips: session.roundTrips,
         scanRoundTrips: session.scanRoundTrips,
         stale: stale.toJSON(),
@@ -212,6 +219,8 @@ export class BudgetEngine {
 
       if (!usable || !clusterOf || !volOf) {
         this.clearGauges(new Map());
+        // nothing to enforce is not a failure: followers must learn so from the status too
+        if (symbols.length === 0) await this.publishStatus(session, 0, 0);
         const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
         return finish({
           outcome,
@@ -300,6 +309,9 @@ export class BudgetEngine {
         }
       }
       queueViolations(writes, found, planned);
+      // rides in the same round trip; a follower cannot tell which budget writes failed, the
+      // leader's own readiness can (see TickResult.success)
+      for (const c of this.status.commands(this.clock.nowMs(), active.length, found.length)) writes.add(c);
       if (refusedError) {
         this.logger.error({
           msg: refusedError.error.includes('not finite')
@@ -390,6 +402,23 @@ export class BudgetEngine {
   }
 
   /**
+   * A tick succeeded when it wrote a budget, or had no symbol to budget (nothing to enforce).
+   * Anything else while symbols are budgeted is a failed tick (CONTRACT.md §2).
+   */
+  static succeeded(r: Pick<TickResult, 'outcome' | 'symbols' | 'written'>): boolean {
+    if (r.outcome === 'failed') return false;
+    return r.symbols.length === 0 || (r.outcome === 'written' && r.written > 0);
+  }
+
+  private async publishStatus(session: RedisSession, symbols: number, written: number): Promise<void> {
+    try {
+      await session.exec(this.status.commands(this.clock.nowMs(), symbols, written));
+    } catch (err) {
+      this.logger.warn({ msg: 'budget status not written', error: (err as Error).message });
+    }
+  }
+
+  /**
    * The mode written into a symbol's budget and violation. The lookup goes by data (the symbol), so
    * whatever it answers is checked: anything but a known mode is written as `unknown`, never thrown.
    */
@@ -438,6 +467,7 @@ export class BudgetEngine {
 
   private report(result: TickResult, stale: StaleInputs) {
     this.metrics.loopDuration.observe(result.durationMs / 1000);
+    if (!result.success) this.metrics.tickFailed.inc();
     for (const [type, count] of stale.counts) this.metrics.staleInput.inc({ input_type: type }, count);
     if (!stale.empty) this.logger.warn({ msg: 'inputs missing or garbage this tick', inputs: result.stale });
     switch (result.portfolio) {

@@ -3,6 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { BudgetController } from './budget.controller.js';
 import { BudgetEngine } from './budget.engine.js';
 import { BudgetRedis } from './budget-redis.js';
+import { BudgetStatusRepository } from './budget-status.repository.js';
 import { BudgetRepository } from './budget.repository.js';
 import { BudgetScheduler } from './budget.scheduler.js';
 import { BudgetService } from './budget.service.js';
@@ -21,6 +22,7 @@ import { TestInjectController } from './test-inject.controller.js';
   providers: [
     BudgetRedis,
     BudgetRepository,
+    BudgetStatusRepository,
     PortfolioStateReader,
     PositionReader,
     HeatReader,
