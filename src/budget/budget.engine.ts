@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { AppConfig, MODES, type Mode } from '../config/index.js';
+import { KnownSymbols } from '../health/known-symbols.js';
 import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
@@ -122,6 +123,7 @@ export class BudgetEngine {
     private readonly vol: VolatilityReader,
     private readonly universe: UniverseReader,
     private readonly status: BudgetStatusRepository,
+    private readonly known: KnownSymbols,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
     this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
@@ -465,7 +467,22 @@ export class BudgetEngine {
     this.gauges = current;
   }
 
+  /**
+   * Series of symbols that left the engine are removed, counters included: a symbol seen once must
+   * not hold its series for the life of the process. A failed tick knows no symbols: nothing moves.
+   */
+  private forget(result: TickResult) {
+    if (result.outcome === 'failed') return;
+    for (const symbol of this.known.replace(result.symbols)) {
+      const labels = { symbol };
+      this.metrics.budgetComputed.remove(labels);
+      this.metrics.budgetBlocks.remove(labels);
+      this.metrics.budgetAllow.remove(labels);
+    }
+  }
+
   private report(result: TickResult, stale: StaleInputs) {
+    this.forget(result);
     this.metrics.loopDuration.observe(result.durationMs / 1000);
     if (!result.success) this.metrics.tickFailed.inc();
     for (const [type, count] of stale.counts) this.metrics.staleInput.inc({ input_type: type }, count);

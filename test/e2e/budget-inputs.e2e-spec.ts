@@ -26,6 +26,9 @@ async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
 }
+const symbolsOf = async (m: Sampled) =>
+  [...new Set((await m.get()).values.map((v) => String(v.labels.symbol)))].sort();
+
 describe('budget engine inputs against a real Redis', () => {
   let redis: TestRedis;
   let heat: HeatStub;
@@ -222,5 +225,27 @@ describe('budget engine inputs against a real Redis', () => {
       expect(await vol('XRPUSDT')).toBe(0.33);
       expect(await metric(metrics.staleInput, { input_type: 'vol' })).toBe(before + 2);
     });
+  });
+
+  it('a symbol gone from the engine loses every per-symbol series, counters included (budget_computed, budget_blocks)', async () => {
+    const { clock, engine, metrics } = await boot();
+    await putState(100000, nowSec(clock));
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '1', side: 'LONG', mark_price: '50000' }); // over budget
+    await r.hset(Keys.position('ETHUSDT'), { position_amt: '0.1', side: 'LONG', mark_price: '3000' });
+    await engine.tick();
+    const perSymbol = [
+      metrics.budgetValue,
+      metrics.stressFactor,
+      metrics.utilization,
+      metrics.budgetComputed,
+      metrics.budgetBlocks,
+    ];
+    for (const m of perSymbol) expect(await symbolsOf(m)).toContain('BTCUSDT');
+
+    await r.del(Keys.position('BTCUSDT'));
+    await engine.tick();
+    for (const m of perSymbol) expect(await symbolsOf(m)).not.toContain('BTCUSDT');
+    expect(await symbolsOf(metrics.budgetComputed)).toEqual(['ETHUSDT']);
+    expect(await metric(metrics.budgetComputed, { symbol: 'ETHUSDT' })).toBe(2);
   });
 });
