@@ -59,10 +59,16 @@ interface Found {
   event: Array<() => Reply>;
 }
 
-/** Queues the violations of a tick (the budgets are already queued). */
+/**
+ * Queues the violations of a tick (the budgets are already queued) in ascending order of
+ * over_budget, so the worst are the newest stream entries: the original governor reads only the
+ * last 10 of the stream.
+ */
 function queueViolations(writes: Batch, found: Found[], planned: Planned[]): void {
   const bySymbol = new Map(found.map((f) => [f.record.symbol, f]));
-  for (const p of planned) {
+  const over = planned.filter((p) => p.event !== undefined);
+  over.sort((a, b) => a.overBudget - b.overBudget || (a.record.symbol < b.record.symbol ? -1 : 1));
+  for (const p of over) {
     const f = bySymbol.get(p.record.symbol);
     if (f && p.event) f.event = p.event.map((c) => writes.add(c));
   }

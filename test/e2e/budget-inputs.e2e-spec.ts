@@ -248,4 +248,27 @@ describe('budget engine inputs against a real Redis', () => {
     expect(await symbolsOf(metrics.budgetComputed)).toEqual(['ETHUSDT']);
     expect(await metric(metrics.budgetComputed, { symbol: 'ETHUSDT' })).toBe(2);
   });
+
+  it('a tick writes its violations in ascending order of over_budget: the worst are the newest entries', async () => {
+    const { clock, engine } = await boot();
+    await putState(100000, nowSec(clock)); // budget 1868 for every symbol (heat 0, vol 0.33)
+    const notional: Record<string, number> = {
+      AAAUSDT: 90000,
+      BBBUSDT: 5000,
+      CCCUSDT: 40000,
+      DDDUSDT: 2500,
+      EEEUSDT: 1000, // within budget
+      FFFUSDT: 120000,
+    };
+    for (const [s, n] of Object.entries(notional))
+      await r.hset(Keys.position(s), { position_amt: '1', side: 'LONG', mark_price: String(n) });
+    await engine.tick();
+    const entries = await r.xrange(Keys.violationStream, '-', '+');
+    const order = entries.map(
+      ([, f]) => JSON.parse(f[f.indexOf('json') + 1]) as { symbol: string; over_budget: number },
+    );
+    expect(order.map((e) => e.symbol)).toEqual(['DDDUSDT', 'BBBUSDT', 'CCCUSDT', 'AAAUSDT', 'FFFUSDT']);
+    const over = order.map((e) => e.over_budget);
+    expect(over).toEqual([...over].sort((a, b) => a - b));
+  });
 });
