@@ -492,6 +492,8 @@ export class BudgetEngine {
     this.metrics.loopDuration.observe(result.durationMs / 1000);
     if (!result.success) this.metrics.tickFailed.inc();
     for (const [type, count] of stale.counts) this.metrics.staleInput.inc({ input_type: type }, count);
+    // once per tick under the name the original service's alert thresholds use
+    if (result.portfolio !== 'fresh') this.metrics.staleInput.inc({ input_type: 'portfolio_state' });
     if (!stale.empty) this.logger.warn({ msg: 'inputs missing or garbage this tick', inputs: result.stale });
     switch (result.portfolio) {
       case 'lkg':

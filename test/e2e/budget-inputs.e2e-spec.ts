@@ -271,4 +271,24 @@ describe('budget engine inputs against a real Redis', () => {
     const over = order.map((e) => e.over_budget);
     expect(over).toEqual([...over].sort((a, b) => a - b));
   });
+
+  it('p28_stale_input_total also counts portfolio_state (the original alerts name it) when the state is stale or missing', async () => {
+    const { clock, engine, metrics } = await boot();
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '1', side: 'LONG', mark_price: '100' });
+    const count = () => metric(metrics.staleInput, { input_type: 'portfolio_state' });
+    const before = await count();
+    await putState(100000, nowSec(clock));
+    expect((await engine.tick()).portfolio).toBe('fresh');
+    expect(await count()).toBe(before);
+    clock.advance(60_000); // older than STALE_SEC: last known good
+    expect((await engine.tick()).portfolio).toBe('lkg');
+    expect(await count()).toBe(before + 1);
+    clock.advance(16 * 60_000);
+    expect((await engine.tick()).portfolio).toBe('too_old');
+    expect(await count()).toBe(before + 2);
+    await r.del(Keys.portfolioState);
+    const fresh = await boot();
+    expect((await fresh.engine.tick()).portfolio).toBe('missing');
+    expect(await metric(fresh.metrics.staleInput, { input_type: 'portfolio_state' })).toBe(1);
+  });
 });
