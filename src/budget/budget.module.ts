@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { BudgetCompatController } from './budget-compat.controller.js';
 import { BudgetController } from './budget.controller.js';
 import { BudgetEngine } from './budget.engine.js';
 import { BudgetRedis } from './budget-redis.js';
@@ -18,7 +19,7 @@ import { TestInjectController } from './test-inject.controller.js';
 /** The P2.8 budget engine (CONTRACT.md §1–2). */
 @Module({
   imports: [ScheduleModule.forRoot()],
-  controllers: [BudgetController, TestInjectController],
+  controllers: [BudgetController, BudgetCompatController, TestInjectController],
   providers: [
     BudgetRedis,
     BudgetRepository,

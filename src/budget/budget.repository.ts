@@ -118,7 +118,8 @@ const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pc
 
 /** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
 export function parseBudgetHash(hash: Record<string, string>): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
+  // field names are data: a field called __proto__ must be a field, not a prototype
+  const out: Record<string, string | number> = Object.create(null) as Record<string, string | number>;
   for (const [k, v] of Object.entries(hash)) {
     if (!NUMERIC.has(k)) out[k] = v;
     else if (Number.isFinite(Number(v)) && v.trim() !== '') out[k] = Number(v);
@@ -181,6 +182,8 @@ export class BudgetRepository {
 
   async get(session: RedisSession, symbol: string): Promise<Record<string, string | number> | undefined> {
     const [[err, hash]] = await session.exec([['hgetall', Keys.budget(symbol)]]);
+    // a key of another type (another service's junk) holds no budget; other errors are Redis's
+    if (err && /^WRONGTYPE/.test(err.message)) return undefined;
     if (err) throw err;
     if (!hash || Object.keys(hash).length === 0) return undefined;
     return parseBudgetHash(hash as Record<string, string>);
