@@ -291,4 +291,31 @@ describe('budget engine inputs against a real Redis', () => {
     expect((await fresh.engine.tick()).portfolio).toBe('missing');
     expect(await metric(fresh.metrics.staleInput, { input_type: 'portfolio_state' })).toBe(1);
   });
+
+  it('keys of the wrong type written by another service affect only their own input; the real budget is written', async () => {
+    const { clock, engine, metrics } = await boot({ BUDGET_UNIVERSE: 'XRPUSDT' });
+    const now = nowSec(clock);
+    await putState(100000, now);
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '0.01', side: 'LONG', mark_price: '50000' });
+    await r.set(Keys.position('ETHUSDT'), '{"position_amt": 1}'); // a JSON string, not a hash
+    await r.rpush(Keys.marketState('SOLUSDT'), '0.02'); // a list
+    await r.set(Keys.marketState('BTCUSDT'), '0.05');
+    await r.set(Keys.legacyMarketState('BTCUSDT'), 'HIGH');
+    await r.set(Keys.clusters, '["BTCUSDT"]');
+    await r.sadd(Keys.portfolioClusterState, '0.4');
+    await r.set(Keys.legacyClusterStress, '0.9');
+    await r.set(Keys.budget('XRPUSDT'), 'taken'); // the one write that must fail, alone
+    const failsBefore = await metric(metrics.redisWriteFail);
+    const res = await engine.tick();
+    expect(res).toMatchObject({ outcome: 'written', symbols: ['BTCUSDT', 'SOLUSDT', 'XRPUSDT'], written: 2 });
+    expect(res.writeFailures).toBe(1);
+    expect(await metric(metrics.redisWriteFail)).toBe(failsBefore + 1);
+    const btc = await r.hgetall(Keys.budget('BTCUSDT'));
+    expect(Number(btc.position_notional)).toBe(500);
+    expect(Number(btc.vol_regime)).toBe(0.33);
+    expect(Number(btc.cluster_stress)).toBe(0);
+    expect(Number(await r.hget(Keys.budget('SOLUSDT'), 'position_notional'))).toBe(0);
+    expect(res.stale.position?.count).toBe(1); // ETH
+    expect(res.stale.vol?.count).toBe(3); // BTC and SOL unreadable, XRP has none
+  });
 });
