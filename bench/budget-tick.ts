@@ -328,7 +328,10 @@ async function main() {
   }
 
   const fmt = (x: number, d = 1) => x.toFixed(d).padStart(10);
-  console.log(`budget tick: median of ${RUNS} engine / ${NAIVE_RUNS} naive runs${smoke ? ' (smoke)' : ''}`);
+  console.log(
+    `budget tick: median of ${RUNS} engine / ${NAIVE_RUNS} naive runs${smoke ? ' (smoke)' : ''}; ` +
+      'symbols = budgeted, one in five flat (universe via its market-state key)',
+  );
   // redis-server, the app and the bench share the CPUs: a busy machine inflates every figure
   console.log(
     `load average ${loadavg()
