@@ -28,6 +28,7 @@ import { PositionReader } from '../src/budget/inputs/position.reader.js';
 import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
 import { ManualClock } from '../src/common/clock.js';
+import { POSITION_FIELDS } from '../src/core/position.js';
 import type { AppConfig } from '../src/config/index.js';
 import { Keys, symbolFromKey } from '../src/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
@@ -56,7 +57,11 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** N active symbols, half under each position pattern, with vol and cluster inputs; 5% over budget. */
+/**
+ * N budgeted symbols with vol and cluster inputs: one in five is flat, in the universe only through
+ * its market-state key (CONTRACT.md §2); the others are active positions, half under each position
+ * pattern; 5% over budget.
+ */
 async function seed(r: Redis, n: number, nowSec: number) {
   await r.flushdb();
   const p = r.pipeline();
@@ -67,8 +72,10 @@ async function seed(r: Redis, n: number, nowSec: number) {
     const s = `SYM${i}USDT`;
     const key = i % 2 ? Keys.legacyPosition(s) : Keys.position(s);
     const price = i % 20 === 0 ? '5000' : '10'; // notional 5000 > any budget ≤ 2000 here → violation
-    p.hset(key, { position_amt: '1', side: 'LONG', mark_price: price });
-    if (i % 3 === 0) p.hset(Keys.marketState(s), { sigma: String(0.001 + (i % 40) * 0.001) });
+    const flat = i % 5 === 4;
+    if (!flat) p.hset(key, { position_amt: '1', side: 'LONG', mark_price: price });
+    const sigma = String(0.001 + (i % 40) * 0.001);
+    if (flat || i % 3 === 0) p.hset(Keys.marketState(s), { sigma, ts_timestamp: String(nowSec) });
     else p.hset(Keys.legacyMarketState(s), { vol_regime: i % 3 === 1 ? 'HIGH' : 'LOW' });
     if (i % 4 !== 3) clusters[`c${i % 4}`].push(s);
   }
@@ -129,17 +136,21 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
   if (!state) throw new Error('naive: no state');
 
   const bySymbol = new Map<string, string[]>();
-  for (const pattern of config.POSITION_KEY_PATTERNS) {
+  const universe = new Set<string>(config.BUDGET_UNIVERSE);
+  for (const pattern of [...config.POSITION_KEY_PATTERNS, Keys.marketStatePattern]) {
     let cursor = '0';
     do {
       const [next, keys] = await send<[string, string[]]>('scan', cursor, 'MATCH', pattern, 'COUNT', 1000);
       for (const k of keys) {
         const s = symbolFromKey(k, pattern);
-        if (s) bySymbol.set(s, [...(bySymbol.get(s) ?? []), k]);
+        if (!s) continue;
+        if (pattern === Keys.marketStatePattern) universe.add(s);
+        else bySymbol.set(s, [...(bySymbol.get(s) ?? []), k]);
       }
       cursor = next;
     } while (cursor !== '0');
   }
+  for (const s of universe) if (!bySymbol.has(s)) bySymbol.set(s, []);
   // ioredis turns an HGETALL reply into an object, `call` included
   const membership = await send<Record<string, string>>('hgetall', Keys.clusters);
   const { clustersOf } = ClusterStressReader.parseMembership([null, membership]);
@@ -151,40 +162,44 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
   for (const [symbol, keys] of bySymbol) {
     let pos;
     for (const key of keys) {
-      const fields = await send<Array<string | null>>(
-        'hmget',
-        key,
-        'position_amt',
-        'side',
-        'mark_price',
-        'current_price',
-        'entry_price',
-      );
+      const fields = await send<Array<string | null>>('hmget', key, ...POSITION_FIELDS);
       const parsed = PositionReader.parse(symbol, key, fields);
       if (parsed.kind === 'active') pos = parsed.position;
       if (parsed.kind === 'active' || parsed.kind === 'inactive') break;
     }
-    if (!pos) continue;
+    if (!pos && !universe.has(symbol)) continue;
+    const notional = pos?.notional ?? 0;
     let cluster: number | undefined;
     for (const id of clustersOf.get(symbol) ?? []) {
       const p = parseNumber(await send('hget', Keys.clusterState(id), 'stress'), 'nonNegative');
       if (p.ok) cluster = Math.max(cluster ?? 0, clamp01(p.n));
     }
     cluster ??= wide.ok ? clamp01(wide.n) : legacy.ok ? clamp01(legacy.n) : 0;
-    const [sigma] = await send<Array<string | null>>('hmget', Keys.marketState(symbol), 'sigma');
+    const [sigma, ts] = await send<Array<string | null>>(
+      'hmget',
+      Keys.marketState(symbol),
+      'sigma',
+      'ts_timestamp',
+    );
     const [regime, legacySigma] = await send<Array<string | null>>(
       'hmget',
       Keys.legacyMarketState(symbol),
       'vol_regime',
       'sigma',
     );
-    const vol = VolatilityReader.resolve(symbol, sigma, regime, legacySigma, stale).value;
+    const vol = VolatilityReader.resolve(
+      symbol,
+      { sigma, ts_timestamp: ts },
+      { vol_regime: regime, sigma: legacySigma },
+      stale,
+      { nowSec: clock.nowSec(), maxAgeSec: config.INPUT_MAX_AGE_SEC },
+    ).value;
     const out = calc.compute({
       equityUsd: state.equityUsd,
       heat,
       cluster,
       vol,
-      positionNotional: pos.notional,
+      positionNotional: notional,
     });
     if (!out.ok) continue;
     const c = out.result;
@@ -313,7 +328,10 @@ async function main() {
   }
 
   const fmt = (x: number, d = 1) => x.toFixed(d).padStart(10);
-  console.log(`budget tick: median of ${RUNS} engine / ${NAIVE_RUNS} naive runs${smoke ? ' (smoke)' : ''}`);
+  console.log(
+    `budget tick: median of ${RUNS} engine / ${NAIVE_RUNS} naive runs${smoke ? ' (smoke)' : ''}; ` +
+      'symbols = budgeted, one in five flat (universe via its market-state key)',
+  );
   // redis-server, the app and the bench share the CPUs: a busy machine inflates every figure
   console.log(
     `load average ${loadavg()

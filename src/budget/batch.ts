@@ -350,6 +350,8 @@ export class Batch {
   ): () => WriteOutcome {
     if (values.length !== fields.length)
       throw new Error(`${fields.length} fields but ${values.length} values`);
+    // checked here, not when the batch is packed: a bad value must fail its own write, not the batch
+    for (const v of values) if (typeof v !== 'string') throw new TypeError(`${key}: a value is not a string`);
     let g = this.writes[this.writes.length - 1];
     if (!g || g.fields !== fields || g.ttlSec !== ttlSec) {
       g = { fields, ttlSec, keys: [], values: [] };

@@ -25,6 +25,12 @@ describe('BudgetCalculator (CONTRACT.md §2)', () => {
     expect(r.budgetUsd).toBe(1668);
   });
 
+  it('heat above 1 is weighted unclamped; only the stress is clamped (heat 1.5 → stress 0.666, budget 668)', () => {
+    const r = ok({ equityUsd: 100000, heat: 1.5, cluster: 0, vol: 0.33 });
+    expect(r.stress).toBeCloseTo(0.666, 9);
+    expect(r.budgetUsd).toBe(668);
+  });
+
   it('worked check 2: heat .70 → stress 0.346, budget 1308', () => {
     const r = ok({ equityUsd: 100000, heat: 0.7, cluster: 0, vol: 0.33 });
     expect(r.stress).toBeCloseTo(0.346, 10);

@@ -5,7 +5,6 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -17,6 +16,7 @@ import {
   BudgetRecordResponse,
   SimulateBudgetResponse,
 } from './dto/budget-responses.dto.js';
+import { SymbolParamDto } from './dto/budget-check.dto.js';
 import { SimulateBudgetDto } from './dto/simulate-budget.dto.js';
 
 @ApiTags('budgets')
@@ -50,10 +50,10 @@ export class BudgetController {
 
   @Get(':symbol')
   @ApiOperation({ summary: "One symbol's current budget", description: 'Role: viewer.' })
-  @ApiParam({ name: 'symbol', type: String, example: 'BTCUSDT' })
   @ApiOkResponse({ type: BudgetRecordResponse })
-  @ApiNotFoundResponse({ description: 'no budget hash for the symbol (not active, or expired)' })
-  get(@Param('symbol') symbol: string) {
-    return this.budgets.get(symbol);
+  @ApiBadRequestResponse({ description: 'the symbol breaks the symbol rule (`fields: ["symbol"]`)' })
+  @ApiNotFoundResponse({ description: 'no budget hash for the symbol (not budgeted, or expired)' })
+  get(@Param() params: SymbolParamDto) {
+    return this.budgets.get(params.symbol);
   }
 }

@@ -1,24 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
+import { AppConfig, MODES, type Mode } from '../config/index.js';
+import { KnownSymbols } from '../health/known-symbols.js';
 import { Metrics } from '../health/metrics.js';
 import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
-import { Batch, type Reply, type WriteOutcome } from './batch.js';
+import { Batch, type Command, type RedisSession, type Reply, type WriteOutcome } from './batch.js';
 import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
-import {
-  BUDGET_FIELDS,
-  budgetValues,
-  BudgetRepository,
-  NonFiniteValueError,
-  type BudgetRecord,
-} from './budget.repository.js';
+import { BudgetStatusRepository } from './budget-status.repository.js';
+import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from './budget.repository.js';
 import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
-import { PositionReader, type Position } from './inputs/position.reader.js';
+import { PositionReader } from './inputs/position.reader.js';
 import { StaleInputs, type InputStatus } from './inputs/reading.js';
+import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { LkgCache, type PortfolioDecision } from './lkg.js';
 
@@ -39,14 +36,57 @@ interface GaugeValues {
 
 const NO_REPLIES: Array<() => Reply> = [];
 
+/** A symbol to budget: an active position, or a flat symbol of the universe (notional 0). */
+interface Target {
+  symbol: string;
+  notional: number;
+}
+
+/** One symbol's budget, serialised, before anything is queued. */
+interface Planned {
+  record: BudgetRecord;
+  values: string[];
+  /** the violation's commands, when the position is over budget */
+  event?: Command[];
+  overBudget: number;
+}
+
+/** One symbol's queued writes. */
+interface Found {
+  record: BudgetRecord;
+  violation: boolean;
+  budget: () => WriteOutcome;
+  event: Array<() => Reply>;
+}
+
+/**
+ * Queues the violations of a tick (the budgets are already queued) in ascending order of
+ * over_budget, so the worst are the newest stream entries: the original governor reads only the
+ * last 10 of the stream.
+ */
+function queueViolations(writes: Batch, found: Found[], planned: Planned[]): void {
+  const bySymbol = new Map(found.map((f) => [f.record.symbol, f]));
+  const over = planned.filter((p) => p.event !== undefined);
+  over.sort((a, b) => a.overBudget - b.overBudget || (a.record.symbol < b.record.symbol ? -1 : 1));
+  for (const p of over) {
+    const f = bySymbol.get(p.record.symbol);
+    if (f && p.event) f.event = p.event.map((c) => writes.add(c));
+  }
+}
+
 /** What one tick did, for tests, the bench and /health. */
 export interface TickResult {
   outcome: TickOutcome;
   portfolio: PortfolioDecision['outcome'];
-  /** Active symbols (non-zero, non-FLAT positions with a usable price), sorted. */
+  /**
+   * Budgeted symbols, sorted: active positions (non-zero, non-FLAT, with a usable price) and the
+   * flat symbols of the tradable universe (market-state keys, BUDGET_UNIVERSE).
+   */
   symbols: string[];
   /** Budget hashes written successfully. */
   written: number;
+  /** Budgets were written (or there was nothing to budget); false counts in p28_budget_tick_failed_total. */
+  success: boolean;
   /** Symbols whose violation was found this tick. */
   violations: string[];
   /** Every Redis round trip of the tick, SCAN pages included. */
@@ -87,6 +127,9 @@ export class BudgetEngine {
     private readonly heat: HeatReader,
     private readonly clusters: ClusterStressReader,
     private readonly vol: VolatilityReader,
+    private readonly universe: UniverseReader,
+    private readonly status: BudgetStatusRepository,
+    private readonly known: KnownSymbols,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
     this.lkg = new LkgCache({ staleSec: config.STALE_SEC, maxLkgAgeSec: config.MAX_LKG_AGE_SEC });
@@ -118,10 +161,13 @@ export class BudgetEngine {
     const heatP = this.heat.read(this.heatTimeoutMs);
     const partial: Partial<TickResult> = {};
 
-    const finish = (r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips'>) => {
+    const finish = (
+      r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips' | 'success'>,
+    ) => {
       const durationMs = performance.now() - started;
       const result: TickResult = {
         ...r,
+        success: BudgetEngine.succeeded(r),
         roundTrips: session.roundTrips,
         scanRoundTrips: session.scanRoundTrips,
         stale: stale.toJSON(),
@@ -136,11 +182,13 @@ export class BudgetEngine {
       // 1st batch (alongside the SCAN): portfolio state and cluster membership
       const first = new Batch();
       const stateOf = this.portfolio.plan(first);
-      const clusterMapOf = this.clusters.planMap(first);
+      const ages = { nowSec: this.clock.nowSec(), maxAgeSec: this.config.INPUT_MAX_AGE_SEC };
+      const clusterMapOf = this.clusters.planMap(first, ages);
       // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
       // that was read fine, and either rejection stays handled
-      const [scan, firstRead] = await Promise.allSettled([
-        this.positions.discover(session),
+      const [scan, universeScan, firstRead] = await Promise.allSettled([
+        this.positions.discover(session, stale),
+        this.universe.discover(session, stale),
         first.run(session),
       ]);
       if (firstRead.status === 'rejected') throw firstRead.reason;
@@ -149,21 +197,27 @@ export class BudgetEngine {
       const decision = this.lkg.resolve(state.value, this.clock.nowSec());
       partial.portfolio = decision.outcome;
       if (scan.status === 'rejected') throw scan.reason;
+      if (universeScan.status === 'rejected') throw universeScan.reason;
       const bySymbol = scan.value;
+      const universe = universeScan.value;
+      const candidates = new Set(bySymbol.keys());
+      for (const s of universe) candidates.add(s);
       const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
 
       // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
       const second = new Batch();
       const positionOf = this.positions.plan(second, bySymbol);
       const clusterMap = usable ? clusterMapOf(stale) : undefined;
-      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, bySymbol.keys()) : undefined;
-      const volOf = usable ? this.vol.plan(second, bySymbol.keys()) : undefined;
+      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, candidates, ages) : undefined;
+      const volOf = usable ? this.vol.plan(second, candidates, ages) : undefined;
       await second.run(session);
 
-      const active: Position[] = [];
-      for (const symbol of [...bySymbol.keys()].sort()) {
+      // budgeted: every active position, and every flat symbol of the universe (notional 0)
+      const active: Target[] = [];
+      for (const symbol of [...candidates].sort()) {
         const p = positionOf(symbol, stale);
-        if (p) active.push(p);
+        if (typeof p === 'object') active.push(p);
+        else if (p === 'flat' && universe.has(symbol)) active.push({ symbol, notional: 0 });
       }
       const heat = await heatP;
       const heatView = { value: heat.value, status: heat.status, source: heat.source };
@@ -173,6 +227,8 @@ export class BudgetEngine {
 
       if (!usable || !clusterOf || !volOf) {
         this.clearGauges(new Map());
+        // nothing to enforce is not a failure: followers must learn so from the status too
+        if (symbols.length === 0) await this.publishStatus(session, 0, 0);
         const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
         return finish({
           outcome,
@@ -190,46 +246,43 @@ export class BudgetEngine {
       const equityUsd = decision.state.equityUsd;
       const ttlSec = this.repo.budgetTtlSec;
       const writes = new Batch();
-      const found: Array<{
-        record: BudgetRecord;
-        violation: boolean;
-        budget: () => WriteOutcome;
-        event: Array<() => Reply>;
-      }> = [];
+      let refused = 0;
+      let refusedError: { symbol: string; error: string } | undefined;
+      const planned: Planned[] = [];
       for (const pos of active) {
-        const cluster = clusterOf(pos.symbol, stale);
-        const vol = volOf(pos.symbol, stale);
-        const out = this.calculator.compute({
-          equityUsd,
-          heat: heat.value,
-          cluster: cluster.value,
-          vol: vol.value,
-          positionNotional: pos.notional,
-        });
-        if (!out.ok) {
-          stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
-          continue;
-        }
-        const r = out.result;
-        const mode = this.mode.effectiveMode(pos.symbol);
-        const record: BudgetRecord = {
-          symbol: pos.symbol,
-          budget_usd: r.budgetUsd,
-          stress_factor: r.stress,
-          equity_usd: equityUsd,
-          portfolio_heat: heat.value,
-          cluster_stress: cluster.value,
-          vol_regime: vol.value,
-          mode,
-          timestamp: now,
-          base_risk_pct: this.config.BASE_RISK_PCT,
-          position_notional: r.positionNotional,
-          utilization: r.utilization,
-        };
         try {
+          const cluster = clusterOf(pos.symbol, stale);
+          const vol = volOf(pos.symbol, stale);
+          const out = this.calculator.compute({
+            equityUsd,
+            heat: heat.value,
+            cluster: cluster.value,
+            vol: vol.value,
+            positionNotional: pos.notional,
+          });
+          if (!out.ok) {
+            stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
+            continue;
+          }
+          const r = out.result;
+          const mode = this.modeOf(pos.symbol);
+          const record: BudgetRecord = {
+            symbol: pos.symbol,
+            budget_usd: r.budgetUsd,
+            stress_factor: r.stress,
+            equity_usd: equityUsd,
+            portfolio_heat: heat.value,
+            cluster_stress: cluster.value,
+            vol_regime: vol.value,
+            mode,
+            timestamp: now,
+            base_risk_pct: this.config.BASE_RISK_PCT,
+            position_notional: r.positionNotional,
+            utilization: r.utilization,
+          };
           // serialise everything before queueing anything, so a refused value queues nothing
           const values = budgetValues(record);
-          const vcmds = r.violation
+          const event = r.violation
             ? this.repo.violationCommands({
                 event_type: 'budget.violation',
                 symbol: pos.symbol,
@@ -239,24 +292,43 @@ export class BudgetEngine {
                 mode,
                 timestamp: now,
               })
-            : [];
-          found.push({
-            record,
-            violation: r.violation,
-            budget: writes.hsetExpire(Keys.budget(pos.symbol), BUDGET_FIELDS, values, ttlSec),
-            event: vcmds.length === 0 ? NO_REPLIES : vcmds.map((c) => writes.add(c)),
-          });
+            : undefined;
+          planned.push({ record, values, event, overBudget: r.overBudget });
         } catch (err) {
-          if (!(err instanceof NonFiniteValueError)) throw err;
-          // unreachable while the readers and calculator hold their contracts; kept as a tripwire
-          this.logger.error({
-            msg: 'refused to write a non-finite value',
-            symbol: pos.symbol,
-            error: err.message,
-          });
+          // unreachable while the readers and calculator hold their contracts; kept as a tripwire,
+          // and whatever it was, it costs this symbol its budget, never the others theirs
+          refused += 1;
+          refusedError ??= { symbol: pos.symbol, error: (err as Error).message };
         }
       }
 
+      const found: Found[] = [];
+      for (const p of planned) {
+        try {
+          found.push({
+            record: p.record,
+            violation: p.event !== undefined,
+            budget: writes.hsetExpire(Keys.budget(p.record.symbol), BUDGET_FIELDS, p.values, ttlSec),
+            event: NO_REPLIES,
+          });
+        } catch (err) {
+          refused += 1;
+          refusedError ??= { symbol: p.record.symbol, error: (err as Error).message };
+        }
+      }
+      queueViolations(writes, found, planned);
+      // rides in the same round trip; a follower cannot tell which budget writes failed, the
+      // leader's own readiness can (see TickResult.success)
+      for (const c of this.status.commands(this.clock.nowMs(), active.length, found.length)) writes.add(c);
+      if (refusedError) {
+        this.logger.error({
+          msg: refusedError.error.includes('not finite')
+            ? 'refused to write a non-finite value'
+            : 'refused to write a budget',
+          symbols: refused,
+          ...refusedError,
+        });
+      }
       try {
         await writes.run(session);
       } catch (err) {
@@ -338,6 +410,39 @@ export class BudgetEngine {
   }
 
   /**
+   * A tick succeeded when it wrote a budget, or had no symbol to budget (nothing to enforce).
+   * Anything else while symbols are budgeted is a failed tick (CONTRACT.md §2).
+   */
+  static succeeded(r: Pick<TickResult, 'outcome' | 'symbols' | 'written'>): boolean {
+    if (r.outcome === 'failed') return false;
+    return r.symbols.length === 0 || (r.outcome === 'written' && r.written > 0);
+  }
+
+  private async publishStatus(session: RedisSession, symbols: number, written: number): Promise<void> {
+    try {
+      await session.exec(this.status.commands(this.clock.nowMs(), symbols, written));
+    } catch (err) {
+      this.logger.warn({ msg: 'budget status not written', error: (err as Error).message });
+    }
+  }
+
+  /**
+   * The mode written into a symbol's budget and violation. The lookup goes by data (the symbol), so
+   * whatever it answers is checked: anything but a known mode is written as `unknown`, never thrown.
+   */
+  private modeOf(symbol: string): Mode | 'unknown' {
+    let mode: unknown;
+    try {
+      mode = this.mode.effectiveMode(symbol);
+    } catch {
+      mode = undefined;
+    }
+    return typeof mode === 'string' && (MODES as readonly string[]).includes(mode)
+      ? (mode as Mode)
+      : 'unknown';
+  }
+
+  /**
    * Sets a symbol's gauges to its new budget. A gauge already showing the value is left alone:
    * budgets mostly repeat from tick to tick, and at 10,000 symbols three prom-client sets per
    * symbol were a measurable part of the tick.
@@ -368,9 +473,27 @@ export class BudgetEngine {
     this.gauges = current;
   }
 
+  /**
+   * Series of symbols that left the engine are removed, counters included: a symbol seen once must
+   * not hold its series for the life of the process. A failed tick knows no symbols: nothing moves.
+   */
+  private forget(result: TickResult) {
+    if (result.outcome === 'failed') return;
+    for (const symbol of this.known.replace(result.symbols)) {
+      const labels = { symbol };
+      this.metrics.budgetComputed.remove(labels);
+      this.metrics.budgetBlocks.remove(labels);
+      this.metrics.budgetAllow.remove(labels);
+    }
+  }
+
   private report(result: TickResult, stale: StaleInputs) {
+    this.forget(result);
     this.metrics.loopDuration.observe(result.durationMs / 1000);
+    if (!result.success) this.metrics.tickFailed.inc();
     for (const [type, count] of stale.counts) this.metrics.staleInput.inc({ input_type: type }, count);
+    // once per tick under the name the original service's alert thresholds use
+    if (result.portfolio !== 'fresh') this.metrics.staleInput.inc({ input_type: 'portfolio_state' });
     if (!stale.empty) this.logger.warn({ msg: 'inputs missing or garbage this tick', inputs: result.stale });
     switch (result.portfolio) {
       case 'lkg':

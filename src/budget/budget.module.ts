@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { BudgetCompatController } from './budget-compat.controller.js';
 import { BudgetController } from './budget.controller.js';
 import { BudgetEngine } from './budget.engine.js';
 import { BudgetRedis } from './budget-redis.js';
+import { BudgetStatusRepository } from './budget-status.repository.js';
 import { BudgetRepository } from './budget.repository.js';
 import { BudgetScheduler } from './budget.scheduler.js';
 import { BudgetService } from './budget.service.js';
@@ -10,21 +12,24 @@ import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
 import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
 import { PositionReader } from './inputs/position.reader.js';
+import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
 
 /** The P2.8 budget engine (CONTRACT.md §1–2). */
 @Module({
   imports: [ScheduleModule.forRoot()],
-  controllers: [BudgetController, TestInjectController],
+  controllers: [BudgetController, BudgetCompatController, TestInjectController],
   providers: [
     BudgetRedis,
     BudgetRepository,
+    BudgetStatusRepository,
     PortfolioStateReader,
     PositionReader,
     HeatReader,
     ClusterStressReader,
     VolatilityReader,
+    UniverseReader,
     BudgetEngine,
     BudgetScheduler,
     BudgetService,

@@ -13,7 +13,8 @@ export interface BudgetRecord {
   portfolio_heat: number;
   cluster_stress: number;
   vol_regime: number;
-  mode: Mode;
+  /** `unknown` when the mode lookup answered something that is not a mode. */
+  mode: Mode | 'unknown';
   timestamp: number;
   base_risk_pct: number;
   position_notional: number;
@@ -27,7 +28,7 @@ export interface ViolationEvent {
   position_notional: number;
   budget_usd: number;
   over_budget: number;
-  mode: Mode;
+  mode: Mode | 'unknown';
   timestamp: number;
 }
 
@@ -86,6 +87,11 @@ const num = (field: string, v: number, decimals?: number): string => {
   return String(decimals === undefined ? v : roundTo(v, decimals));
 };
 
+const str = (field: string, v: unknown): string => {
+  if (typeof v !== 'string') throw new TypeError(`${field} is not a string (${typeof v})`);
+  return v;
+};
+
 /**
  * A budget's values in BUDGET_FIELDS order, serialised as `toFields` does (same rounding, same
  * refusal of non-finite numbers) without building the field/value pairs: the engine writes
@@ -93,14 +99,14 @@ const num = (field: string, v: number, decimals?: number): string => {
  */
 export function budgetValues(r: BudgetRecord): string[] {
   return [
-    r.symbol,
+    str('symbol', r.symbol),
     num('budget_usd', r.budget_usd, USD_DECIMALS),
     num('stress_factor', r.stress_factor, RATIO_DECIMALS),
     num('equity_usd', r.equity_usd, USD_DECIMALS),
     num('portfolio_heat', r.portfolio_heat, RATIO_DECIMALS),
     num('cluster_stress', r.cluster_stress, RATIO_DECIMALS),
     num('vol_regime', r.vol_regime, RATIO_DECIMALS),
-    r.mode,
+    str('mode', r.mode),
     num('timestamp', r.timestamp),
     num('base_risk_pct', r.base_risk_pct),
     num('position_notional', r.position_notional, USD_DECIMALS),
@@ -112,7 +118,8 @@ const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pc
 
 /** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
 export function parseBudgetHash(hash: Record<string, string>): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
+  // field names are data: a field called __proto__ must be a field, not a prototype
+  const out: Record<string, string | number> = Object.create(null) as Record<string, string | number>;
   for (const [k, v] of Object.entries(hash)) {
     if (!NUMERIC.has(k)) out[k] = v;
     else if (Number.isFinite(Number(v)) && v.trim() !== '') out[k] = Number(v);
@@ -175,6 +182,8 @@ export class BudgetRepository {
 
   async get(session: RedisSession, symbol: string): Promise<Record<string, string | number> | undefined> {
     const [[err, hash]] = await session.exec([['hgetall', Keys.budget(symbol)]]);
+    // a key of another type (another service's junk) holds no budget; other errors are Redis's
+    if (err && /^WRONGTYPE/.test(err.message)) return undefined;
     if (err) throw err;
     if (!hash || Object.keys(hash).length === 0) return undefined;
     return parseBudgetHash(hash as Record<string, string>);

@@ -11,6 +11,7 @@ import { LoopHeartbeat } from '../health/loop-heartbeat.js';
 import { Metrics } from '../health/metrics.js';
 import { LeaderService } from '../redis/leader.service.js';
 import { BudgetEngine, type TickResult } from './budget.engine.js';
+import { BudgetStatusRepository } from './budget-status.repository.js';
 
 export const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
 /** How long shutdown waits for a tick in flight before letting Redis close under it. */
@@ -24,7 +25,8 @@ export type RunResult = { led: true; result: TickResult } | { led: false };
  * The budget loop: one tick every BUDGET_COMPUTE_INTERVAL_SEC, re-armed only after the previous
  * tick ended (a one-shot timeout, never an interval), so ticks cannot overlap. Every replica
  * ticks; only the lease holder computes. Every tick beats the heartbeat, so readiness can tell a
- * dead loop from a follower.
+ * dead loop from a follower; a follower takes the leader's last successful write from Redis, so it
+ * is ready exactly while budgets are being written.
  */
 @Injectable()
 export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -40,12 +42,24 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
     private readonly registry: SchedulerRegistry,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
+    private readonly status: BudgetStatusRepository,
     parts: HealthParts,
   ) {
     parts.add('budget_engine', () => {
       const last = this.engine.lastResult;
+      const now = this.clock.nowMs();
+      const successAge = this.heartbeat.successAgeMs(now);
+      // only once a tick has run: before that, readiness alone says "not yet"
+      const lapsed = this.heartbeat.lastBeatMs !== undefined && !this.heartbeat.isEnforcing(now);
       return {
-        ok: true, // readiness judges loop freshness; a follower or a fail-open tick is not a failure
+        ok: true, // Redis being down is its own failing part; a lapse degrades, it does not fail
+        ...(lapsed
+          ? {
+              degraded:
+                'no successful budget write within 3 intervals while symbols are budgeted' +
+                (successAge === undefined ? ' (none yet)' : ` (last ${Math.round(successAge / 1000)} s ago)`),
+            }
+          : {}),
         detail: {
           leader: this.leader.isLeader(),
           ticks: this.ticks,
@@ -97,8 +111,13 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
       // renew right before computing, so the lease outlives the tick; only when already leading:
       // an acquire racing LeaderService's own cycle could make it drop a lease it just won
       if (this.leader.isLeader()) await this.leader.refresh();
-      if (!this.leader.isLeader()) return { led: false };
-      return { led: true, result: await this.engine.tick() };
+      if (!this.leader.isLeader()) {
+        await this.followLeader();
+        return { led: false };
+      }
+      const result = await this.engine.tick();
+      if (result.success) this.heartbeat.success(this.clock.nowMs());
+      return { led: true, result };
     } catch (err) {
       this.logger.error({ msg: 'budget tick threw', error: (err as Error).message });
       return { led: false };
@@ -113,6 +132,16 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
           interval_ms: this.intervalMs,
         });
       }
+    }
+  }
+
+  /** A follower computes nothing: its readiness follows the leader's last successful write. */
+  private async followLeader(): Promise<void> {
+    try {
+      const status = await this.status.read();
+      if (status) this.heartbeat.success(status.lastSuccessMs);
+    } catch (err) {
+      this.logger.debug({ msg: 'budget status not read', error: (err as Error).message });
     }
   }
 

@@ -1,8 +1,11 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
+import { AppConfig, MODES, type Mode } from '../config/index.js';
+import { KnownSymbols } from '../health/known-symbols.js';
+import { Metrics } from '../health/metrics.js';
+import { ModeReader } from '../ops/mode-reader.js';
 import { Keys } from '../redis/keys.js';
-import { BudgetCalculator, budgetParams } from './budget.calculator.js';
+import { BudgetCalculator, budgetParams, roundTo } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
 import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
@@ -21,6 +24,9 @@ export class BudgetService {
     private readonly clock: Clock,
     private readonly redis: BudgetRedis,
     private readonly repo: BudgetRepository,
+    private readonly metrics: Metrics,
+    private readonly known: KnownSymbols,
+    private readonly mode: ModeReader,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
   }
@@ -30,6 +36,7 @@ export class BudgetService {
     return { count: budgets.length, budgets };
   }
 
+  /** `symbol` has passed the symbol rule: it is safe in a key and in a message. */
   async get(symbol: string) {
     const budget = await this.repo.get(this.redis.session(), symbol);
     if (!budget)
@@ -39,6 +46,41 @@ export class BudgetService {
         message: `no budget for ${symbol}`,
       });
     return budget;
+  }
+
+  /**
+   * The original service's budget check (CONTRACT.md §5): the notional against the current budget,
+   * failing open without one. A check within budget counts in p28_budget_allow_total.
+   */
+  async check(symbol: string, positionNotional: number) {
+    const budget = await this.repo.get(this.redis.session(), symbol);
+    const budgetUsd = budget?.budget_usd;
+    if (typeof budgetUsd !== 'number') {
+      return { violation: false, reason: 'no_budget_data_fail_open' as const };
+    }
+    const notional = roundTo(positionNotional, 2);
+    const violation = notional > budgetUsd;
+    const mode = this.modeOf(symbol);
+    if (!violation) this.metrics.budgetAllow.inc({ symbol: this.known.label(symbol) });
+    return {
+      violation,
+      budget_usd: budgetUsd,
+      over_budget: violation ? roundTo(notional - budgetUsd, 2) : 0,
+      mode,
+      enforce: mode !== 'shadow' && mode !== 'unknown', // enforce, or the reduce_only kill switch
+    };
+  }
+
+  private modeOf(symbol: string): Mode | 'unknown' {
+    let mode: unknown;
+    try {
+      mode = this.mode.effectiveMode(symbol);
+    } catch {
+      mode = undefined;
+    }
+    return typeof mode === 'string' && (MODES as readonly string[]).includes(mode)
+      ? (mode as Mode)
+      : 'unknown';
   }
 
   simulate(dto: SimulateBudgetDto) {
@@ -89,7 +131,16 @@ export class BudgetService {
       ],
       ['expire', key, INJECTED_STATE_TTL_SEC],
     ]);
-    return { ok: true, key, equity_usd: equity, drawdown, timestamp, ttl_sec: INJECTED_STATE_TTL_SEC };
+    // `success` as well: the original proof script checks that field
+    return {
+      ok: true,
+      success: true,
+      key,
+      equity_usd: equity,
+      drawdown,
+      timestamp,
+      ttl_sec: INJECTED_STATE_TTL_SEC,
+    };
   }
 }
 

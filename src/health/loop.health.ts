@@ -3,6 +3,11 @@ import { HealthIndicatorService } from '@nestjs/terminus';
 import { Clock } from '../common/clock.js';
 import { LoopHeartbeat } from './loop-heartbeat.js';
 
+/**
+ * Readiness of the budget loop (CONTRACT.md §5): the loop ran within 3 intervals and the last
+ * *successful* budget write is within 3 intervals. On a follower the write is the leader's, read
+ * from Redis, so a replica that does not compute is still ready while budgets are enforced.
+ */
 @Injectable()
 export class LoopHealthIndicator {
   constructor(
@@ -14,10 +19,14 @@ export class LoopHealthIndicator {
   isHealthy(key = 'budget_loop') {
     const indicator = this.health.check(key);
     const now = this.clock.nowMs();
-    const age = this.heartbeat.ageMs(now);
-    const data = { last_run_age_ms: age ?? null };
-    return this.heartbeat.isFresh(now)
-      ? indicator.up(data)
-      : indicator.down({ ...data, message: 'budget loop has not run within 3 intervals' });
+    const data = {
+      last_run_age_ms: this.heartbeat.ageMs(now) ?? null,
+      last_success_age_ms: this.heartbeat.successAgeMs(now) ?? null,
+    };
+    if (!this.heartbeat.isFresh(now))
+      return indicator.down({ ...data, message: 'budget loop has not run within 3 intervals' });
+    if (!this.heartbeat.isEnforcing(now))
+      return indicator.down({ ...data, message: 'no successful budget write within 3 intervals' });
+    return indicator.up(data);
   }
 }

@@ -13,6 +13,8 @@ export const Keys = {
   portfolioClusterState: 'quantum:portfolio:cluster_state',
   legacyClusterStress: 'quantum:cluster:stress:default',
   marketState: (symbol: string) => `quantum:marketstate:${symbol}`,
+  /** SCAN pattern of the live market states: each one puts its symbol in the tradable universe (§2). */
+  marketStatePattern: 'quantum:marketstate:*',
   legacyMarketState: (symbol: string) => `quantum:state:market:${symbol}`,
 
   // --- budget engine outputs (§2) ---
@@ -21,6 +23,11 @@ export const Keys = {
   violation: (symbol: string) => `quantum:portfolio:violation:${symbol}`,
   violationStream: 'quantum:stream:budget.violation',
   leaderLease: 'quantum:p28:leader',
+  /**
+   * Hash written by the leader with every successful tick: `last_success_ms` (epoch ms), `symbols`
+   * (budgeted), `written`. Followers read it, so their readiness follows the leader's writes.
+   */
+  budgetStatus: 'quantum:p28:budget_status',
 
   // --- Gate 0 (§3) ---
   planStream: 'quantum:stream:apply.plan',

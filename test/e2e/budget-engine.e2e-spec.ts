@@ -168,8 +168,13 @@ describe('budget engine tick against a real Redis', () => {
     expect(await metric(metrics.activeSymbols)).toBe(3);
     expect(await metric(metrics.loopLastSuccess)).toBe(now);
 
-    // a symbol that stops being active loses its gauge series
+    // flat with a live market-state key: still in the universe, budgeted at notional 0
     await r.hset('quantum:state:positions:BTCUSDT', { side: 'FLAT' });
+    await engine.tick();
+    expect(Number(await r.hget('quantum:portfolio:budget:BTCUSDT', 'position_notional'))).toBe(0);
+    expect(await metric(metrics.activeSymbols)).toBe(3);
+    // a symbol that leaves the universe loses its gauge series
+    await r.del('quantum:marketstate:BTCUSDT');
     await engine.tick();
     expect((await metrics.budgetValue.get()).values.map((v) => v.labels.symbol).sort()).toEqual([
       'ETHUSDT',

@@ -45,6 +45,11 @@ describe('health and metrics against a real Redis', () => {
     await redis.stop();
     const down = await request(t.http).get('/health').expect(503);
     expect(down.body).toMatchObject({ status: 'unhealthy', redis: 'disconnected', failing: ['redis'] });
+    // the open endpoint names the part, never the raw Redis error text
+    expect(down.body).not.toHaveProperty('redis_error');
+    expect(JSON.stringify(down.body)).not.toMatch(
+      /ECONNREFUSED|127\.0\.0\.1|timed out|Connection is closed/i,
+    );
     const ready = await request(t.http).get('/health/ready').expect(503);
     expect(ready.body.error.redis.status).toBe('down');
     // the process is still serving while Redis is away

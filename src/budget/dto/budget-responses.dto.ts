@@ -120,6 +120,9 @@ export class InjectPortfolioStateResponse {
   @ApiProperty({ type: Boolean, example: true })
   ok!: boolean;
 
+  @ApiProperty({ type: Boolean, example: true, description: 'as `ok`; the original proof script reads it' })
+  success!: boolean;
+
   @ApiProperty({ type: String, example: 'quantum:state:portfolio' })
   key!: string;
 

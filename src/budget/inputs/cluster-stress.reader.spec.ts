@@ -13,24 +13,31 @@ async function answer(plan: Batch, replies: unknown[]) {
 
 describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
   const reader = new ClusterStressReader();
+  const NOW = 1_900_000_000;
+  const AGES = { nowSec: NOW, maxAgeSec: 300 };
 
   async function resolve(
     membership: Record<string, string>,
     wide: string | null,
     legacy: string | null,
     states: Record<string, string | null>,
+    ts: string | null = null,
+    stateTs: Record<string, string> = {},
   ) {
     const stale = new StaleInputs();
     const p1 = new Batch();
-    const mapOf = reader.planMap(p1);
-    await answer(p1, [membership, wide, legacy]);
+    const mapOf = reader.planMap(p1, AGES);
+    await answer(p1, [membership, [wide, ts], [legacy, ts]]);
     const map = mapOf(stale);
     const p2 = new Batch();
     const symbols = ['BTC', 'ETH', 'SOL'];
-    const of = reader.plan(p2, map, symbols);
+    const of = reader.plan(p2, map, symbols, AGES);
     await answer(
       p2,
-      p2.commands.map(([, key]) => states[String(key).split(':').pop() as string] ?? null),
+      p2.commands.map(([, key]) => {
+        const id = String(key).split(':').pop() as string;
+        return [states[id] ?? null, stateTs[id] ?? ts];
+      }),
     );
     return { of: (s: string) => of(s, stale), stale };
   }
@@ -58,6 +65,20 @@ describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
     const bad = await resolve({ majors: '["BTC"]', broken: 'not json' }, '0.25', null, { majors: '-1' });
     expect(bad.of('BTC')).toMatchObject({ value: 0.25, source: 'portfolio' });
     expect(bad.stale.counts.get('cluster')).toBe(2); // broken membership + majors' garbage stress
+  });
+
+  it('a value whose updated_ts is older than the max age is stale: counted and skipped for the next source', async () => {
+    const old = String(NOW - 301);
+    const fresh = String(NOW - 10);
+    const { of, stale } = await resolve({ majors: '["BTC"]' }, '0.3', '0.9', { majors: '0.6' }, fresh, {
+      majors: old,
+    });
+    expect(of('BTC')).toMatchObject({ value: 0.3, source: 'portfolio' });
+    expect(stale.counts.get('cluster')).toBe(1);
+
+    const allOld = await resolve({ majors: '["BTC"]' }, '0.3', '0.9', { majors: '0.6' }, old);
+    expect(allOld.of('BTC')).toEqual({ value: 0, status: 'missing' });
+    expect(allOld.stale.counts.get('cluster')).toBe(4); // wide, legacy, majors, and no value at all
   });
 
   it('clamps a stress above 1', async () => {

@@ -1,41 +1,63 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../redis/keys.js';
 import type { Batch, Reply } from '../batch.js';
-import { clamp01, parseNumber, type Parsed, type Reading, type StaleInputs } from './reading.js';
+import {
+  clamp01,
+  judgeAge,
+  parseNumber,
+  type Ages,
+  type Parsed,
+  type Reading,
+  type StaleInputs,
+} from './reading.js';
 
 /** What the first read returns: membership plus the two portfolio-wide fallbacks. */
 export interface ClusterMap {
   /** symbol → the clusters listing it (a symbol in several takes the most stressed). */
   clustersOf: Map<string, string[]>;
-  portfolioWide: Parsed;
-  legacy: Parsed;
+  portfolioWide: Stress;
+  legacy: Stress;
   /** Cluster ids whose membership JSON was unusable. */
   badClusters: string[];
 }
 
-const readStress = (reply: Reply): Parsed =>
-  reply[0] ? { ok: false, why: 'garbage' } : parseNumber(reply[1], 'nonNegative');
+/** A stress value judged with its `updated_ts`: `stale` is a value too old to use. */
+export type Stress = Parsed | { ok: false; why: 'stale' };
+
+/** HMGET [stress field, updated_ts]: the cluster service sets no TTL, so the age is its own. */
+const readStress = (reply: Reply, ages: Ages): Stress => {
+  const [err, v] = reply;
+  if (err || !Array.isArray(v)) return { ok: false, why: err ? 'garbage' : 'missing' };
+  const p = parseNumber(v[0], 'nonNegative');
+  if (!p.ok) return p;
+  const age = judgeAge(v[1], ages);
+  if (age === 'stale') return { ok: false, why: 'stale' };
+  return age === 'garbage' ? { ok: false, why: 'garbage' } : p;
+};
+const STRESS_FIELDS = ['stress', 'updated_ts'];
+const WIDE_FIELDS = ['cluster_stress', 'updated_ts'];
+const unusable = (p: Stress) => !p.ok && p.why !== 'missing';
 
 /**
  * Cluster stress per symbol (CONTRACT.md §1): the symbol's cluster `stress`
  * (`quantum:portfolio:cluster_state:{ID}`, membership in `quantum:portfolio:clusters`), else the
- * portfolio-wide `cluster_stress`, else the legacy default key, else 0 (counted stale).
- * Two reads, because the per-cluster keys are only known once the membership hash is read.
+ * portfolio-wide `cluster_stress`, else the legacy default key, else 0 (counted stale). A value
+ * whose `updated_ts` is older than INPUT_MAX_AGE_SEC is stale: counted and skipped for the next
+ * source. Two reads, because the per-cluster keys are only known once the membership hash is read.
  */
 @Injectable()
 export class ClusterStressReader {
-  planMap(plan: Batch): (stale: StaleInputs) => ClusterMap {
+  planMap(plan: Batch, ages: Ages): (stale: StaleInputs) => ClusterMap {
     const clusters = plan.add(['hgetall', Keys.clusters]);
-    const wide = plan.add(['hget', Keys.portfolioClusterState, 'cluster_stress']);
-    const legacy = plan.add(['hget', Keys.legacyClusterStress, 'stress']);
+    const wide = plan.add(['hmget', Keys.portfolioClusterState, ...WIDE_FIELDS]);
+    const legacy = plan.add(['hmget', Keys.legacyClusterStress, ...STRESS_FIELDS]);
     return (stale) => {
       const map = ClusterStressReader.parseMembership(clusters());
       for (const id of map.badClusters) stale.add('cluster', `membership of ${id}`);
-      const portfolioWide = readStress(wide());
-      const legacyStress = readStress(legacy());
-      if (!portfolioWide.ok && portfolioWide.why === 'garbage')
-        stale.add('cluster', Keys.portfolioClusterState);
-      if (!legacyStress.ok && legacyStress.why === 'garbage') stale.add('cluster', Keys.legacyClusterStress);
+      const portfolioWide = readStress(wide(), ages);
+      const legacyStress = readStress(legacy(), ages);
+      if (unusable(portfolioWide)) stale.add('cluster', Keys.portfolioClusterState);
+      if (unusable(legacyStress)) stale.add('cluster', Keys.legacyClusterStress);
       return { ...map, portfolioWide, legacy: legacyStress };
     };
   }
@@ -72,19 +94,20 @@ export class ClusterStressReader {
     plan: Batch,
     map: ClusterMap,
     symbols: Iterable<string>,
+    ages: Ages,
   ): (symbol: string, stale: StaleInputs) => Reading<number> {
     const states = new Map<string, () => Reply>();
     for (const s of symbols) {
       for (const id of map.clustersOf.get(s) ?? []) {
-        if (!states.has(id)) states.set(id, plan.add(['hget', Keys.clusterState(id), 'stress']));
+        if (!states.has(id)) states.set(id, plan.add(['hmget', Keys.clusterState(id), ...STRESS_FIELDS]));
       }
     }
-    const parsed = new Map<string, Parsed>();
-    const stateOf = (id: string): Parsed => {
+    const parsed = new Map<string, Stress>();
+    const stateOf = (id: string): Stress => {
       let p = parsed.get(id);
       if (!p) {
         const reply = states.get(id);
-        p = reply ? readStress(reply()) : { ok: false, why: 'missing' };
+        p = reply ? readStress(reply(), ages) : { ok: false, why: 'missing' };
         parsed.set(id, p);
       }
       return p;
@@ -93,7 +116,7 @@ export class ClusterStressReader {
       let best: { n: number; id: string } | undefined;
       for (const id of map.clustersOf.get(symbol) ?? []) {
         const p = stateOf(id);
-        if (!p.ok && p.why === 'garbage') stale.add('cluster', `${symbol}: cluster ${id}`);
+        if (unusable(p)) stale.add('cluster', `${symbol}: cluster ${id} ${p.ok ? '' : p.why}`);
         if (p.ok && (!best || p.n > best.n)) best = { n: p.n, id };
       }
       if (best) return { value: clamp01(best.n), status: 'fresh', source: `cluster:${best.id}` };

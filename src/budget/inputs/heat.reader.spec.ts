@@ -9,9 +9,9 @@ describe('HeatReader.fromText', () => {
     expect(HeatReader.fromText(text, M)).toMatchObject({ value: 0.42, status: 'fresh' });
   });
 
-  it('clamps to [0,1]', () => {
-    expect(HeatReader.fromText(`${M} 1.7\n`, M).value).toBe(1);
-    expect(HeatReader.fromText(`${M} -0.2\n`, M).value).toBe(0);
+  it('takes heat above 1 as it is; a negative heat is garbage (0)', () => {
+    expect(HeatReader.fromText(`${M} 1.7\n`, M)).toMatchObject({ value: 1.7, status: 'fresh' });
+    expect(HeatReader.fromText(`${M} -0.2\n`, M)).toMatchObject({ value: 0, status: 'garbage' });
   });
 
   it('prefers the unlabelled sample, else takes the highest labelled one', () => {

@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Injectable } from '@nestjs/common';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { AppConfig } from '../../config/index.js';
-import { clamp01, parseNumber, type Reading } from './reading.js';
+import { parseNumber, type Reading } from './reading.js';
 
 /**
  * Portfolio heat from the heat gate's Prometheus text (one fetch per tick). Anything short of a
@@ -81,9 +81,12 @@ export class HeatReader {
     if (!family || family.metrics.length === 0)
       return { value: 0, status: 'missing', source: `no ${metric}` };
     const plain = family.metrics.find((m) => !m.labels || Object.keys(m.labels).length === 0);
-    const candidates = (plain ? [plain] : family.metrics).map((m) => parseNumber(m.value));
+    const candidates = (plain ? [plain] : family.metrics).map((m) => parseNumber(m.value, 'nonNegative'));
     const values = candidates.flatMap((p) => (p.ok ? [p.n] : []));
-    if (values.length === 0) return { value: 0, status: 'garbage', source: `${metric} not a finite number` };
-    return { value: clamp01(Math.max(...values)), status: 'fresh', source: metric };
+    if (values.length === 0)
+      return { value: 0, status: 'garbage', source: `${metric} not a finite number >= 0` };
+    // not clamped (CONTRACT.md §1): Σ|notional|·σ / equity exceeds 1 when the portfolio is hot,
+    // and only the final stress is clamped
+    return { value: Math.max(...values), status: 'fresh', source: metric };
   }
 }

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { PositionReader } from './position.reader.js';
 
-// fields: position_amt, side, mark_price, current_price, entry_price
-const parse = (...f: Array<string | null>) => PositionReader.parse('BTCUSDT', 'k', f);
+// position_amt, side, mark_price, current_price, entry_price (quantity and qty absent)
+const parse = (
+  amt: string | null,
+  side: string | null,
+  mark: string | null,
+  cur: string | null,
+  entry: string | null,
+) => PositionReader.parse('BTCUSDT', 'k', [amt, null, null, side, mark, cur, entry]);
+// in POSITION_FIELDS order: position_amt, quantity, qty, side, mark_price, current_price, entry_price
+const parseAll = (...f: Array<string | null>) => PositionReader.parse('BTCUSDT', 'k', f);
 
 describe('PositionReader.parse (CONTRACT.md §1 positions)', () => {
   it('notional = |amount| × mark_price', () => {
@@ -24,6 +32,17 @@ describe('PositionReader.parse (CONTRACT.md §1 positions)', () => {
 
   it('a key that vanished between SCAN and read is gone, not garbage', () => {
     expect(parse(null, null, null, null, null)).toEqual({ kind: 'gone' });
+  });
+
+  it('an entry position (quantity or qty, side, entry_price) is active, signed by side', () => {
+    expect(parseAll(null, '2', null, 'BUY', null, null, '3000')).toMatchObject({
+      kind: 'active',
+      position: { amount: 2, price: 3000, notional: 6000 },
+    });
+    expect(parseAll(null, null, '3', 'SHORT', null, null, '10')).toMatchObject({
+      kind: 'active',
+      position: { amount: -3, notional: 30 },
+    });
   });
 
   it('garbage amount or no usable price is garbage', () => {

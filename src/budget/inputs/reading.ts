@@ -1,5 +1,8 @@
-/** The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`. */
-export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol'] as const;
+/**
+ * The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`.
+ * `symbol`: a discovered key whose symbol part breaks the symbol rule (ignored, never budgeted).
+ */
+export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol', 'symbol'] as const;
 export type InputType = (typeof INPUT_TYPES)[number];
 
 /**
@@ -32,6 +35,33 @@ export function parseNumber(raw: unknown, rule: 'any' | 'nonNegative' | 'positiv
   if (rule === 'nonNegative' && n < 0) return { ok: false, why: 'garbage' };
   if (rule === 'positive' && n <= 0) return { ok: false, why: 'garbage' };
   return { ok: true, n };
+}
+
+/** Epoch values above this are milliseconds (1e11 s is the year 5138): some producers write ms. */
+export const MS_THRESHOLD = 1e11;
+/** How far ahead of our clock a producer's timestamp may be before it is refused. */
+export const FUTURE_TOLERANCE_SEC = 60;
+
+/** When an input was written and how old that makes it (CONTRACT.md §1 `INPUT_MAX_AGE_SEC`). */
+export interface Ages {
+  nowSec: number;
+  maxAgeSec: number;
+}
+
+/**
+ * Judges an input's own timestamp (epoch s or ms, or ISO 8601): `fresh`, `stale` (older than
+ * the max age), `garbage` (unparsable or in the future: it would never age) or `absent` (the
+ * producer wrote none: nothing to judge, the value is taken).
+ */
+export function judgeAge(raw: unknown, ages: Ages): 'fresh' | 'stale' | 'garbage' | 'absent' {
+  const p = parseNumber(raw, 'positive');
+  let ts: number;
+  if (p.ok) ts = p.n > MS_THRESHOLD ? p.n / 1000 : p.n;
+  else if (p.why === 'missing') return 'absent';
+  else if (typeof raw === 'string' && !Number.isNaN(Date.parse(raw))) ts = Date.parse(raw) / 1000;
+  else return 'garbage';
+  if (ts > ages.nowSec + FUTURE_TOLERANCE_SEC) return 'garbage';
+  return ages.nowSec - ts > ages.maxAgeSec ? 'stale' : 'fresh';
 }
 
 export const clamp01 = (n: number): number => (n < 0 ? 0 : n > 1 ? 1 : n);

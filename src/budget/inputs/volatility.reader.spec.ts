@@ -21,47 +21,74 @@ describe('volatility rules (CONTRACT.md §1)', () => {
     expect(volFromSigma(0)).toBe(0);
   });
 
-  it('prefers vol_regime, then marketstate sigma, then legacy sigma, then 0.33 counted stale', () => {
+  const NOW = 1_900_000_000;
+  const ages = { nowSec: NOW, maxAgeSec: 300 };
+  const resolve = (
+    sigma: string | null,
+    ts: string | null,
+    regime: string | null,
+    legacySigma: string | null,
+    stale: StaleInputs,
+  ) =>
+    VolatilityReader.resolve(
+      'X',
+      { sigma, ts_timestamp: ts },
+      { vol_regime: regime, sigma: legacySigma },
+      stale,
+      ages,
+    );
+
+  it('the live sigma first, even over a legacy regime; the legacy key only when the live one is absent', () => {
     const stale = new StaleInputs();
-    expect(VolatilityReader.resolve('A', '0.04', 'LOW', '0.001', stale)).toMatchObject({
-      value: 0,
-      source: 'vol_regime',
-    });
-    expect(VolatilityReader.resolve('B', '0.04', null, '0.001', stale)).toMatchObject({
+    expect(resolve('0.04', String(NOW - 10), 'LOW', '0.001', stale)).toMatchObject({
       value: 1,
       source: 'sigma',
     });
-    expect(VolatilityReader.resolve('C', null, null, '0.025', stale)).toMatchObject({
+    expect(resolve('0.025', null, 'EXTREME', null, stale)).toMatchObject({ value: 0.67, source: 'sigma' });
+    expect(resolve(null, null, 'HIGH_VOL', '0.001', stale)).toMatchObject({
       value: 0.67,
-      source: 'legacy_sigma',
+      source: 'vol_regime',
     });
+    expect(resolve(null, null, null, '0.025', stale)).toMatchObject({ value: 0.67, source: 'legacy_sigma' });
     expect(stale.empty).toBe(true);
-    expect(VolatilityReader.resolve('D', null, null, null, stale)).toEqual({
-      value: 0.33,
-      status: 'missing',
+    expect(resolve(null, null, null, null, stale)).toEqual({ value: 0.33, status: 'missing' });
+    expect(stale.counts.get('vol')).toBe(1);
+  });
+
+  it('a live state older than INPUT_MAX_AGE_SEC (s or ms) is stale: counted once, the legacy key answers', () => {
+    const stale = new StaleInputs();
+    expect(resolve('0.04', String(NOW - 301), 'LOW', null, stale)).toMatchObject({
+      value: 0,
+      source: 'vol_regime',
     });
-    expect(stale.toJSON()).toEqual({ vol: { count: 1, samples: ['D'] } });
+    expect(resolve('0.04', String((NOW - 600) * 1000), null, null, stale)).toEqual({
+      value: 0.33,
+      status: 'garbage',
+    });
+    expect(resolve('0.04', String(NOW - 299), null, null, stale)).toMatchObject({
+      value: 1,
+      status: 'fresh',
+    });
+    expect(stale.counts.get('vol')).toBe(2);
+  });
+
+  it('a timestamp in the future or unreadable is not trusted', () => {
+    const stale = new StaleInputs();
+    expect(resolve('0.04', String(NOW + 3600), null, '0.001', stale)).toMatchObject({ value: 0 });
+    expect(resolve('0.04', 'yesterday', null, '0.001', stale)).toMatchObject({ value: 0 });
+    expect(stale.counts.get('vol')).toBe(2);
   });
 
   it('garbage sigma (-1, abc) is counted and skipped for the next source', () => {
     const stale = new StaleInputs();
-    expect(VolatilityReader.resolve('A', '-1', null, '0.01', stale)).toMatchObject({
-      value: 0.33,
-      source: 'legacy_sigma',
-    });
-    expect(VolatilityReader.resolve('B', 'abc', null, null, stale)).toEqual({
-      value: 0.33,
-      status: 'garbage',
-    });
+    expect(resolve('-1', null, null, '0.01', stale)).toMatchObject({ value: 0.33, source: 'legacy_sigma' });
+    expect(resolve('abc', null, null, null, stale)).toEqual({ value: 0.33, status: 'garbage' });
     expect(stale.counts.get('vol')).toBe(2);
   });
 
   it('a regime naming no level (NORMAL) with no sigma is normal, not missing', () => {
     const stale = new StaleInputs();
-    expect(VolatilityReader.resolve('A', null, 'NORMAL', null, stale)).toMatchObject({
-      value: 0.33,
-      status: 'fresh',
-    });
+    expect(resolve(null, null, 'NORMAL', null, stale)).toMatchObject({ value: 0.33, status: 'fresh' });
     expect(stale.empty).toBe(true);
   });
 });

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../redis/keys.js';
 import type { Batch, Reply } from '../batch.js';
-import { parseNumber, type Reading, type StaleInputs } from './reading.js';
+import { judgeAge, parseNumber, type Ages, type Reading, type StaleInputs } from './reading.js';
 
 export const VOL_NORMAL = 0.33;
 
-const MARKET_FIELDS: readonly string[] = ['sigma'];
+const MARKET_FIELDS: readonly string[] = ['sigma', 'ts_timestamp'];
 const LEGACY_FIELDS: readonly string[] = ['vol_regime', 'sigma'];
 
 /** `vol_regime` text → level (CONTRACT.md §1); undefined when it names none of them. */
@@ -26,14 +26,33 @@ export function volFromSigma(sigma: number): number {
   return VOL_NORMAL;
 }
 
+/** The live market state as the market-state publisher writes it. */
+export interface MarketState {
+  sigma?: string | null;
+  ts_timestamp?: string | null;
+}
+/** The legacy `quantum:state:market:{SYMBOL}` hash. */
+export interface LegacyMarketState {
+  vol_regime?: string | null;
+  sigma?: string | null;
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
 /**
- * Volatility per symbol: the legacy `vol_regime` when it names a level, else `sigma` from
- * `quantum:marketstate:{SYMBOL}`, else the legacy `sigma`, else 0.33 (normal). A regime text
- * naming no level (e.g. NORMAL) with no sigma is taken as normal, not as missing.
+ * Volatility per symbol (CONTRACT.md §1): the live `quantum:marketstate:{SYMBOL}` sigma, unless
+ * its `ts_timestamp` is older than INPUT_MAX_AGE_SEC (stale, counted as vol); the legacy key only
+ * when the live one is absent, stale or garbage: its `vol_regime` when it names a level, else its
+ * `sigma`; else 0.33 (normal). A legacy regime naming no level (e.g. NORMAL) with no sigma is
+ * normal, not missing.
  */
 @Injectable()
 export class VolatilityReader {
-  plan(plan: Batch, symbols: Iterable<string>): (symbol: string, stale: StaleInputs) => Reading<number> {
+  plan(
+    plan: Batch,
+    symbols: Iterable<string>,
+    ages: Ages,
+  ): (symbol: string, stale: StaleInputs) => Reading<number> {
     const replies = new Map<string, { market: () => Reply; legacy: () => Reply }>();
     for (const s of symbols) {
       replies.set(s, {
@@ -45,30 +64,46 @@ export class VolatilityReader {
       const r = replies.get(symbol);
       const [mErr, market] = r ? r.market() : [null, null];
       const [lErr, legacy] = r ? r.legacy() : [null, null];
-      const m = (mErr ? [] : ((market as Array<string | null>) ?? [])) as Array<string | null>;
-      const l = (lErr ? [] : ((legacy as Array<string | null>) ?? [])) as Array<string | null>;
-      return VolatilityReader.resolve(symbol, m[0], l[0], l[1], stale, Boolean(mErr || lErr));
+      const m = !mErr && Array.isArray(market) ? market : [];
+      const l = !lErr && Array.isArray(legacy) ? legacy : [];
+      return VolatilityReader.resolve(
+        symbol,
+        { sigma: text(m[0]), ts_timestamp: text(m[1]) },
+        { vol_regime: text(l[0]), sigma: text(l[1]) },
+        stale,
+        ages,
+        Boolean(mErr || lErr),
+      );
     };
   }
 
   static resolve(
     symbol: string,
-    marketSigma: string | null | undefined,
-    regime: string | null | undefined,
-    legacySigma: string | null | undefined,
+    market: MarketState,
+    legacy: LegacyMarketState,
     stale: StaleInputs,
+    ages: Ages,
     redisError = false,
   ): Reading<number> {
     let bad = redisError;
-    const level = volFromRegime(regime);
-    let out: Reading<number> | undefined =
-      level !== undefined ? { value: level, status: 'fresh', source: 'vol_regime' } : undefined;
-    const market = parseNumber(marketSigma, 'nonNegative');
-    const legacy = parseNumber(legacySigma, 'nonNegative');
-    if ((!market.ok && market.why === 'garbage') || (!legacy.ok && legacy.why === 'garbage')) bad = true;
-    if (!out && market.ok) out = { value: volFromSigma(market.n), status: 'fresh', source: 'sigma' };
-    if (!out && legacy.ok) out = { value: volFromSigma(legacy.n), status: 'fresh', source: 'legacy_sigma' };
-    if (!out && regime && regime.trim() !== '')
+    const live = parseNumber(market.sigma, 'nonNegative');
+    if (!live.ok && live.why === 'garbage') bad = true;
+    if (live.ok) {
+      const age = judgeAge(market.ts_timestamp, ages);
+      if (age === 'fresh' || age === 'absent') {
+        if (bad) stale.add('vol', symbol);
+        return { value: volFromSigma(live.n), status: 'fresh', source: 'sigma' };
+      }
+      bad = true; // stale or an unreadable timestamp: the legacy key may answer
+    }
+    const level = volFromRegime(legacy.vol_regime);
+    const legacySigma = parseNumber(legacy.sigma, 'nonNegative');
+    if (!legacySigma.ok && legacySigma.why === 'garbage') bad = true;
+    let out: Reading<number> | undefined;
+    if (level !== undefined) out = { value: level, status: 'fresh', source: 'vol_regime' };
+    else if (legacySigma.ok)
+      out = { value: volFromSigma(legacySigma.n), status: 'fresh', source: 'legacy_sigma' };
+    else if (legacy.vol_regime && legacy.vol_regime.trim() !== '')
       out = { value: VOL_NORMAL, status: 'fresh', source: 'vol_regime' };
     if (bad || !out) stale.add('vol', symbol);
     return out ?? { value: VOL_NORMAL, status: bad ? 'garbage' : 'missing' };
