@@ -52,7 +52,7 @@ export interface RestoreWrite {
     operation_id: string;
     expires_at?: number;
   };
-  overrides: Record<string, Mode>;
+  overrides: ReadonlyMap<string, Mode>;
 }
 
 function unwrap(res: Exec): unknown[] {
@@ -161,7 +161,7 @@ export class ModeRepository {
     w: RestoreWrite,
   ): Promise<{ ok: true; appended: number; stateRestored: boolean } | { ok: false; head: string }> {
     const days = Object.keys(w.seqs).sort();
-    const overrides = Object.entries(w.overrides).flat();
+    const overrides = [...w.overrides].flat();
     const s = w.state;
     const args = [
       w.expectedHead,
