@@ -217,10 +217,15 @@ export function verifyLedger(
   if (tail) {
     const last = items.at(-1)?.entry;
     const lastId = typeof last?.operation_id === 'string' ? last.operation_id : undefined;
-    if (
-      (!last && tail.version > 0) ||
-      (last && tail.operation_id !== undefined && lastId !== tail.operation_id)
-    ) {
+    const lastVersion = typeof last?.version === 'number' ? last.version : 0;
+    // a ledger behind the mode lost entries; one ahead of it holds an entry no change made (flagged above)
+    const behind =
+      tail.version > lastVersion ||
+      (last !== undefined &&
+        tail.version === lastVersion &&
+        tail.operation_id !== undefined &&
+        lastId !== tail.operation_id);
+    if (behind) {
       breaks.push({
         operation_id: tail.operation_id ?? null,
         problem: 'version_gap',
