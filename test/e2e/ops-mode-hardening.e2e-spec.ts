@@ -191,6 +191,30 @@ describe('ops: the mode cannot be switched off quietly', () => {
     expect((await request(t.http).get('/health').expect(200)).body.status).toBe('healthy');
   });
 
+  it('an overrides key of the wrong type, written by another service, degrades /health, blocks no rollback and writes nothing half', async () => {
+    const t = await boot();
+    await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
+    await redis.client().del(Keys.modeOverrides);
+    await redis.client().set(Keys.modeOverrides, 'not a hash');
+    await t.app.get(ModeStore).refresh();
+    const h = (await request(t.http).get('/health').expect(200)).body;
+    expect(h.status).toBe('degraded');
+    expect(h.degraded.join(' ')).toMatch(/mode_sync: .*overrides/);
+    expect(t.app.get(ModeReader).current().mode).toBe('enforce');
+
+    const before = await redis.client().xlen(Keys.ledger);
+    const o = await put(t, { mode: 'enforce', symbol: 'BTCUSDT', reason: 'pin one' });
+    expect(o.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(o.body)).toMatch(/overrides/);
+    expect(await redis.client().xlen(Keys.ledger)).toBe(before);
+    expect(await redis.client().hget(Keys.mode, 'version')).toBe('1');
+
+    const rb = await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' });
+    expect(rb.status).toBe(200);
+    expect(rb.body).toMatchObject({ mode: 'shadow', version: 2 });
+    expect(await redis.client().type(Keys.modeOverrides)).toBe('none');
+  });
+
   it('verify fails on an empty ledger when the mode version is above 0', async () => {
     const t = await boot();
     await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);

@@ -144,9 +144,16 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           this.lastSyncMs === undefined ? null : Math.max(0, Math.round(performance.now() - this.lastSyncMs)),
         ...(this.lost ? { state_lost: this.lost } : {}),
       },
-      ...(this.lost
+      ...(this.lost || this.lastProblems
         ? {
-            degraded: `shared mode state lost (version ${this.lost.held_version} -> ${this.lost.found_version}); acknowledge with a new PUT /ops/mode after checking GET /ops/ledger`,
+            degraded: [
+              ...(this.lost
+                ? [
+                    `shared mode state lost (version ${this.lost.held_version} -> ${this.lost.found_version}); acknowledge with a new PUT /ops/mode after checking GET /ops/ledger`,
+                  ]
+                : []),
+              ...(this.lastProblems ? [`malformed mode state in Redis: ${this.lastProblems}`] : []),
+            ].join('; '),
           }
         : {}),
     }));
@@ -270,6 +277,13 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             throw redisUnavailable(err, true);
           });
         if (!res.ok) {
+          if (res.conflict === 'TYPE') {
+            throw new ConflictException({
+              statusCode: 409,
+              error: 'Conflict',
+              message: `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
+            });
+          }
           if (res.conflict === 'STALE' && req.expectedVersion !== undefined) {
             throw staleVersion(Number(res.found), req.expectedVersion);
           }

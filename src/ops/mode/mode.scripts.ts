@@ -32,7 +32,7 @@ end
  *   7 symbol, 8 override mode, 9 changed_at, 10 changed_by, 11 operation_id,
  *   12 expires_at ('' removes it, '-' keeps it), 13 pub/sub channel, 14 genesis hash,
  *   15.. the entry's field/value pairs.
- * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ', what was found}.
+ * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ'|'TYPE', what was found}.
  */
 export const CHANGE_SCRIPT = `${HEAD}
 local version = stored_version(KEYS[1], 0)
@@ -42,6 +42,12 @@ if head ~= ARGV[2] then return {'HEAD', head} end
 local seq = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
 -- the counter only moves up; a replica that saw higher ids before Redis lost the counter skips ahead
 if tonumber(ARGV[3]) <= seq then return {'SEQ', tostring(seq)} end
+
+-- an overrides key of another type would fail after the writes below: refuse before any
+local otype = redis.call('TYPE', KEYS[2]).ok
+if (ARGV[5] == 'override-set' or ARGV[5] == 'override-clear') and otype ~= 'hash' and otype ~= 'none' then
+  return {'TYPE', otype}
+end
 
 local fields = {}
 for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
