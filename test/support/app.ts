@@ -39,10 +39,16 @@ export interface TestKeyPair {
   signer: string;
 }
 
+const keyDirs = new Set<string>();
 /** A key pair in its own 0700 temp dir, removed when the test process exits. */
 export function makeTestKeyPair(): TestKeyPair {
   const dir = mkdtempSync(join(tmpdir(), 'p28-keys-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (keyDirs.size === 0) {
+    process.once('exit', () => {
+      for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  keyDirs.add(dir);
   const { privateKeyPem, publicKeyPem, signer } = generateKeyPair();
   const privateKeyFile = join(dir, 'ledger.key');
   const trustedKeysFile = join(dir, 'trusted.pem');
