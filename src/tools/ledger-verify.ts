@@ -4,6 +4,8 @@
  * Prints `{ok, entries, signed, breaks}`; exit 0 when it verifies, 1 when it does not, 2 on usage.
  * Runs from dist/ with no dev dependencies.
  */
+// the mode vocabulary comes from the config schema, whose decorators need the metadata polyfill
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { KeyFileError, loadTrustedKeys, type TrustedKeys } from '../ops/ledger/ledger-keys.js';

@@ -1,4 +1,4 @@
-import { MODES } from '../../config/index.js';
+import { MODES } from '../../config/env.schema.js';
 import { SYMBOL_PATTERN } from '../../common/symbol.js';
 import { signatureValid, type TrustedKeys } from './ledger-keys.js';
 import {
