@@ -208,8 +208,13 @@ export class ChangeModeResponse {
   @ApiProperty({ type: 'integer', description: 'the new version' })
   version!: number;
 
-  @ApiPropertyOptional({ type: String, example: 'OPS-2026-11-21-004', description: 'its ledger entry' })
-  operation_id?: string;
+  @ApiProperty({
+    type: String,
+    example: 'OPS-2026-11-21-004',
+    description:
+      'its ledger entry; for a rollback with nothing to undo (`unchanged`), the entry the current state comes from (absent before any change)',
+  })
+  operation_id!: string;
 
   @ApiPropertyOptional({ type: Number, description: 'epoch seconds, with expires_in_sec' })
   expires_at?: number;
@@ -219,7 +224,7 @@ export class ChangeModeResponse {
 
   @ApiPropertyOptional({
     type: Boolean,
-    description: 'rollback with nothing to undo: nothing written, no operation_id',
+    description: 'rollback with nothing to undo: nothing was written',
   })
   unchanged?: boolean;
 }

@@ -40,10 +40,11 @@ export interface AppliedChange {
   entry: LedgerEntry;
 }
 
-/** A rollback with nothing to undo: nothing written. */
+/** A rollback with nothing to undo: nothing written; operation_id is the current state's entry. */
 export interface UnchangedResult {
   mode: Mode;
   version: number;
+  operation_id?: string;
   unchanged: true;
 }
 
@@ -227,7 +228,12 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         const plan = planChange(state, req.intent, nowSec);
         if (!plan) {
           return req.intent.op === 'rollback'
-            ? { mode: state.mode, version: state.version, unchanged: true as const }
+            ? {
+                mode: state.mode,
+                version: state.version,
+                ...(state.operation_id ? { operation_id: state.operation_id } : {}),
+                unchanged: true as const,
+              }
             : undefined;
         }
         const seq = Math.max(snap.seq, this.seqSeen.get(day) ?? 0) + 1;
