@@ -191,11 +191,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   /**
    * A change made while Redis lacks mirrored entries would fork the chain. Restoring them would
    * also bring back the state they imply, so an ordinary change is refused (409) and the operator
-   * restores on purpose; an emergency rollback restores first, since it ends in shadow anyway.
+   * restores on purpose; a change to shadow (rollback, auto-revert) restores first, since it ends
+   * in shadow anyway.
    */
-  async restoreBeforeChange(isRollback: boolean): Promise<void> {
+  async restoreBeforeChange(towardsShadow: boolean): Promise<void> {
     if (!this.enabled || this.missing === 0) return;
-    if (!isRollback) {
+    if (!towardsShadow) {
       throw new ConflictException({
         statusCode: 409,
         error: 'Conflict',

@@ -53,7 +53,9 @@ describe('verifyLedger with signatures', () => {
       signed: true,
       breaks: [],
     });
-    const c = chain(8, (i) => (i === 2 ? undefined : i === 5 ? b : a)) as Array<Record<string, unknown>>;
+    const c = chain(8, (i) => (i === 2 ? undefined : i === 5 ? b : a)) as unknown as Array<
+      Record<string, unknown>
+    >;
     c[6] = { ...c[6], signature: c[7].signature };
     expect(problems(verifyLedger(items(c), trust))).toEqual([
       [1, 'unsigned'],
@@ -63,16 +65,23 @@ describe('verifyLedger with signatures', () => {
   });
 
   it('shape: unknown operation, bad mode or scope, and an operation id not above its day are bad_shape', () => {
-    const c = chain(4, () => a) as Array<Record<string, unknown>>;
+    const c = chain(4, () => a) as unknown as Array<Record<string, unknown>>;
     const resign = (i: number, patch: Record<string, unknown>) => {
-      const { hash: _h, signature: _s, ...rest } = { ...c[i], ...patch } as LedgerEntry;
+      const { hash: _h, signature: _s, ...rest } = { ...c[i], ...patch } as unknown as LedgerEntry;
       const e = sealEntry(rest);
       c[i] = { ...e, signature: signHash(e.hash, a) };
     };
     resign(1, { operation_name: 'drop-table' });
     expect(problems(verifyLedger(items(c), trust))).toContainEqual([1, 'bad_shape']);
-    const d = chain(3, () => a) as Array<Record<string, unknown>>;
-    const { hash: _h, signature: _s, ...rest } = { ...d[2], operation_id: d[1].operation_id } as LedgerEntry;
+    const d = chain(3, () => a) as unknown as Array<Record<string, unknown>>;
+    const {
+      hash: _h,
+      signature: _s,
+      ...rest
+    } = {
+      ...d[2],
+      operation_id: d[1].operation_id,
+    } as unknown as LedgerEntry;
     const e = sealEntry(rest);
     d[2] = { ...e, signature: signHash(e.hash, a) };
     expect(problems(verifyLedger(items(d), trust))).toEqual([[2, 'bad_shape']]);
@@ -94,7 +103,10 @@ describe('verifyLedger with signatures', () => {
   it('acceptVerified skips what does not verify and keeps what chains around it', () => {
     const good = chain(3, () => a);
     const forged = chain(4, (i) => (i === 4 ? b : a))[3];
-    const { accepted, rejected } = acceptVerified([...good, forged], trust);
+    const { accepted, rejected } = acceptVerified(
+      [...good, forged] as unknown as Array<Record<string, unknown>>,
+      trust,
+    );
     expect(accepted).toEqual(good);
     expect(rejected).toEqual([expect.objectContaining({ index: 3, problem: 'unknown_signer' })]);
   });

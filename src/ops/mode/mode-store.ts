@@ -213,7 +213,8 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   /** One change and its ledger entry, atomically; throws 409 on a stale expected version. */
   async change(req: ChangeRequest): Promise<ChangeResult | undefined> {
     return this.serialized(async () => {
-      await this.mirror.restoreBeforeChange(req.intent.op === 'rollback');
+      // a change towards shadow (rollback, auto-revert) is never held up by missing entries
+      await this.mirror.restoreBeforeChange(req.intent.op === 'rollback' || req.intent.op === 'auto-revert');
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const nowMs = this.clock.nowMs();
         const nowSec = Math.floor(nowMs / 1000);
@@ -298,6 +299,14 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         }
         this.metrics.modeChanges.inc({ to: plan.to_mode });
         this.noteSeq(entry.operation_id);
+        // the chain head, anchored outside Redis by log retention
+        this.logger.log({
+          msg: 'ledger head',
+          operation_id: entry.operation_id,
+          hash: entry.hash,
+          signer: entry.signer ?? null,
+          signature: entry.signature ?? null,
+        });
         this.logger.log({
           msg: `${entry.operation_name} ${entry.scope}: ${entry.from_mode} -> ${entry.to_mode}`,
           operation_id: entry.operation_id,
@@ -309,14 +318,6 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           version: entry.version,
           ...(plan.expires_at ? { expires_at: plan.expires_at } : {}),
           ...(rollbackOf ? { rollback_of: rollbackOf } : {}),
-        });
-        // the chain head, anchored outside Redis by log retention
-        this.logger.log({
-          msg: 'ledger head',
-          operation_id: entry.operation_id,
-          hash: entry.hash,
-          signer: entry.signer ?? null,
-          signature: entry.signature ?? null,
         });
         await this.mirror.recordWritten(entry);
         await this.refresh().catch(() => undefined);
