@@ -256,6 +256,26 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     expect(await verify(t)).toMatchObject({ ok: true, entries: 1 });
   });
 
+  it('auto-restore: a service that started while Redis was down restores once Redis is back', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const first = await boot(file, true);
+    await change(first, { mode: 'enforce', reason: 'one' });
+    await first.close();
+    await redis.stop();
+    const t = await boot(file, true);
+    await redis.start();
+    const mode = await waitFor(
+      async () => {
+        const m = (await request(t.http).get('/ops/mode').set(auth)).body;
+        return m.version === 1 ? m : undefined;
+      },
+      { timeoutMs: 8000, what: 'the restore once Redis answered' },
+    );
+    expect(mode.mode).toBe('enforce');
+    expect(await verify(t)).toEqual({ ok: true, entries: 1, signed: true, breaks: [] });
+  }, 30_000);
+
   it('restore is refused without LEDGER_FILE', async () => {
     const t = await createTestApp({
       REDIS_URL: redis.url,
