@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -349,6 +349,13 @@ describe('ops: the signed ledger', () => {
     expect(lines).toMatch(/service exited early/);
     expect(lines).toMatch(/LEDGER_SIGNING_KEY_FILE/);
   }, 60_000);
+
+  it('a private key file readable by others boots with a warning to chmod 600 it', async () => {
+    const k = makeTestKeyPair();
+    chmodSync(k.privateKeyFile, 0o644);
+    const t = await boot(keyEnv(k));
+    expect(t.logs.some((l) => l.level === 'warn' && /chmod 600/.test(String(l.msg)))).toBe(true);
+  });
 
   it('the key generator prints a key pair the service accepts', () => {
     let out = '';

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
 import { sealEntry, type LedgerEntry, type UnsealedEntry } from './ledger-entry.js';
 import {
@@ -16,11 +16,13 @@ import {
  * With no LEDGER_SIGNING_KEY_FILE the ledger is unsigned, and /health and verify say so.
  */
 @Injectable()
-export class LedgerSigner {
+export class LedgerSigner implements OnModuleInit {
   private readonly logger = new Logger('LedgerSigner');
   private readonly key?: SigningKey;
   /** undefined when signing is off */
   readonly trust?: TrustedKeys;
+
+  private readonly keyFile?: string;
 
   constructor(config: AppConfig) {
     const keyFile = config.LEDGER_SIGNING_KEY_FILE;
@@ -34,7 +36,7 @@ export class LedgerSigner {
       return;
     }
     this.key = loadSigningKey('LEDGER_SIGNING_KEY_FILE', keyFile);
-    this.warnIfReadableByOthers(keyFile);
+    this.keyFile = keyFile;
     if (trustFile) {
       this.trust = loadTrustedKeys('LEDGER_TRUSTED_KEYS_FILE', trustFile);
       // rotation order: the new public key is trusted everywhere before any replica signs with it
@@ -46,6 +48,12 @@ export class LedgerSigner {
     } else {
       this.trust = { keys: new Map([[this.key.signer, this.key.publicKey]]) };
     }
+  }
+
+  // logged here rather than in the constructor, once the app's logger is attached
+  onModuleInit() {
+    if (!this.key || !this.trust || !this.keyFile) return;
+    this.warnIfReadableByOthers(this.keyFile);
     this.logger.log({
       msg: 'ledger signing on',
       signer: this.key.signer,
