@@ -86,6 +86,10 @@ export function loadSigningKey(variable: string, path: string): SigningKey {
 export function parseTrustedKeys(variable: string, text: string, source = 'the file'): TrustedKeys {
   const keys = new Map<string, KeyObject>();
   for (const m of text.matchAll(PEM_BLOCK)) {
+    // node would derive a public key from a private block: refuse it, a private key must not travel
+    if (m[1] !== 'PUBLIC KEY') {
+      throw new KeyFileError(`${variable}: ${source} holds a ${m[1]} block; list public keys only`);
+    }
     let key: KeyObject;
     try {
       key = createPublicKey(m[0]);

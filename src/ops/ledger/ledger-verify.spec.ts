@@ -110,4 +110,11 @@ describe('verifyLedger with signatures', () => {
     expect(accepted).toEqual(good);
     expect(rejected).toEqual([expect.objectContaining({ index: 3, problem: 'unknown_signer' })]);
   });
+
+  it('a trusted keys file with a private key block is refused, naming the variable', () => {
+    const k = generateKeyPair();
+    expect(() => parseTrustedKeys('LEDGER_TRUSTED_KEYS_FILE', `${a.pem}${k.privateKeyPem}`)).toThrow(
+      /LEDGER_TRUSTED_KEYS_FILE: .* PRIVATE KEY block; list public keys only/,
+    );
+  });
 });
