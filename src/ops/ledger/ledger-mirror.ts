@@ -273,6 +273,16 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
           state_restored: res.stateRestored,
           mode: res.stateRestored ? state?.mode : undefined,
         });
+        const head = this.entries.at(-1);
+        if (res.appended > 0 && head) {
+          this.logger.log({
+            msg: 'ledger head',
+            operation_id: head.operation_id,
+            hash: head.hash,
+            signer: head.signer ?? null,
+            signature: head.signature ?? null,
+          });
+        }
         if (res.stateRestored && state?.mode === 'enforce' && state.expires_at === undefined) {
           this.logger.warn({
             msg: 'restored mode is enforce, without expiry',
