@@ -1,4 +1,5 @@
 import type { Mode } from '../config/index.js';
+import { effectiveMode } from '../core/mode.js';
 
 export interface ModeView {
   mode: Mode;
@@ -8,15 +9,19 @@ export interface ModeView {
   expires_at?: number;
   /** the ledger entry of the last change */
   operation_id?: string;
-  overrides: Record<string, Mode>;
+  /** symbol -> mode; a Map, so no symbol can read an Object.prototype member as its mode */
+  overrides: ReadonlyMap<string, Mode>;
 }
 
 /** Read side of the mode: what the engine and the health endpoint see. Only `ops/` writes the mode. */
 export abstract class ModeReader {
   abstract current(): ModeView;
 
-  effectiveMode(symbol: string): Mode {
-    const view = this.current();
-    return view.overrides[symbol] ?? view.mode;
+  /** Epoch seconds by the injected clock: an expiry is judged on the same time as everything else. */
+  protected abstract nowSec(): number;
+
+  /** The mode in force for `symbol` now: an expired enforce reads as shadow before Redis reverts it. */
+  effectiveMode(symbol: string, nowSec: number = this.nowSec()): Mode {
+    return effectiveMode(this.current(), symbol, nowSec);
   }
 }

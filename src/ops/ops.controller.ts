@@ -30,7 +30,7 @@ import type { ChangeIntent } from './mode/mode-change.js';
 import { ModeStore, type ChangeResult } from './mode/mode-store.js';
 
 const response = (r: ChangeResult | undefined) => {
-  if (!r) return undefined;
+  if (!r || 'unchanged' in r) return r;
   const { entry: _entry, ...body } = r;
   return body;
 };
@@ -68,7 +68,8 @@ export class OpsController {
       changed_by: v.changed_by ?? null,
       ...(v.expires_at !== undefined ? { expires_at: v.expires_at } : {}),
       ...(v.operation_id !== undefined ? { operation_id: v.operation_id } : {}),
-      overrides: v.overrides,
+      // built from the Map as own data properties, so `__proto__` or `constructor` stay plain symbols
+      overrides: Object.fromEntries(v.overrides),
     };
   }
 
@@ -116,7 +117,9 @@ export class OpsController {
 
   /**
    * The one-call emergency return to shadow: global shadow, every override cleared, expiry gone.
-   * Never throttled: an operator who spent the write budget must still be able to stand down.
+   * Never throttled: an operator who spent the write budget must still be able to stand down. It
+   * needs an operator token (AuthGuard refuses outsiders first), and with nothing to undo it writes
+   * nothing, so repeating it cannot grow the ledger.
    */
   @Post('rollback')
   @RequireRole('operator')
@@ -125,7 +128,8 @@ export class OpsController {
   @ApiOperation({
     summary: 'Emergency return to shadow',
     description:
-      'Role: operator. Global shadow, every override cleared, any expiry dropped; one ledger entry.',
+      'Role: operator. Global shadow, every override cleared, any expiry dropped; one ledger entry. ' +
+      'With nothing to undo it answers `unchanged: true` and writes nothing. Not throttled.',
   })
   @ApiBody({ type: RollbackDto })
   @ApiOkResponse({ type: ChangeModeResponse })
@@ -154,8 +158,10 @@ export class OpsController {
   @Get('ledger/verify')
   @RequireRole('viewer')
   @ApiOperation({
-    summary: 'Check the ledger hash chain',
-    description: 'Role: viewer. `ok: false` names the first entry that breaks the chain.',
+    summary: 'Check the ledger: hash chain, signatures, shape, versions',
+    description:
+      'Role: viewer. `breaks` lists every break (`hash_mismatch`, `prev_mismatch`, `unsigned`, ' +
+      '`unknown_signer`, `bad_signature`, `bad_shape`, `version_gap`); `signed` says whether signatures were checked.',
   })
   @ApiOkResponse({ type: ChainReportResponse })
   @ApiServiceUnavailableResponse({ description: 'Redis unavailable' })

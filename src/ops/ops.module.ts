@@ -5,6 +5,7 @@ import { OPS_WRITE_LIMIT, OPS_WRITE_WINDOW_MS, OpsWriteThrottlerGuard } from './
 import { TokenRegistry } from './auth/token-registry.js';
 import { LedgerMirror } from './ledger/ledger-mirror.js';
 import { LedgerRepository } from './ledger/ledger.repository.js';
+import { LedgerSigner } from './ledger/ledger-signer.js';
 import { LedgerService } from './ledger/ledger.service.js';
 import { ModeReader } from './mode-reader.js';
 import { ModeExpiryService } from './mode/mode-expiry.service.js';
@@ -24,6 +25,7 @@ import { OpsController } from './ops.controller.js';
   ],
   controllers: [OpsController],
   providers: [
+    LedgerSigner,
     ModeRepository,
     LedgerRepository,
     LedgerService,

@@ -73,7 +73,10 @@ describe('ops: an expiring enforce reverts to shadow by itself', () => {
     });
     expect(entry.reason).toContain('2025-06-01T12:01:00.000Z');
     expect(await redis.client().hget(Keys.mode, 'expires_at')).toBeNull();
-    await request(t.http).get('/ops/ledger/verify').set(auth).expect(200, { ok: true, entries: 2 });
+    await request(t.http)
+      .get('/ops/ledger/verify')
+      .set(auth)
+      .expect(200, { ok: true, entries: 2, signed: true, breaks: [] });
     // exactly one revert, however many checks run afterwards
     expect(await expiry.check()).toBe(false);
     expect(await redis.client().xlen(Keys.ledger)).toBe(2);
@@ -130,6 +133,9 @@ describe('ops: an expiring enforce reverts to shadow by itself', () => {
       actor: 'system',
       operation_id: 'OPS-2025-06-04-001',
     });
-    await request(second.http).get('/ops/ledger/verify').set(auth).expect(200, { ok: true, entries: 2 });
+    await request(second.http)
+      .get('/ops/ledger/verify')
+      .set(auth)
+      .expect(200, { ok: true, entries: 2, signed: true, breaks: [] });
   });
 });

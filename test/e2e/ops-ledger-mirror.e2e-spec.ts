@@ -101,7 +101,7 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     expect(restored.body).toEqual({ restored: 3, state_restored: true, entries: 3, missing_in_redis: 0 });
     expect(both.map((r) => r.body.restored).sort()).toEqual([0, 3]);
     expect(await redisEntries(t)).toEqual(before);
-    expect(await verify(t)).toEqual({ ok: true, entries: 3 });
+    expect(await verify(t)).toEqual({ ok: true, entries: 3, signed: true, breaks: [] });
     await waitFor(async () => {
       const m = (await request(t.http).get('/ops/mode').set(auth)).body;
       return m.version === 3 && m.mode === 'enforce';
@@ -121,28 +121,64 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     // the chain and the day's sequence carry on from the restored entries
     const next = await change(t, { mode: 'shadow', reason: 'fourth', expected_version: 3 });
     expect(next.body.operation_id).toMatch(/-004$/);
-    expect(await verify(t)).toEqual({ ok: true, entries: 4 });
+    expect(await verify(t)).toEqual({ ok: true, entries: 4, signed: true, breaks: [] });
     expect(fileEntries(file)).toEqual(await redisEntries(t));
   });
 
-  it('notices the missing entries at startup, and a change restores them before it writes', async (ctx) => {
+  it('notices the missing entries at startup: /health degraded, a change refused with 409 until restore', async (ctx) => {
     if (!redis.controllable) ctx.skip();
     const file = join(dir, 'ledger.jsonl');
     const first = await boot(file);
     await change(first, { mode: 'enforce', reason: 'one' });
-    await change(first, { mode: 'shadow', reason: 'two' });
+    await change(first, { mode: 'enforce', symbol: 'BTCUSDT', reason: 'two' });
     await first.close();
     await restartRedis();
 
     const t = await boot(file);
     expect(await ledgerHealth(t)).toMatchObject({ status: 'missing_in_redis', missing_in_redis: 2 });
     expect(t.logs.some((l) => l.msg === 'ledger mirror missing_in_redis')).toBe(true);
-    // seeded from P28_MODE meanwhile; the change restores the real history first, then chains on it
-    await change(t, { mode: 'enforce', reason: 'three' });
-    expect(await verify(t)).toEqual({ ok: true, entries: 3 });
+    const health = (await request(t.http).get('/health').expect(200)).body;
+    expect(health.status).toBe('degraded');
+    expect(health.degraded.join(' ')).toMatch(/ledger: 2 ledger entries .* missing in Redis/);
+    // seeded from P28_MODE meanwhile: a change would also restore enforce as a side effect, so it is refused
+    const refused = await request(t.http)
+      .put('/ops/mode')
+      .set(auth)
+      .send({ mode: 'shadow', reason: 'three' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/POST \/ops\/ledger\/restore/);
+    expect(await redis.client().xlen(Keys.ledger)).toBe(0);
+
+    await request(t.http).post('/ops/ledger/restore').set(auth).expect(200);
+    await waitFor(async () => (await request(t.http).get('/ops/mode').set(auth)).body.version === 2);
+    await change(t, { mode: 'shadow', reason: 'three', expected_version: 2 });
+    expect(await verify(t)).toEqual({ ok: true, entries: 3, signed: true, breaks: [] });
     const entries = await redisEntries(t);
     expect(entries.map((e) => (e as { reason: string }).reason)).toEqual(['one', 'two', 'three']);
     expect(fileEntries(file)).toEqual(entries);
+    expect((await request(t.http).get('/health').expect(200)).body.status).toBe('healthy');
+  });
+
+  it('with auto-restore, a restart of both Redis (no persistence) and the service brings enforce back by itself', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const first = await boot(file, true);
+    await change(first, { mode: 'enforce', reason: 'one' });
+    await change(first, { mode: 'enforce', symbol: 'BTCUSDT', reason: 'two' });
+    await first.close();
+    await restartRedis();
+
+    const t = await boot(file, true);
+    const mode = await waitFor(
+      async () => {
+        const m = (await request(t.http).get('/ops/mode').set(auth)).body;
+        return m.version === 2 ? m : undefined;
+      },
+      { timeoutMs: 5000, what: 'enforce restored without an operator' },
+    );
+    expect(mode).toMatchObject({ mode: 'enforce', overrides: { BTCUSDT: 'enforce' } });
+    expect(await verify(t)).toEqual({ ok: true, entries: 2, signed: true, breaks: [] });
+    expect((await request(t.http).get('/health').expect(200)).body.status).toBe('healthy');
   });
 
   it('refuses to restore into a forked chain and says so on /health', async (ctx) => {
@@ -167,7 +203,7 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     expect(res.body.message).toMatch(/forked/);
     expect(await redis.client().xlen(Keys.ledger)).toBe(1);
     expect(fileEntries(file)).toHaveLength(2);
-    expect(await verify(t)).toEqual({ ok: true, entries: 1 });
+    expect(await verify(t)).toEqual({ ok: true, entries: 1, signed: true, breaks: [] });
   });
 
   it('a replica with its own file mirrors entries written by another replica', async () => {
@@ -220,6 +256,26 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     expect(await verify(t)).toMatchObject({ ok: true, entries: 1 });
   });
 
+  it('auto-restore: a service that started while Redis was down restores once Redis is back', async (ctx) => {
+    if (!redis.controllable) ctx.skip();
+    const file = join(dir, 'ledger.jsonl');
+    const first = await boot(file, true);
+    await change(first, { mode: 'enforce', reason: 'one' });
+    await first.close();
+    await redis.stop();
+    const t = await boot(file, true);
+    await redis.start();
+    const mode = await waitFor(
+      async () => {
+        const m = (await request(t.http).get('/ops/mode').set(auth)).body;
+        return m.version === 1 ? m : undefined;
+      },
+      { timeoutMs: 8000, what: 'the restore once Redis answered' },
+    );
+    expect(mode.mode).toBe('enforce');
+    expect(await verify(t)).toEqual({ ok: true, entries: 1, signed: true, breaks: [] });
+  }, 30_000);
+
   it('restore is refused without LEDGER_FILE', async () => {
     const t = await createTestApp({
       REDIS_URL: redis.url,
@@ -228,6 +284,6 @@ describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () =
     apps.push(t);
     const res = await request(t.http).post('/ops/ledger/restore').set(auth).expect(409);
     expect(res.body.message).toMatch(/LEDGER_FILE is not configured/);
-    expect((await request(t.http).get('/health')).body.ledger).toEqual({ mirror: 'off' });
+    expect((await request(t.http).get('/health')).body.ledger).toEqual({ mirror: 'off', signed: true });
   });
 });

@@ -12,8 +12,8 @@ import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { CONTRACT_LEDGER_FIELDS } from '../support/contract.js';
 
-// every §4 field but rollback_of, which only rollbacks carry
-const LEDGER_FIELDS = CONTRACT_LEDGER_FIELDS.filter((f) => f !== 'rollback_of');
+// every §4 field but rollback_of, which only rollbacks carry, plus the signature (signing is on)
+const LEDGER_FIELDS = [...CONTRACT_LEDGER_FIELDS.filter((f) => f !== 'rollback_of'), 'signer', 'signature'];
 
 describe('ops: mode changes, auth and the audit ledger', () => {
   let redis: TestRedis;
@@ -146,7 +146,7 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     });
 
     const verify = await request(t.http).get('/ops/ledger/verify').set(as('vic')).expect(200);
-    expect(verify.body).toEqual({ ok: true, entries: 2 });
+    expect(verify.body).toEqual({ ok: true, entries: 2, signed: true, breaks: [] });
 
     const metrics = (await request(t.http).get('/metrics').expect(200)).text;
     expect(metrics).toMatch(/^p28_enforce_mode 0$/m);
@@ -179,7 +179,9 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     const repo = t.app.get(ModeRepository);
     const day = utcDay(Date.now());
     const snap = await repo.readForChange(day);
-    expect(snap).toMatchObject({ seq: 1, state: { version: 1 } });
+    // the replica's ids continue past earlier tests' (Redis is flushed between them), so no fixed seq
+    expect(snap.state.version).toBe(1);
+    expect(snap.seq).toBeGreaterThanOrEqual(1);
     const write = (over: { version?: number; head?: string; seq?: number }) => {
       const seq = over.seq ?? snap.seq + 1;
       const version = (over.version ?? snap.state.version) + 1;
@@ -215,7 +217,7 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     const before = await stored();
     expect(await write({ version: 0 })).toEqual({ ok: false, conflict: 'STALE', found: '1' });
     expect(await write({ head: GENESIS_HASH })).toEqual({ ok: false, conflict: 'HEAD', found: snap.head });
-    expect(await write({ seq: 1 })).toEqual({ ok: false, conflict: 'SEQ', found: '1' });
+    expect(await write({ seq: snap.seq })).toEqual({ ok: false, conflict: 'SEQ', found: String(snap.seq) });
     expect(await stored()).toEqual(before);
     expect(await write({})).toMatchObject({ ok: true });
     expect((await stored()).mode).toMatchObject({ mode: 'shadow', version: '2' });
@@ -287,8 +289,11 @@ describe('ops: mode changes, auth and the audit ledger', () => {
       rollback_of: ethEntry.operation_id,
     });
     expect(ethEntry).toMatchObject({ scope: 'ETHUSDT', to_mode: 'enforce' });
-    expect(t.app.get(ModeReader).current()).toMatchObject({ mode: 'shadow', overrides: {} });
-    await request(t.http).get('/ops/ledger/verify').set(as('vic')).expect(200, { ok: true, entries: 4 });
+    expect(t.app.get(ModeReader).current()).toMatchObject({ mode: 'shadow', overrides: new Map() });
+    await request(t.http)
+      .get('/ops/ledger/verify')
+      .set(as('vic'))
+      .expect(200, { ok: true, entries: 4, signed: true, breaks: [] });
   });
 
   it('rollback_of names the enforce in effect, never one already reverted', async () => {
@@ -296,10 +301,11 @@ describe('ops: mode changes, auth and the audit ledger', () => {
       request(t.http).post('/ops/rollback').set(as('bob')).send({ reason: 'stand down' }).expect(200);
     await put('alice', { mode: 'enforce', reason: 'first try' }).expect(200);
     await put('alice', { mode: 'shadow', reason: 'reverted by hand' }).expect(200);
-    await rollback();
-    const [idle] = await ledger();
-    expect(idle).toMatchObject({ operation_name: 'rollback', from_mode: 'shadow' });
-    expect(idle.rollback_of).toBeUndefined();
+    // nothing to undo: answered, and nothing written
+    const idle = await rollback();
+    expect(idle.body).toMatchObject({ mode: 'shadow', unchanged: true });
+    const [newest] = await ledger();
+    expect(newest).toMatchObject({ operation_name: 'set-mode', reason: 'reverted by hand' });
 
     const again = await put('alice', { mode: 'enforce', reason: 'second try' }).expect(200);
     expect(again.body.operation_id).toMatch(/^OPS-\d{4}-\d{2}-\d{2}-\d{3}$/);
@@ -419,7 +425,7 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     }
   });
 
-  it('verify names the first entry that breaks the chain: altered, deleted, or a missing tail', async () => {
+  it('verify names every entry that breaks the chain: altered, deleted, or a missing tail', async () => {
     for (const [who, mode] of [
       ['alice', 'enforce'],
       ['bob', 'shadow'],
@@ -431,7 +437,7 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     const c = redis.client();
     const verify = async () =>
       (await request(t.http).get('/ops/ledger/verify').set(as('vic')).expect(200)).body;
-    expect(await verify()).toEqual({ ok: true, entries: 4 });
+    expect(await verify()).toEqual({ ok: true, entries: 4, signed: true, breaks: [] });
     const original = (await c.xrange(Keys.ledger, '-', '+')) as Array<[string, string[]]>;
 
     // Streams cannot edit an entry in place: rewrite the stream, same ids, one reason changed
@@ -446,30 +452,34 @@ describe('ops: mode changes, auth and the audit ledger', () => {
     await rewrite(tampered);
     const altered = await verify();
     expect(altered.ok).toBe(false);
-    expect(altered.first_bad).toMatchObject({
-      index: 1,
-      stream_id: original[1][0],
-      operation_id: original[1][1][1],
-      problem: 'hash_mismatch',
-    });
+    expect(altered.breaks).toEqual([
+      expect.objectContaining({
+        index: 1,
+        stream_id: original[1][0],
+        operation_id: original[1][1][1],
+        problem: 'hash_mismatch',
+      }),
+    ]);
 
     await rewrite(original);
     await c.xdel(Keys.ledger, original[2][0]);
     const deleted = await verify();
-    expect(deleted.first_bad).toMatchObject({
-      index: 2,
-      operation_id: original[3][1][1],
-      problem: 'prev_hash_mismatch',
-    });
+    expect(deleted.breaks.map((b: { index: number; problem: string }) => [b.index, b.problem])).toEqual([
+      [2, 'prev_mismatch'],
+      [2, 'version_gap'],
+    ]);
+    expect(deleted.breaks[0].operation_id).toBe(original[3][1][1]);
 
     await rewrite(
       [original[0], original[2], original[1], original[3]].map(([, f], i) => [original[i][0], f]),
     );
-    expect((await verify()).first_bad).toMatchObject({ index: 1, operation_id: original[2][1][1] });
+    expect((await verify()).breaks[0]).toMatchObject({ index: 1, operation_id: original[2][1][1] });
 
     await rewrite(original.slice(0, 3));
     const tail = await verify();
-    expect(tail.first_bad).toMatchObject({ problem: 'head_mismatch', operation_id: original[3][1][1] });
+    expect(tail.breaks).toEqual([
+      expect.objectContaining({ problem: 'version_gap', operation_id: original[3][1][1] }),
+    ]);
   });
 
   it('with Redis down a change answers 503 saying nothing was changed, and works again once Redis is back', async (ctx) => {

@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,6 +10,7 @@ import { configureApp, createAdapter, NEST_APP_OPTIONS } from '../../src/app.set
 import { Clock } from '../../src/common/clock.js';
 import { AppConfig, loadConfig } from '../../src/config/index.js';
 import { createPino, PinoLoggerService } from '../../src/logging/pino-logger.js';
+import { generateKeyPair } from '../../src/ops/ledger/ledger-keys.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -23,6 +27,48 @@ export interface TestAppOptions {
   clock?: Clock;
   /** Listen on a real port (needed when another process must reach the app). */
   listen?: boolean;
+  /** Leave the ledger unsigned (signing with a shared test key pair is the default). */
+  unsigned?: boolean;
+}
+
+export interface TestKeyPair {
+  dir: string;
+  privateKeyFile: string;
+  publicKeyPem: string;
+  trustedKeysFile: string;
+  signer: string;
+}
+
+const keyDirs = new Set<string>();
+/** A key pair in its own 0700 temp dir, removed when the test process exits. */
+export function makeTestKeyPair(): TestKeyPair {
+  const dir = mkdtempSync(join(tmpdir(), 'p28-keys-'));
+  if (keyDirs.size === 0) {
+    process.once('exit', () => {
+      for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  keyDirs.add(dir);
+  const { privateKeyPem, publicKeyPem, signer } = generateKeyPair();
+  const privateKeyFile = join(dir, 'ledger.key');
+  const trustedKeysFile = join(dir, 'trusted.pem');
+  writeFileSync(privateKeyFile, privateKeyPem, { mode: 0o600 });
+  writeFileSync(trustedKeysFile, publicKeyPem, { mode: 0o644 });
+  return { dir, privateKeyFile, publicKeyPem, trustedKeysFile, signer };
+}
+
+let shared: TestKeyPair | undefined;
+/** One key pair for every app of the test process, so replicas in a suite trust each other. */
+export function sharedTestKeyPair(): TestKeyPair {
+  shared ??= makeTestKeyPair();
+  return shared;
+}
+
+/** The env that signs the ledger with the shared key, unless the caller set the variables. */
+function signingEnv(env: Record<string, string>, opts: TestAppOptions): Record<string, string> {
+  if (opts.unsigned || 'LEDGER_SIGNING_KEY_FILE' in env || 'LEDGER_TRUSTED_KEYS_FILE' in env) return {};
+  const k = sharedTestKeyPair();
+  return { LEDGER_SIGNING_KEY_FILE: k.privateKeyFile, LEDGER_TRUSTED_KEYS_FILE: k.trustedKeysFile };
 }
 
 /** Boots the real AppModule, configured like main.ts, against the env given (validated as at boot). */
@@ -30,7 +76,7 @@ export async function createTestApp(
   env: Record<string, string>,
   opts: TestAppOptions = {},
 ): Promise<TestApp> {
-  const config = loadConfig({ LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ LOG_LEVEL: 'info', ...signingEnv(env, opts), ...env });
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

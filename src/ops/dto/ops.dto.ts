@@ -19,23 +19,26 @@ import { MODES, type Mode } from '../../config/index.js';
 import {
   OPERATION_ID,
   OPERATION_NAMES,
-  type ChainBreak,
-  type ChainProblem,
-  type ChainReport,
   type LedgerEntry,
   type OperationName,
 } from '../ledger/ledger-entry.js';
 import type { RestoreResult } from '../ledger/ledger-mirror.js';
+import {
+  BREAK_PROBLEMS,
+  type BreakProblem,
+  type LedgerBreak,
+  type LedgerReport,
+} from '../ledger/ledger-verify.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
 
-/** Symbols as the trading system writes them (BTCUSDT, 1000PEPEUSDT): upper-cased before the check. */
-/** Printable text plus tab, newline and CR; other control characters would garble logs and the ledger. */
-const hasControlChars = (s: string): boolean =>
-  [...s].some((ch) => {
-    const c = ch.charCodeAt(0);
-    return (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f;
-  });
+/**
+ * One line of visible text: C0/C1 controls (newlines and tab included), format characters (bidi
+ * overrides and isolates, zero-width spaces and joiners, BOM) and line/paragraph separators would
+ * let a reason rewrite or hide what a terminal shows of the trail.
+ */
+const UNSAFE_TEXT = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+const hasControlChars = (s: string): boolean => UNSAFE_TEXT.test(s);
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const upper = ({ value }: { value: unknown }) =>
@@ -48,7 +51,7 @@ class NoControlCharsConstraint implements ValidatorConstraintInterface {
     return typeof value !== 'string' || !hasControlChars(value);
   }
   defaultMessage(args: ValidationArguments) {
-    return `${args.property} must not contain control characters`;
+    return `${args.property} must be one line without control, bidi or zero-width characters`;
   }
 }
 
@@ -58,7 +61,7 @@ class ReasonFields {
     minLength: 3,
     maxLength: 500,
     example: 'enforcing after a clean week in shadow',
-    description: 'why; recorded in the ledger (trimmed; no control characters)',
+    description: 'why; recorded in the ledger (trimmed; one line, no control, bidi or zero-width characters)',
   })
   @Transform(trim)
   @IsString({ message: 'reason must be a string' })
@@ -110,9 +113,10 @@ export class ChangeModeDto extends ReasonFields {
     description:
       'set (or, with mode null, clear) a per-symbol override instead of the global mode (upper-cased)',
   })
-  @IsOptional()
+  // not @IsOptional, which would let null through: only an omitted symbol means global
+  @ValidateIf((o: ChangeModeDto) => o.symbol !== undefined)
   @Transform(upper)
-  @IsString({ message: 'symbol must be a string' })
+  @IsString({ message: 'symbol must be a string (omit it for the global mode; null is refused)' })
   @Matches(SYMBOL_PATTERN, { message: SYMBOL_RULE })
   symbol?: string;
 
@@ -204,7 +208,12 @@ export class ChangeModeResponse {
   @ApiProperty({ type: 'integer', description: 'the new version' })
   version!: number;
 
-  @ApiProperty({ type: String, example: 'OPS-2026-11-21-004', description: 'its ledger entry' })
+  @ApiProperty({
+    type: String,
+    example: 'OPS-2026-11-21-004',
+    description:
+      'its ledger entry; for a rollback with nothing to undo (`unchanged`), the entry the current state comes from (absent before any change)',
+  })
   operation_id!: string;
 
   @ApiPropertyOptional({ type: Number, description: 'epoch seconds, with expires_in_sec' })
@@ -212,6 +221,12 @@ export class ChangeModeResponse {
 
   @ApiPropertyOptional({ type: String, description: 'for an override change' })
   symbol?: string;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    description: 'rollback with nothing to undo: nothing was written',
+  })
+  unchanged?: boolean;
 }
 
 /** One audit ledger entry (CONTRACT.md §4). */
@@ -265,8 +280,17 @@ export class LedgerEntryResponse implements LedgerEntry {
   @ApiProperty({ type: String, description: 'hash of the previous entry (64 zeros for the first)' })
   prev_hash!: string;
 
+  @ApiPropertyOptional({
+    type: String,
+    description: 'signed ledger: first 16 hex of the SHA-256 of the signing public key (DER)',
+  })
+  signer?: string;
+
   @ApiProperty({ type: String, description: 'SHA-256 hex of this entry, prev_hash included' })
   hash!: string;
+
+  @ApiPropertyOptional({ type: String, description: 'signed ledger: base64 Ed25519 signature over hash' })
+  signature?: string;
 }
 
 /** `GET /ops/ledger`. */
@@ -281,35 +305,36 @@ export class LedgerPageResponse {
   next_before?: string;
 }
 
-const CHAIN_PROBLEMS: readonly ChainProblem[] = ['hash_mismatch', 'prev_hash_mismatch', 'head_mismatch'];
-
-export class ChainBreakResponse implements ChainBreak {
-  @ApiProperty({ type: 'integer', description: '0-based position, oldest first' })
-  index!: number;
-
+export class ChainBreakResponse implements LedgerBreak {
   @ApiProperty({ type: String, nullable: true })
   operation_id!: string | null;
 
+  @ApiProperty({ enum: BREAK_PROBLEMS })
+  problem!: BreakProblem;
+
+  @ApiProperty({ type: 'integer', description: '0-based position, oldest first' })
+  index!: number;
+
   @ApiPropertyOptional({ type: String, description: 'Redis stream id' })
   stream_id?: string;
-
-  @ApiProperty({ enum: CHAIN_PROBLEMS })
-  problem!: ChainProblem;
 
   @ApiProperty({ type: String })
   detail!: string;
 }
 
 /** `GET /ops/ledger/verify`. */
-export class ChainReportResponse implements ChainReport {
+export class ChainReportResponse implements LedgerReport {
   @ApiProperty({ type: Boolean })
   ok!: boolean;
 
   @ApiProperty({ type: 'integer', description: 'entries checked' })
   entries!: number;
 
-  @ApiPropertyOptional({ type: ChainBreakResponse, description: 'the first entry that breaks the chain' })
-  first_bad?: ChainBreakResponse;
+  @ApiProperty({ type: Boolean, description: 'signatures checked (LEDGER_SIGNING_KEY_FILE configured)' })
+  signed!: boolean;
+
+  @ApiProperty({ type: [ChainBreakResponse], description: 'every break, oldest first; empty when ok' })
+  breaks!: ChainBreakResponse[];
 }
 
 /** `POST /ops/ledger/restore`. */

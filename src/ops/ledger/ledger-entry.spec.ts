@@ -9,9 +9,9 @@ import {
   sealEntry,
   toStreamFields,
   utcDay,
-  verifyChain,
   type LedgerEntry,
 } from './ledger-entry.js';
+import { verifyLedger } from './ledger-verify.js';
 
 function chain(n: number): LedgerEntry[] {
   const out: LedgerEntry[] = [];
@@ -76,60 +76,113 @@ describe('canonical encoding', () => {
   });
 });
 
-describe('verifyChain', () => {
-  it('accepts an intact chain and an empty one', () => {
-    expect(verifyChain(items(chain(5)))).toEqual({ ok: true, entries: 5 });
-    expect(verifyChain([])).toEqual({ ok: true, entries: 0 });
+describe('verifyLedger (unsigned)', () => {
+  const problems = (r: ReturnType<typeof verifyLedger>) => r.breaks.map((b) => [b.index, b.problem]);
+
+  it('accepts an intact chain and an empty one, and says it is not signed', () => {
+    expect(verifyLedger(items(chain(5)))).toEqual({ ok: true, entries: 5, signed: false, breaks: [] });
+    expect(verifyLedger([])).toEqual({ ok: true, entries: 0, signed: false, breaks: [] });
   });
 
-  it('names an altered entry', () => {
-    const c = records(chain(5));
-    c[2] = { ...c[2], reason: 'quietly edited' };
-    const r = verifyChain(items(c));
+  it('names an altered entry, once', () => {
+    const c = records(chain(4));
+    c[1].reason = 'nothing to see here';
+    const r = verifyLedger(items(c));
     expect(r.ok).toBe(false);
-    expect(r.first_bad).toMatchObject({
-      index: 2,
-      operation_id: 'OPS-2025-03-04-003',
-      problem: 'hash_mismatch',
-    });
+    expect(r.breaks).toEqual([
+      expect.objectContaining({ index: 1, operation_id: 'OPS-2025-03-04-002', problem: 'hash_mismatch' }),
+    ]);
   });
 
-  it('names an added field', () => {
+  it('names an added field as bad shape and a hash mismatch', () => {
     const c = records(chain(3));
-    c[1] = { ...c[1], approved_by: 'mallory' };
-    expect(verifyChain(items(c)).first_bad).toMatchObject({ index: 1, problem: 'hash_mismatch' });
+    c[1].extra = 'x';
+    expect(problems(verifyLedger(items(c)))).toEqual([
+      [1, 'bad_shape'],
+      [1, 'hash_mismatch'],
+    ]);
   });
 
-  it('names the entry after a deleted one', () => {
-    const c = chain(5);
-    c.splice(1, 1);
-    expect(verifyChain(items(c)).first_bad).toMatchObject({
-      index: 1,
-      operation_id: 'OPS-2025-03-04-003',
-      problem: 'prev_hash_mismatch',
-    });
-  });
-
-  it('names a deleted first entry and a reordering', () => {
-    expect(verifyChain(items(chain(3).slice(1))).first_bad).toMatchObject({
-      index: 0,
-      operation_id: 'OPS-2025-03-04-002',
-      problem: 'prev_hash_mismatch',
-    });
+  it('names the entry after a deleted one (prev and version)', () => {
     const c = chain(4);
-    [c[1], c[2]] = [c[2], c[1]];
-    expect(verifyChain(items(c)).first_bad).toMatchObject({ index: 1, operation_id: 'OPS-2025-03-04-003' });
+    c.splice(2, 1);
+    expect(problems(verifyLedger(items(c)))).toEqual([
+      [2, 'prev_mismatch'],
+      [2, 'version_gap'],
+    ]);
   });
 
-  it('a deleted last entry is caught by the expected last operation', () => {
+  it('names a deleted first entry', () => {
+    expect(problems(verifyLedger(items(chain(3).slice(1))))).toEqual([
+      [0, 'prev_mismatch'],
+      [0, 'version_gap'],
+    ]);
+  });
+
+  it('reports two breaks far apart, not only the first', () => {
+    const c = records(chain(40));
+    c[3].reason = 'early tamper';
+    c[35].actor = 'mallory';
+    expect(problems(verifyLedger(items(c)))).toEqual([
+      [3, 'hash_mismatch'],
+      [35, 'hash_mismatch'],
+    ]);
+  });
+
+  it('a deleted last entry, or an empty ledger, is a version gap against the mode hash', () => {
     const c = chain(4);
-    expect(verifyChain(items(c), { operation_id: 'OPS-2025-03-04-004' }).ok).toBe(true);
-    const r = verifyChain(items(c.slice(0, 3)), { operation_id: 'OPS-2025-03-04-004' });
-    expect(r.first_bad).toMatchObject({
-      index: 3,
+    expect(verifyLedger(items(c), undefined, { version: 4, operation_id: 'OPS-2025-03-04-004' }).ok).toBe(
+      true,
+    );
+    const r = verifyLedger(items(c.slice(0, 3)), undefined, {
+      version: 4,
       operation_id: 'OPS-2025-03-04-004',
-      problem: 'head_mismatch',
     });
+    expect(r.breaks).toEqual([
+      expect.objectContaining({ index: 3, operation_id: 'OPS-2025-03-04-004', problem: 'version_gap' }),
+    ]);
+    expect(verifyLedger([], undefined, { version: 2 }).breaks).toEqual([
+      expect.objectContaining({ problem: 'version_gap' }),
+    ]);
+    expect(verifyLedger([], undefined, { version: 0 }).ok).toBe(true);
+  });
+});
+
+describe('what the hash covers is what is stored', () => {
+  it('every field, optional ones included, verifies after the round trip through Redis and the mirror', () => {
+    const e = sealEntry({
+      operation_id: 'OPS-2025-03-04-001',
+      operation_name: 'set-mode',
+      actor: 'alice',
+      scope: 'global',
+      from_mode: 'shadow',
+      to_mode: 'enforce',
+      reason: 'all the fields',
+      risk_class: 'high',
+      outcome: 'applied',
+      rollback_of: 'OPS-2025-03-03-009',
+      expires_at: 1_741_050_000,
+      version: 1,
+      git_commit: 'abc',
+      hostname: 'h',
+      timestamp: 1_741_046_400,
+      prev_hash: GENESIS_HASH,
+      signer: '0123456789abcdef',
+    });
+    const fromRedis = fromStreamFields(toStreamFields(e));
+    const fromMirror = JSON.parse(JSON.stringify(e)) as Record<string, unknown>;
+    expect(fromRedis).toEqual(e);
+    expect(fromMirror).toEqual(e);
+    expect(entryHash(fromRedis)).toBe(e.hash);
+    expect(entryHash(fromMirror)).toBe(e.hash);
+  });
+
+  it('refuses to seal a value that Redis and the mirror would store differently (null, a float)', () => {
+    const base = chain(1)[0];
+    const { hash: _h, ...unsealed } = base;
+    expect(() => sealEntry({ ...unsealed, scope: null as unknown as string })).toThrow(/scope/);
+    expect(() => sealEntry({ ...unsealed, version: 1.5 })).toThrow(/version/);
+    expect(() => sealEntry(unsealed)).not.toThrow();
   });
 });
 

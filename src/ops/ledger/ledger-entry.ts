@@ -5,7 +5,7 @@ import type { Mode } from '../../config/index.js';
  * The audit ledger's entry (CONTRACT.md §4) and its SHA-256 hash chain. Pure: no Redis, no clock.
  *
  * Chain rule: `hash = sha256hex(canonical(entry))`, where `canonical` is the JSON of every field
- * except `hash`, keys sorted, absent optionals left out. `prev_hash` is one of those fields, so each
+ * except `hash` and `signature`, keys sorted, absent optionals left out. `prev_hash` is one of those fields, so each
  * hash also covers the previous entry's hash; the first entry's `prev_hash` is GENESIS_HASH.
  */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -45,10 +45,19 @@ export interface LedgerEntry {
   /** epoch seconds */
   timestamp: number;
   prev_hash: string;
+  /**
+   * Signed ledger: the signer's key id (16 hex of the SHA-256 of its public key), covered by the
+   * hash, and the base64 Ed25519 signature over the hash, which the hash cannot cover.
+   */
+  signer?: string;
   hash: string;
+  signature?: string;
 }
 
-export type UnsealedEntry = Omit<LedgerEntry, 'hash'>;
+export type UnsealedEntry = Omit<LedgerEntry, 'hash' | 'signature'>;
+
+/** Fields the hash does not cover: the hash itself and the signature over it. */
+const UNHASHED = new Set(['hash', 'signature']);
 
 /** Numeric fields: stored as decimal strings in Redis, numbers in JSON. */
 const NUMERIC_FIELDS = new Set(['version', 'timestamp', 'expires_at']);
@@ -72,17 +81,19 @@ export const FIELD_ORDER = [
   'hostname',
   'timestamp',
   'prev_hash',
+  'signer',
   'hash',
+  'signature',
 ] as const;
 
 /**
- * What the hash covers: every field but `hash`, keys sorted, `undefined` dropped. Works on any
+ * What the hash covers: every field but `hash` and `signature`, keys sorted, `undefined` dropped. Works on any
  * record (not only well-formed entries) so a tampered or extra field changes the encoding too.
  */
 export function canonicalEncoding(entry: Readonly<Record<string, unknown>>): string {
   const sorted: Record<string, unknown> = {};
   for (const key of Object.keys(entry).sort()) {
-    if (key === 'hash' || entry[key] === undefined) continue;
+    if (UNHASHED.has(key) || entry[key] === undefined) continue;
     sorted[key] = entry[key];
   }
   return JSON.stringify(sorted);
@@ -92,8 +103,20 @@ export function entryHash(entry: Readonly<Record<string, unknown>>): string {
   return createHash('sha256').update(canonicalEncoding(entry), 'utf8').digest('hex');
 }
 
+/**
+ * The hash must cover exactly what Redis and the mirror store: Redis keeps strings, the mirror
+ * JSON, so only strings and plain non-negative integers (numeric fields) round-trip unchanged.
+ */
 export function sealEntry(entry: UnsealedEntry): LedgerEntry {
-  return { ...entry, hash: entryHash(entry as unknown as Record<string, unknown>) };
+  const rec = entry as unknown as Record<string, unknown>;
+  for (const [key, v] of Object.entries(rec)) {
+    if (v === undefined) continue;
+    const ok = NUMERIC_FIELDS.has(key)
+      ? typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+      : typeof v === 'string';
+    if (!ok) throw new TypeError(`ledger field ${key} cannot be stored as written: ${JSON.stringify(v)}`);
+  }
+  return { ...entry, hash: entryHash(rec) };
 }
 
 /** Flat `[field, value, ...]` for XADD, numbers as decimal strings, optionals left out. */
@@ -127,85 +150,6 @@ export function fromStreamFields(fields: readonly string[]): Record<string, unkn
     rec[k] = NUMERIC_FIELDS.has(k) && STRICT_UINT.test(v) ? Number(v) : v;
   }
   return rec;
-}
-
-export type ChainProblem = 'hash_mismatch' | 'prev_hash_mismatch' | 'head_mismatch';
-
-export interface ChainBreak {
-  /** 0-based position, oldest first */
-  index: number;
-  operation_id: string | null;
-  /** Redis stream id, when checking the stream */
-  stream_id?: string;
-  problem: ChainProblem;
-  detail: string;
-}
-
-export interface ChainReport {
-  ok: boolean;
-  entries: number;
-  first_bad?: ChainBreak;
-}
-
-export interface ChainItem {
-  entry: Readonly<Record<string, unknown>>;
-  stream_id?: string;
-}
-
-/**
- * Walks the chain oldest first and names the first entry that breaks it: an altered entry fails
- * its own hash; a deleted, inserted or reordered entry makes the next `prev_hash` disagree.
- * `expectedLast` (the operation the mode hash says was last) catches a deleted tail entry, which
- * the chain alone cannot see.
- */
-export function verifyChain(
-  items: readonly ChainItem[],
-  expectedLast?: { operation_id: string },
-): ChainReport {
-  let prev = GENESIS_HASH;
-  for (let index = 0; index < items.length; index++) {
-    const { entry, stream_id } = items[index];
-    const opId = typeof entry.operation_id === 'string' ? entry.operation_id : null;
-    const at = { index, operation_id: opId, ...(stream_id ? { stream_id } : {}) };
-    if (entry.prev_hash !== prev) {
-      return {
-        ok: false,
-        entries: items.length,
-        first_bad: {
-          ...at,
-          problem: 'prev_hash_mismatch',
-          detail:
-            index === 0
-              ? 'the first entry does not start the chain: entries before it are missing'
-              : 'prev_hash does not match the preceding entry: an entry was deleted, inserted or reordered',
-        },
-      };
-    }
-    if (entry.hash !== entryHash(entry)) {
-      return {
-        ok: false,
-        entries: items.length,
-        first_bad: { ...at, problem: 'hash_mismatch', detail: 'the entry was altered after it was written' },
-      };
-    }
-    prev = entry.hash as string;
-  }
-  if (expectedLast) {
-    const last = items.at(-1)?.entry;
-    if (!last || last.operation_id !== expectedLast.operation_id) {
-      return {
-        ok: false,
-        entries: items.length,
-        first_bad: {
-          index: items.length,
-          operation_id: expectedLast.operation_id,
-          problem: 'head_mismatch',
-          detail: `the mode state was last changed by ${expectedLast.operation_id}, which is not the ledger's last entry: trailing entries are missing`,
-        },
-      };
-    }
-  }
-  return { ok: true, entries: items.length };
 }
 
 /** UTC calendar day of an epoch-ms instant, `YYYY-MM-DD`: the operation id's day. */

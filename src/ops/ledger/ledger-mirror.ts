@@ -12,15 +12,9 @@ import { HealthParts } from '../../health/health-parts.js';
 import { Metrics } from '../../health/metrics.js';
 import { replayState } from '../mode/mode-change.js';
 import { ModeRepository } from '../mode/mode.repository.js';
-import {
-  entryHash,
-  GENESIS_HASH,
-  parseOperationId,
-  toJsonLine,
-  verifyChain,
-  type ChainReport,
-  type LedgerEntry,
-} from './ledger-entry.js';
+import { GENESIS_HASH, parseOperationId, toJsonLine, type LedgerEntry } from './ledger-entry.js';
+import { LedgerSigner } from './ledger-signer.js';
+import { acceptVerified, ChainCursor, type LedgerBreak } from './ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { ledgerUnavailable } from './ledger.service.js';
 
@@ -35,6 +29,8 @@ export interface RestoreResult {
 }
 
 const STARTUP_CHECK_MS = 2000;
+/** How often a replica looks again while Redis lacks mirrored entries. */
+export const RESTORE_RETRY_MS = 1000;
 
 /**
  * The optional LEDGER_FILE mirror: an append-only JSONL copy of the ledger stream, one fsynced line
@@ -48,8 +44,15 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('LedgerMirror');
   private readonly path?: string;
   private fd?: number;
+  /** the file's entries that verify, in order: the only ones ever restored */
   private entries: LedgerEntry[] = [];
-  private fileChain: ChainReport = { ok: true, entries: 0 };
+  /** positioned after the last entry of `entries` */
+  private cursor: ChainCursor;
+  /** file lines that do not verify (skipped: never restored or applied) */
+  private fileRejected: LedgerBreak[] = [];
+  /** the Redis entry that stopped the mirror from following the stream, if any */
+  private redisRejected?: LedgerBreak;
+  private readonly counted = new Set<string>();
   private unreadableLines = 0;
   private needsNewline = false;
   private status: MirrorStatus = 'unchecked';
@@ -59,6 +62,9 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private redisHeadSeen?: string;
   private writeError?: string;
   private lock: Promise<unknown> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+  private retrying = false;
+  private stopped = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -66,8 +72,15 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     private readonly repo: ModeRepository,
     private readonly metrics: Metrics,
     private readonly health: HealthParts,
+    private readonly signer: LedgerSigner,
   ) {
     this.path = config.LEDGER_FILE;
+    this.cursor = new ChainCursor(signer.trust);
+  }
+
+  /** Entries refused by verification that the mirror currently knows of. */
+  get rejected(): LedgerBreak[] {
+    return [...this.fileRejected, ...(this.redisRejected ? [this.redisRejected] : [])];
   }
 
   get enabled(): boolean {
@@ -78,22 +91,65 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit() {
-    this.health.add('ledger', () => ({ ok: true, detail: this.describe() }));
+    this.health.add('ledger', () => {
+      const causes = [
+        ...(this.missing > 0
+          ? [
+              `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis (${this.status}): POST /ops/ledger/restore`,
+            ]
+          : []),
+        ...(this.rejected.length > 0
+          ? [
+              `${this.rejected.length} ledger entries refused by verification (${this.rejected
+                .map((b) => `${b.operation_id ?? '?'} ${b.problem}`)
+                .join(', ')})`,
+            ]
+          : []),
+      ];
+      return {
+        ok: true,
+        detail: this.describe(),
+        ...(causes.length ? { degraded: causes.join('; ') } : {}),
+      };
+    });
     if (!this.path) return;
     this.load(this.path);
     let timer: NodeJS.Timeout | undefined;
+    // the first reconcile records the head, so the mode store's first read will not trigger a
+    // restore: the startup check restores by itself
     await Promise.race([
-      this.serialized(() => this.reconcile()).catch(() => undefined),
+      this.serialized(() => this.reconcile())
+        .then(() => this.autoRestore())
+        .catch(() => undefined),
       new Promise((r) => {
         timer = setTimeout(r, STARTUP_CHECK_MS);
       }),
     ]);
     clearTimeout(timer);
+    this.retryTimer = setInterval(() => void this.retryRestore(), RESTORE_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   onApplicationShutdown() {
+    clearInterval(this.retryTimer);
+    this.stopped = true;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+
+  /** While entries are missing (or Redis was unreachable), look again and restore when allowed. */
+  private async retryRestore(): Promise<void> {
+    if (this.stopped || this.retrying) return;
+    if (this.status !== 'missing_in_redis' && this.status !== 'redis_unavailable') return;
+    this.retrying = true;
+    try {
+      await this.serialized(() => this.reconcile());
+      await this.autoRestore();
+    } catch {
+      // Redis still down: the next round tries again
+    } finally {
+      this.retrying = false;
+    }
   }
 
   /** Mirrors an entry this replica just wrote (after its script succeeded). */
@@ -132,9 +188,23 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** A change made while Redis lacks mirrored entries would fork the chain: restore them first. */
-  async restoreBeforeChange(): Promise<void> {
+  /**
+   * A change made while Redis lacks mirrored entries would fork the chain. Restoring them would
+   * also bring back the state they imply, so an ordinary change is refused (409) and the operator
+   * restores on purpose; a change to shadow (rollback, auto-revert) restores first, since it ends
+   * in shadow anyway.
+   */
+  async restoreBeforeChange(towardsShadow: boolean): Promise<void> {
     if (!this.enabled || this.missing === 0) return;
+    if (!towardsShadow) {
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis, and the mode they imply may differ from what Redis holds now; run POST /ops/ledger/restore (it restores that mode too), check GET /ops/mode, then retry`,
+        missing_in_redis: this.missing,
+        action: 'POST /ops/ledger/restore',
+      });
+    }
     try {
       const r = await this.restore('system');
       this.logger.warn({ msg: 'restored missing ledger entries before a mode change', restored: r.restored });
@@ -160,14 +230,6 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
       });
     }
     return this.serialized(async () => {
-      if (!this.fileChain.ok) {
-        throw new ConflictException({
-          statusCode: 409,
-          error: 'Conflict',
-          message: 'the LEDGER_FILE chain is broken; refusing to restore from it',
-          first_bad: this.fileChain.first_bad,
-        });
-      }
       for (let attempt = 0; attempt < 3; attempt++) {
         await this.reconcile().catch((err: Error) => {
           throw ledgerUnavailable(err);
@@ -197,7 +259,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
             entries: missingEntries,
             seqs,
             state,
-            overrides: state?.overrides ?? {},
+            overrides: state?.overrides ?? new Map(),
           })
           .catch((err: Error) => {
             // safe to retry: the script re-checks the chain head, so nothing is appended twice
@@ -211,6 +273,16 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
           state_restored: res.stateRestored,
           mode: res.stateRestored ? state?.mode : undefined,
         });
+        const head = this.entries.at(-1);
+        if (res.appended > 0 && head) {
+          this.logger.log({
+            msg: 'ledger head',
+            operation_id: head.operation_id,
+            hash: head.hash,
+            signer: head.signer ?? null,
+            signature: head.signature ?? null,
+          });
+        }
         if (res.stateRestored && state?.mode === 'enforce' && state.expires_at === undefined) {
           this.logger.warn({
             msg: 'restored mode is enforce, without expiry',
@@ -230,14 +302,17 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   describe(): Record<string, unknown> {
-    if (!this.path) return { mirror: 'off' };
+    const signed = this.signer.signed;
+    if (!this.path) return { mirror: 'off', signed };
+    // open /health: the file's path stays in the logs, not here
+    const rejected = this.rejected.map((b) => ({ operation_id: b.operation_id, problem: b.problem }));
     return {
-      mirror: this.path,
+      mirror: 'on',
+      signed,
       status: this.status,
       file_entries: this.entries.length,
       missing_in_redis: this.missing,
-      file_chain_ok: this.fileChain.ok,
-      ...(this.fileChain.first_bad ? { file_first_bad: this.fileChain.first_bad } : {}),
+      ...(rejected.length ? { rejected } : {}),
       ...(this.unreadableLines ? { unreadable_lines: this.unreadableLines } : {}),
       ...(this.writeError ? { write_error: this.writeError } : {}),
       ...(this.missing > 0 && this.status === 'missing_in_redis'
@@ -282,15 +357,20 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
       });
     }
     this.fd = openSync(path, 'a', 0o640);
-    this.fileChain = verifyChain(this.entries.map((entry) => ({ entry: { ...entry } })));
-    if (!this.fileChain.ok) {
-      this.logger.error({
-        msg: 'LEDGER_FILE does not verify',
-        file: path,
-        first_bad: this.fileChain.first_bad,
-      });
-    }
-    this.logger.log({ msg: 'ledger mirror opened', file: path, entries: this.entries.length });
+    const { accepted, rejected, cursor } = acceptVerified(
+      this.entries as unknown as Array<Record<string, unknown>>,
+      this.signer.trust,
+    );
+    this.entries = accepted as unknown as LedgerEntry[];
+    this.cursor = cursor;
+    this.fileRejected = rejected;
+    for (const b of rejected) this.refuse(b, 'LEDGER_FILE');
+    this.logger.log({
+      msg: 'ledger mirror opened',
+      file: path,
+      entries: this.entries.length,
+      refused: rejected.length,
+    });
   }
 
   private append(entry: LedgerEntry) {
@@ -303,6 +383,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
       this.needsNewline = false;
       this.writeError = undefined;
       this.entries.push(entry);
+      this.cursor.advance(entry as unknown as Record<string, unknown>);
     } catch (err) {
       // Redis already holds the entry; the mirror is behind until the next successful catch-up
       this.writeError = (err as Error).message;
@@ -334,9 +415,15 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     }
     this.common = common;
     this.redisHeadSeen = (redis.at(-1)?.entry.hash as string | undefined) ?? GENESIS_HASH;
+    this.redisRejected = undefined;
     if (common === this.entries.length) {
-      for (const { entry } of redis.slice(common)) {
-        if (entry.prev_hash !== this.head() || entry.hash !== entryHash(entry)) {
+      for (const [i, { entry, stream_id }] of redis.slice(common).entries()) {
+        const problems = this.cursor.check(entry);
+        if (problems.length > 0) {
+          // never adopted: the mirror stops here until the stream is repaired
+          const op = typeof entry.operation_id === 'string' ? entry.operation_id : null;
+          this.redisRejected = { operation_id: op, index: common + i, stream_id, ...problems[0] };
+          this.refuse(this.redisRejected, 'Redis');
           this.setStatus('redis_chain_broken', 0);
           return;
         }
@@ -350,6 +437,22 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
       const inRedis = new Set(redis.map((r) => r.entry.hash));
       this.setStatus('forked', this.entries.filter((e) => !inRedis.has(e.hash)).length);
     }
+  }
+
+  /** Reports a refused entry: a log line and a count the first time, /health while it lasts. */
+  private refuse(b: LedgerBreak, where: 'Redis' | 'LEDGER_FILE') {
+    const key = `${where}:${b.operation_id}:${b.index}:${b.problem}`;
+    if (this.counted.has(key)) return;
+    this.counted.add(key);
+    this.metrics.ledgerRejected.inc({ problem: b.problem });
+    this.logger.error({
+      msg: `ledger entry refused (${b.problem}): never adopted, restored or applied`,
+      source: where,
+      operation_id: b.operation_id,
+      problem: b.problem,
+      detail: b.detail,
+      ...(b.stream_id ? { stream_id: b.stream_id } : {}),
+    });
   }
 
   private setStatus(status: MirrorStatus, missing: number) {

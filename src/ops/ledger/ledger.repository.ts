@@ -33,18 +33,26 @@ export class LedgerRepository {
     }
   }
 
-  /** Every entry plus the mode hash's last operation id, read together so they agree. */
-  async allWithLastOperation(): Promise<{ entries: StoredEntry[]; lastOperationId?: string }> {
+  /** Every entry plus the mode hash's version and last operation id, read together so they agree. */
+  async allWithLastOperation(): Promise<{
+    entries: StoredEntry[];
+    lastOperationId?: string;
+    version: number;
+  }> {
     const res = await this.redis.client
       .multi()
       .xrange(Keys.ledger, '-', '+')
-      .hget(Keys.mode, 'operation_id')
+      .hmget(Keys.mode, 'operation_id', 'version')
       .exec();
     if (!res) throw new Error('redis transaction aborted');
     for (const [err] of res) if (err) throw err;
     const rows = res[0][1] as StreamRows;
-    const op = res[1][1] as string | null;
-    return { entries: decode(rows), ...(op ? { lastOperationId: op } : {}) };
+    const [op, version] = res[1][1] as Array<string | null>;
+    return {
+      entries: decode(rows),
+      ...(op ? { lastOperationId: op } : {}),
+      version: version && /^[0-9]{1,15}$/.test(version) ? Number(version) : 0,
+    };
   }
 
   /** Newest first, strictly before `beforeStreamId` when given. */

@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { verifyChain, type ChainReport } from './ledger-entry.js';
+import { LedgerSigner } from './ledger-signer.js';
+import { verifyLedger, type LedgerReport } from './ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 
 export const DEFAULT_PAGE = 50;
@@ -20,7 +21,10 @@ export const ledgerUnavailable = (err: Error) =>
 /** Read side of the audit ledger: pages for operators and the chain check. */
 @Injectable()
 export class LedgerService {
-  constructor(private readonly ledger: LedgerRepository) {}
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly signer: LedgerSigner,
+  ) {}
 
   /** Newest first; `before` is an operation_id, exclusive. */
   page(limit = DEFAULT_PAGE, before?: string): Promise<LedgerPage> {
@@ -55,14 +59,20 @@ export class LedgerService {
     };
   }
 
-  /** Walks the whole chain and checks its tail against the mode hash's last operation. */
-  async verify(): Promise<ChainReport> {
-    const { entries, lastOperationId } = await this.ledger.allWithLastOperation().catch((err: Error) => {
-      throw ledgerUnavailable(err);
-    });
-    return verifyChain(
+  /**
+   * Walks the whole chain and reports every break (signatures too, with signing on), and checks
+   * its tail against the mode hash: an empty ledger with a version above 0 is a gap.
+   */
+  async verify(): Promise<LedgerReport> {
+    const { entries, lastOperationId, version } = await this.ledger
+      .allWithLastOperation()
+      .catch((err: Error) => {
+        throw ledgerUnavailable(err);
+      });
+    return verifyLedger(
       entries.map((e) => ({ entry: e.entry, stream_id: e.stream_id })),
-      lastOperationId ? { operation_id: lastOperationId } : undefined,
+      this.signer.trust,
+      { version, ...(lastOperationId ? { operation_id: lastOperationId } : {}) },
     );
   }
 }

@@ -13,7 +13,7 @@ const NOW = 1_750_000_000;
 const state = (s: Partial<ModeState> = {}): ModeState => ({
   mode: 'shadow',
   version: 3,
-  overrides: {},
+  overrides: new Map(),
   stored: true,
   ...s,
 });
@@ -45,7 +45,7 @@ describe('planChange', () => {
   });
 
   it('an override starts from the symbol effective mode and keeps the global expiry', () => {
-    const s = state({ mode: 'enforce', expires_at: NOW + 60, overrides: { ETHUSDT: 'shadow' } });
+    const s = state({ mode: 'enforce', expires_at: NOW + 60, overrides: new Map([['ETHUSDT', 'shadow']]) });
     expect(planChange(s, { op: 'set-override', symbol: 'BTCUSDT', mode: 'shadow' }, NOW)).toMatchObject({
       operation_name: 'set-override',
       scope: 'BTCUSDT',
@@ -67,7 +67,9 @@ describe('planChange', () => {
   });
 
   it('rollback goes to shadow, says whether anything was enforcing, and drops the expiry', () => {
-    expect(planChange(state({ overrides: { BTCUSDT: 'enforce' } }), { op: 'rollback' }, NOW)).toMatchObject({
+    expect(
+      planChange(state({ overrides: new Map([['BTCUSDT', 'enforce']]) }), { op: 'rollback' }, NOW),
+    ).toMatchObject({
       operation_name: 'rollback',
       from_mode: 'enforce',
       to_mode: 'shadow',
@@ -75,7 +77,14 @@ describe('planChange', () => {
       mode: 'shadow',
       expires_at: null,
     });
-    expect(planChange(state(), { op: 'rollback' }, NOW)?.from_mode).toBe('shadow');
+    expect(
+      planChange(state({ overrides: new Map([['BTCUSDT', 'shadow']]) }), { op: 'rollback' }, NOW)?.from_mode,
+    ).toBe('shadow');
+  });
+
+  it('a rollback with nothing to undo (shadow, no override, no expiry) plans nothing', () => {
+    expect(planChange(state({ mode: 'shadow' }), { op: 'rollback' }, NOW)).toBeUndefined();
+    expect(planChange(state({ mode: 'enforce' }), { op: 'rollback' }, NOW)).toBeDefined();
   });
 
   it('auto-revert applies only once an enforce expiry is reached', () => {
@@ -97,7 +106,7 @@ describe('planChange', () => {
 describe('parseModeState', () => {
   it('an absent hash is the P28_MODE default at version 0', () => {
     expect(parseModeState({}, {}, 'enforce')).toEqual({
-      state: { mode: 'enforce', version: 0, overrides: {}, stored: false },
+      state: { mode: 'enforce', version: 0, overrides: new Map(), stored: false },
       problems: [],
     });
   });
@@ -122,7 +131,7 @@ describe('parseModeState', () => {
       changed_by: 'alice',
       operation_id: 'OPS-x',
       expires_at: 200,
-      overrides: { BTCUSDT: 'shadow' },
+      overrides: new Map([['BTCUSDT', 'shadow']]),
       stored: true,
     });
     expect(problems).toEqual(['override for ETHUSDT is "ENFORCE!"']);
@@ -169,7 +178,7 @@ describe('replayState', () => {
       changed_at: NOW + 6,
       changed_by: 'op6',
       operation_id: 'OPS-2025-05-05-006',
-      overrides: { ETHUSDT: 'shadow' },
+      overrides: new Map([['ETHUSDT', 'shadow']]),
     });
     add({ operation_name: 'auto-revert', scope: 'global', to_mode: 'shadow' });
     expect(replayState(entries, 'enforce')?.mode).toBe('shadow');
@@ -205,7 +214,9 @@ describe('RollbackTarget', () => {
   };
 
   it('has nothing to walk when nothing enforces', () => {
-    expect(RollbackTarget.from(state({ mode: 'shadow', overrides: { BTCUSDT: 'shadow' } }))).toBeUndefined();
+    expect(
+      RollbackTarget.from(state({ mode: 'shadow', overrides: new Map([['BTCUSDT', 'shadow']]) })),
+    ).toBeUndefined();
   });
 
   it('names the global enforce in effect, not an older reverted one', () => {
@@ -224,7 +235,13 @@ describe('RollbackTarget', () => {
   });
 
   it('names the newest enforce override still in effect; a rollback before it ends the walk', () => {
-    const s = state({ mode: 'shadow', overrides: { ETHUSDT: 'enforce', SOLUSDT: 'shadow' } });
+    const s = state({
+      mode: 'shadow',
+      overrides: new Map([
+        ['ETHUSDT', 'enforce'],
+        ['SOLUSDT', 'shadow'],
+      ]),
+    });
     const log = [
       entry('E', 'set-override', 'SOLUSDT', 'enforce'), // SOL is shadow now: not in effect
       entry('D', 'set-override', 'ETHUSDT', 'enforce'),
@@ -241,7 +258,7 @@ describe('RollbackTarget', () => {
   });
 
   it('with both in effect, the newer of the global and the override entries', () => {
-    const s = state({ mode: 'enforce', overrides: { ETHUSDT: 'enforce' } });
+    const s = state({ mode: 'enforce', overrides: new Map([['ETHUSDT', 'enforce']]) });
     const log = [
       entry('B', 'set-override', 'ETHUSDT', 'enforce'),
       entry('A', 'set-mode', 'global', 'enforce'),

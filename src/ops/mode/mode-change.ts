@@ -1,4 +1,5 @@
 import type { Mode } from '../../config/index.js';
+import { isExpired } from '../../core/mode.js';
 import type { LedgerEntry, OperationName, RiskClass } from '../ledger/ledger-entry.js';
 
 /** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
@@ -9,7 +10,8 @@ export interface ModeState {
   changed_by?: string;
   operation_id?: string;
   expires_at?: number;
-  overrides: Record<string, Mode>;
+  /** symbol -> mode; a Map, so a symbol named like an Object.prototype member is just a symbol */
+  overrides: ReadonlyMap<string, Mode>;
   /** false while Redis holds no mode hash (readers then use P28_MODE) */
   stored: boolean;
 }
@@ -45,7 +47,8 @@ export const riskOf = (to: Mode): RiskClass => (to === 'enforce' ? 'high' : 'low
 
 /**
  * What a change does to the state and what its ledger entry says. Pure. Returns `undefined` when
- * the intent does not apply (an auto-revert that is not due), so nothing is written.
+ * the intent does not apply (an auto-revert that is not due, a rollback with nothing to undo), so
+ * nothing is written.
  */
 export function planChange(state: ModeState, intent: ChangeIntent, nowSec: number): ChangePlan | undefined {
   switch (intent.op) {
@@ -67,7 +70,7 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
       return {
         operation_name: 'set-override',
         scope: intent.symbol,
-        from_mode: state.overrides[intent.symbol] ?? state.mode,
+        from_mode: state.overrides.get(intent.symbol) ?? state.mode,
         to_mode: intent.mode,
         risk_class: riskOf(intent.mode),
         action: 'override-set',
@@ -80,7 +83,7 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
       return {
         operation_name: 'clear-override',
         scope: intent.symbol,
-        from_mode: state.overrides[intent.symbol] ?? state.mode,
+        from_mode: state.overrides.get(intent.symbol) ?? state.mode,
         to_mode: state.mode,
         risk_class: riskOf(state.mode),
         action: 'override-clear',
@@ -89,8 +92,12 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
         expires_at: undefined,
       };
     case 'rollback': {
+      // nothing to undo: no entry, so a repeated emergency call cannot flood the ledger
+      if (state.mode === 'shadow' && state.overrides.size === 0 && state.expires_at === undefined) {
+        return undefined;
+      }
       // rollback also clears overrides, so its from_mode says whether anything was enforcing
-      const anyEnforce = state.mode === 'enforce' || Object.values(state.overrides).includes('enforce');
+      const anyEnforce = state.mode === 'enforce' || [...state.overrides.values()].includes('enforce');
       return {
         operation_name: 'rollback',
         scope: 'global',
@@ -133,11 +140,7 @@ export class RollbackTarget {
 
   private constructor(state: Pick<ModeState, 'mode' | 'overrides'>) {
     this.global = state.mode === 'enforce';
-    this.symbols = new Set(
-      Object.entries(state.overrides)
-        .filter(([, m]) => m === 'enforce')
-        .map(([symbol]) => symbol),
-    );
+    this.symbols = new Set([...state.overrides].filter(([, m]) => m === 'enforce').map(([symbol]) => symbol));
   }
 
   static from(state: Pick<ModeState, 'mode' | 'overrides'>): RollbackTarget | undefined {
@@ -168,9 +171,11 @@ export class RollbackTarget {
   }
 }
 
-export function isExpired(state: Pick<ModeState, 'mode' | 'expires_at'>, nowSec: number): boolean {
-  return state.mode === 'enforce' && state.expires_at !== undefined && nowSec >= state.expires_at;
-}
+export { isExpired };
+
+/** A field of a hash another service may have written, read as an own key only. */
+const own = (h: Record<string, string>, k: string): string | undefined =>
+  Object.prototype.hasOwnProperty.call(h, k) ? h[k] : undefined;
 
 const MODE_VALUES = new Set(['shadow', 'enforce']);
 // same rule as the Lua scripts' `^[0-9]+$`, so Node and Redis agree on what a version is
@@ -190,25 +195,29 @@ export function parseModeState(
   const problems: string[] = [];
   const stored = Object.keys(modeHash).length > 0;
   let mode = fallback;
+  const field = (k: string) => own(modeHash, k);
   if (stored) {
-    if (MODE_VALUES.has(modeHash.mode)) mode = modeHash.mode as Mode;
-    else problems.push(`mode hash field "mode" is ${JSON.stringify(modeHash.mode ?? null)}`);
+    const m = field('mode');
+    if (m !== undefined && MODE_VALUES.has(m)) mode = m as Mode;
+    else problems.push(`mode hash field "mode" is ${JSON.stringify(m ?? null)}`);
   }
-  const version = int(modeHash.version);
+  const version = int(field('version'));
   if (stored && version === undefined) problems.push('mode hash field "version" is not an integer');
-  const overrides: Record<string, Mode> = {};
+  const overrides = new Map<string, Mode>();
   for (const [symbol, m] of Object.entries(overridesHash)) {
-    if (MODE_VALUES.has(m)) overrides[symbol] = m as Mode;
+    if (typeof m === 'string' && MODE_VALUES.has(m)) overrides.set(symbol, m as Mode);
     else problems.push(`override for ${symbol} is ${JSON.stringify(m)}`);
   }
   const state: ModeState = { mode, version: version ?? 0, overrides, stored };
-  const changedAt = int(modeHash.changed_at);
+  const changedAt = int(field('changed_at'));
   if (changedAt !== undefined) state.changed_at = changedAt;
-  if (modeHash.changed_by) state.changed_by = modeHash.changed_by;
-  if (modeHash.operation_id) state.operation_id = modeHash.operation_id;
-  const expiresAt = int(modeHash.expires_at);
+  const changedBy = field('changed_by');
+  if (changedBy) state.changed_by = changedBy;
+  const operationId = field('operation_id');
+  if (operationId) state.operation_id = operationId;
+  const expiresAt = int(field('expires_at'));
   if (expiresAt !== undefined) state.expires_at = expiresAt;
-  else if (modeHash.expires_at !== undefined) problems.push('mode hash field "expires_at" is not an integer');
+  else if (field('expires_at') !== undefined) problems.push('mode hash field "expires_at" is not an integer');
   return { state, problems };
 }
 
@@ -218,7 +227,7 @@ export interface ReplayedState {
   changed_at: number;
   changed_by: string;
   operation_id: string;
-  overrides: Record<string, Mode>;
+  overrides: Map<string, Mode>;
   /** The expiry of a time-boxed enforce still in force at the last entry. */
   expires_at?: number;
 }
@@ -232,19 +241,19 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
   if (!last) return undefined;
   let mode = initial;
   let expiresAt: number | undefined;
-  const overrides: Record<string, Mode> = {};
+  const overrides = new Map<string, Mode>();
   for (const e of entries) {
     switch (e.operation_name) {
       case 'set-override':
-        overrides[e.scope] = e.to_mode;
+        overrides.set(e.scope, e.to_mode);
         break;
       case 'clear-override':
-        delete overrides[e.scope];
+        overrides.delete(e.scope);
         break;
       case 'rollback':
         mode = 'shadow';
         expiresAt = undefined;
-        for (const s of Object.keys(overrides)) delete overrides[s];
+        overrides.clear();
         break;
       default:
         // set-mode and auto-revert: a new global mode replaces any earlier expiry

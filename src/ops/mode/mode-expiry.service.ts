@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { LeaderService } from '../../redis/leader.service.js';
-import { isExpired } from './mode-change.js';
+import { isExpired } from '../../core/mode.js';
 import { ModeStore } from './mode-store.js';
 
 /** How often the leader looks at the expiry: a revert lands at most this late. */
@@ -46,9 +46,11 @@ export class ModeExpiryService implements OnModuleInit, OnApplicationShutdown {
         actor: 'system',
         reason: `expiring enforce reached expires_at ${new Date((view.expires_at ?? 0) * 1000).toISOString()}`,
       });
-      if (res)
+      const applied = res !== undefined && !('unchanged' in res);
+      if (applied) {
         this.logger.warn({ msg: 'enforce expired; reverted to shadow', operation_id: res.operation_id });
-      return res !== undefined;
+      }
+      return applied;
     } catch (err) {
       this.logger.error({ msg: 'auto-revert failed; retrying', error: (err as Error).message });
       return false;

@@ -13,7 +13,8 @@ import { HealthParts } from '../../health/health-parts.js';
 import { Metrics } from '../../health/metrics.js';
 import { Keys } from '../../redis/keys.js';
 import { RedisService } from '../../redis/redis.service.js';
-import { formatOperationId, sealEntry, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { formatOperationId, parseOperationId, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { ModeReader, type ModeView } from '../mode-reader.js';
@@ -28,14 +29,35 @@ export interface ChangeRequest {
   expectedVersion?: number;
 }
 
-export interface ChangeResult {
+export interface AppliedChange {
   /** the global mode, or the symbol's effective mode for an override change */
   mode: Mode;
   version: number;
   operation_id: string;
+  /** a global change's expiry only: an override never carries it */
   expires_at?: number;
   symbol?: string;
   entry: LedgerEntry;
+}
+
+/** A rollback with nothing to undo: nothing written; operation_id is the current state's entry. */
+export interface UnchangedResult {
+  mode: Mode;
+  version: number;
+  operation_id?: string;
+  unchanged: true;
+}
+
+export type ChangeResult = AppliedChange | UnchangedResult;
+
+/** What this replica saw when the shared state went backwards (CONTRACT §5: state lost). */
+export interface StateLoss {
+  /** the highest version this replica held before */
+  held_version: number;
+  /** the version Redis showed instead */
+  found_version: number;
+  /** epoch seconds */
+  at: number;
 }
 
 /** Attempts when the chain head or the day's counter moved under a change that gave no version. */
@@ -84,6 +106,10 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   private lastProblems = '';
   private writeLock: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private bootChecked = false;
+  private lost?: StateLoss;
+  /** highest daily sequence seen per day: ids never restart at -001 after Redis lost its counter */
+  private readonly seqSeen = new Map<string, number>();
 
   constructor(
     private readonly repo: ModeRepository,
@@ -94,9 +120,19 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     private readonly metrics: Metrics,
     private readonly clock: Clock,
     private readonly health: HealthParts,
+    private readonly signer: LedgerSigner,
   ) {
     super();
-    this.view = { mode: config.P28_MODE, version: 0, overrides: {} };
+    this.view = { mode: config.P28_MODE, version: 0, overrides: new Map() };
+  }
+
+  protected nowSec(): number {
+    return this.clock.nowSec();
+  }
+
+  /** Set while the shared state was seen lost and no change has acknowledged it since. */
+  get stateLoss(): StateLoss | undefined {
+    return this.lost;
   }
 
   async onModuleInit() {
@@ -107,7 +143,20 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         subscribed: this.subscribed,
         last_sync_age_ms:
           this.lastSyncMs === undefined ? null : Math.max(0, Math.round(performance.now() - this.lastSyncMs)),
+        ...(this.lost ? { state_lost: this.lost } : {}),
       },
+      ...(this.lost || this.lastProblems
+        ? {
+            degraded: [
+              ...(this.lost
+                ? [
+                    `shared mode state lost (version ${this.lost.held_version} -> ${this.lost.found_version}); acknowledge with a new PUT /ops/mode after checking GET /ops/ledger`,
+                  ]
+                : []),
+              ...(this.lastProblems ? [`malformed mode state in Redis: ${this.lastProblems}`] : []),
+            ].join('; '),
+          }
+        : {}),
     }));
     // a Redis that is down at boot must not hold the app: P28_MODE serves until the first read
     let timer: NodeJS.Timeout | undefined;
@@ -164,7 +213,8 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   /** One change and its ledger entry, atomically; throws 409 on a stale expected version. */
   async change(req: ChangeRequest): Promise<ChangeResult | undefined> {
     return this.serialized(async () => {
-      await this.mirror.restoreBeforeChange();
+      // a change towards shadow (rollback, auto-revert) is never held up by missing entries
+      await this.mirror.restoreBeforeChange(req.intent.op === 'rollback' || req.intent.op === 'auto-revert');
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const nowMs = this.clock.nowMs();
         const nowSec = Math.floor(nowMs / 1000);
@@ -177,7 +227,17 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           throw staleVersion(state.version, req.expectedVersion);
         }
         const plan = planChange(state, req.intent, nowSec);
-        if (!plan) return undefined;
+        if (!plan) {
+          return req.intent.op === 'rollback'
+            ? {
+                mode: state.mode,
+                version: state.version,
+                ...(state.operation_id ? { operation_id: state.operation_id } : {}),
+                unchanged: true as const,
+              }
+            : undefined;
+        }
+        const seq = Math.max(snap.seq, this.seqSeen.get(day) ?? 0) + 1;
         const walk = plan.operation_name === 'rollback' ? RollbackTarget.from(state) : undefined;
         if (walk) {
           await this.ledger
@@ -187,8 +247,8 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             });
         }
         const rollbackOf = walk?.target;
-        const entry = sealEntry({
-          operation_id: formatOperationId(day, snap.seq + 1),
+        const entry = this.signer.seal({
+          operation_id: formatOperationId(day, seq),
           operation_name: plan.operation_name,
           actor: req.actor,
           scope: plan.scope,
@@ -210,7 +270,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             expectedVersion: state.version,
             expectedHead: snap.head,
             seqKeyDay: day,
-            seq: snap.seq + 1,
+            seq,
             action: plan.action,
             mode: plan.mode,
             symbol: plan.symbol,
@@ -224,6 +284,13 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             throw redisUnavailable(err, true);
           });
         if (!res.ok) {
+          if (res.conflict === 'TYPE') {
+            throw new ConflictException({
+              statusCode: 409,
+              error: 'Conflict',
+              message: `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
+            });
+          }
           if (res.conflict === 'STALE' && req.expectedVersion !== undefined) {
             throw staleVersion(Number(res.found), req.expectedVersion);
           }
@@ -231,6 +298,15 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           continue;
         }
         this.metrics.modeChanges.inc({ to: plan.to_mode });
+        this.noteSeq(entry.operation_id);
+        // the chain head, anchored outside Redis by log retention
+        this.logger.log({
+          msg: 'ledger head',
+          operation_id: entry.operation_id,
+          hash: entry.hash,
+          signer: entry.signer ?? null,
+          signature: entry.signature ?? null,
+        });
         this.logger.log({
           msg: `${entry.operation_name} ${entry.scope}: ${entry.from_mode} -> ${entry.to_mode}`,
           operation_id: entry.operation_id,
@@ -258,17 +334,12 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             operation_id: entry.operation_id,
           });
         }
-        const expiresAt =
-          plan.expires_at === undefined
-            ? state.expires_at
-            : plan.expires_at === null
-              ? undefined
-              : plan.expires_at;
+        const expiresAt = typeof plan.expires_at === 'number' ? plan.expires_at : undefined;
         return {
           mode: plan.symbol ? plan.to_mode : plan.mode,
           version: entry.version,
           operation_id: entry.operation_id,
-          ...(expiresAt !== undefined && plan.mode === 'enforce' ? { expires_at: expiresAt } : {}),
+          ...(expiresAt !== undefined && !plan.symbol ? { expires_at: expiresAt } : {}),
           ...(plan.symbol ? { symbol: plan.symbol } : {}),
           entry,
         };
@@ -287,6 +358,11 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     return run;
   }
 
+  private noteSeq(operationId: string | undefined) {
+    const id = operationId ? parseOperationId(operationId) : undefined;
+    if (id && id.seq > (this.seqSeen.get(id.day) ?? 0)) this.seqSeen.set(id.day, id.seq);
+  }
+
   private async readAndApply() {
     let snap = await this.repo.read();
     if (!snap.state.stored) {
@@ -295,7 +371,15 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         this.logger.warn({ msg: 'no mode in Redis; seeded from P28_MODE', mode: this.config.P28_MODE });
       }
       snap = await this.repo.read();
+    } else if (!this.bootChecked && snap.state.mode !== this.config.P28_MODE) {
+      this.logger.warn({
+        msg: `P28_MODE=${this.config.P28_MODE} differs from the mode stored in Redis (${snap.state.mode}): the stored mode wins; modes change through the admin API (PUT /ops/mode), not P28_MODE`,
+        stored_mode: snap.state.mode,
+        p28_mode: this.config.P28_MODE,
+      });
     }
+    this.bootChecked = true;
+    this.checkLoss(snap.state);
     const problems = snap.problems.join('; ');
     if (problems && problems !== this.lastProblems) {
       this.logger.warn({ msg: 'malformed mode state in Redis', problems: snap.problems });
@@ -305,7 +389,33 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     this.mirror.noticeHead(snap.head);
   }
 
+  /**
+   * The version only grows, so a lower one means Redis lost the shared state (a restart without
+   * persistence, a flush) and it was re-seeded or rebuilt. Any later version rise (a change or a
+   * restore) acknowledges it.
+   */
+  private checkLoss(state: ModeState) {
+    const held = this.view.version;
+    if (this.lost && state.version > this.lost.found_version) {
+      this.logger.warn({ msg: 'shared mode state loss acknowledged', version: state.version });
+      this.lost = undefined;
+    } else if (state.version < held) {
+      this.lost = { held_version: held, found_version: state.version, at: this.clock.nowSec() };
+      this.metrics.stateLost.inc();
+      this.logger.error({
+        msg: `shared mode state lost: the version went from ${held} back to ${state.version}; enforce and overrides held before may be gone`,
+        held_mode: this.view.mode,
+        held_version: held,
+        held_overrides: this.view.overrides.size,
+        found_mode: state.mode,
+        found_version: state.version,
+        action: 'check GET /ops/ledger and the LEDGER_FILE mirror, then acknowledge with a new PUT /ops/mode',
+      });
+    }
+  }
+
   private apply(state: ModeState) {
+    this.noteSeq(state.operation_id);
     const prev = this.view;
     this.view = {
       mode: state.mode,
@@ -323,7 +433,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         msg: `mode is ${state.mode} (version ${state.version})`,
         mode: state.mode,
         version: state.version,
-        overrides: Object.keys(state.overrides).length,
+        overrides: state.overrides.size,
       });
     }
   }

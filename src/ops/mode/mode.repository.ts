@@ -37,7 +37,7 @@ export interface ChangeWrite {
 
 export type ChangeWriteResult =
   | { ok: true; streamId: string; replicated: boolean }
-  | { ok: false; conflict: 'STALE' | 'HEAD' | 'SEQ'; found: string };
+  | { ok: false; conflict: 'STALE' | 'HEAD' | 'SEQ' | 'TYPE'; found: string };
 
 export interface RestoreWrite {
   expectedHead: string;
@@ -52,7 +52,7 @@ export interface RestoreWrite {
     operation_id: string;
     expires_at?: number;
   };
-  overrides: Record<string, Mode>;
+  overrides: ReadonlyMap<string, Mode>;
 }
 
 function unwrap(res: Exec): unknown[] {
@@ -61,6 +61,22 @@ function unwrap(res: Exec): unknown[] {
     if (err) throw err;
     return v;
   });
+}
+
+/**
+ * The overrides reply of a MULTI: a key of another type (written by some other service) reads as
+ * no overrides plus a problem, so the mode stays readable and a rollback (which deletes it) works.
+ */
+function overridesOf(res: Exec, i: number): { hash: Record<string, string>; problem?: string } {
+  const err = res?.[i]?.[0];
+  if (err && /WRONGTYPE/.test(err.message)) {
+    return { hash: {}, problem: `${Keys.modeOverrides} is not a hash; POST /ops/rollback deletes it` };
+  }
+  return { hash: {} };
+}
+
+function withoutOverrides(res: Exec, i: number): Exec {
+  return res && res[i]?.[0] ? res.map((r, j): [Error | null, unknown] => (j === i ? [null, {}] : r)) : res;
 }
 
 function headOf(rows: StreamRows): string {
@@ -80,32 +96,46 @@ export class ModeRepository {
 
   /** Mode, overrides and chain head in one round trip (MULTI on one hash tag). */
   async read(): Promise<ModeSnapshot> {
-    const [mode, overrides, last] = unwrap(
-      await this.redis.client
-        .multi()
-        .hgetall(Keys.mode)
-        .hgetall(Keys.modeOverrides)
-        .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
-        .exec(),
-    ) as [Record<string, string>, Record<string, string>, StreamRows];
+    const res = await this.redis.client
+      .multi()
+      .hgetall(Keys.mode)
+      .hgetall(Keys.modeOverrides)
+      .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
+      .exec();
+    const bad = overridesOf(res, 1);
+    const [mode, overrides, last] = unwrap(bad.problem ? withoutOverrides(res, 1) : res) as [
+      Record<string, string>,
+      Record<string, string>,
+      StreamRows,
+    ];
     const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    return { state, problems, head: headOf(last) };
+    return { state, problems: bad.problem ? [...problems, bad.problem] : problems, head: headOf(last) };
   }
 
   /** What a change is computed from: the snapshot plus the day's sequence counter. */
   async readForChange(day: string): Promise<ModeSnapshot & { seq: number }> {
-    const [mode, overrides, last, seq] = unwrap(
-      await this.redis.client
-        .multi()
-        .hgetall(Keys.mode)
-        .hgetall(Keys.modeOverrides)
-        .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
-        .get(Keys.ledgerSeq(day))
-        .exec(),
-    ) as [Record<string, string>, Record<string, string>, StreamRows, string | null];
+    const res = await this.redis.client
+      .multi()
+      .hgetall(Keys.mode)
+      .hgetall(Keys.modeOverrides)
+      .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
+      .get(Keys.ledgerSeq(day))
+      .exec();
+    const bad = overridesOf(res, 1);
+    const [mode, overrides, last, seq] = unwrap(bad.problem ? withoutOverrides(res, 1) : res) as [
+      Record<string, string>,
+      Record<string, string>,
+      StreamRows,
+      string | null,
+    ];
     const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
     const n = seq !== null && /^[0-9]{1,15}$/.test(seq) ? Number(seq) : 0;
-    return { state, problems, head: headOf(last), seq: n };
+    return {
+      state,
+      problems: bad.problem ? [...problems, bad.problem] : problems,
+      head: headOf(last),
+      seq: n,
+    };
   }
 
   async seed(mode: Mode, nowSec: number): Promise<boolean> {
@@ -154,14 +184,14 @@ export class ModeRepository {
       ...toStreamFields(w.entry),
     )) as [string, string];
     if (res[0] === 'OK') return { ok: true, streamId: res[1], replicated: await this.waitForReplicas() };
-    return { ok: false, conflict: res[0] as 'STALE' | 'HEAD' | 'SEQ', found: res[1] };
+    return { ok: false, conflict: res[0] as 'STALE' | 'HEAD' | 'SEQ' | 'TYPE', found: res[1] };
   }
 
   async restore(
     w: RestoreWrite,
   ): Promise<{ ok: true; appended: number; stateRestored: boolean } | { ok: false; head: string }> {
     const days = Object.keys(w.seqs).sort();
-    const overrides = Object.entries(w.overrides).flat();
+    const overrides = [...w.overrides].flat();
     const s = w.state;
     const args = [
       w.expectedHead,

@@ -27,12 +27,12 @@ end
 /**
  * One mode change and its ledger entry, all or nothing.
  * KEYS: 1 mode hash, 2 overrides hash, 3 ledger stream, 4 the day's sequence counter.
- * ARGV: 1 expected version, 2 expected chain head, 3 expected sequence number, 4 counter TTL (s),
+ * ARGV: 1 expected version, 2 expected chain head, 3 the new sequence number (above the counter), 4 counter TTL (s),
  *   5 action (mode | override-set | override-clear | rollback), 6 global mode after the change,
  *   7 symbol, 8 override mode, 9 changed_at, 10 changed_by, 11 operation_id,
  *   12 expires_at ('' removes it, '-' keeps it), 13 pub/sub channel, 14 genesis hash,
  *   15.. the entry's field/value pairs.
- * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ', what was found}.
+ * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ'|'TYPE', what was found}.
  */
 export const CHANGE_SCRIPT = `${HEAD}
 local version = stored_version(KEYS[1], 0)
@@ -40,7 +40,14 @@ if version ~= tonumber(ARGV[1]) then return {'STALE', tostring(version)} end
 local head = chain_head(KEYS[3], ARGV[14])
 if head ~= ARGV[2] then return {'HEAD', head} end
 local seq = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
-if seq + 1 ~= tonumber(ARGV[3]) then return {'SEQ', tostring(seq)} end
+-- the counter only moves up; a replica that saw higher ids before Redis lost the counter skips ahead
+if tonumber(ARGV[3]) <= seq then return {'SEQ', tostring(seq)} end
+
+-- an overrides key of another type would fail after the writes below: refuse before any
+local otype = redis.call('TYPE', KEYS[2]).ok
+if (ARGV[5] == 'override-set' or ARGV[5] == 'override-clear') and otype ~= 'hash' and otype ~= 'none' then
+  return {'TYPE', otype}
+end
 
 local fields = {}
 for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
