@@ -120,8 +120,39 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     await setMode('enforce');
     await writeBudget('BTCUSDT', 1500);
     await writeViolation('BTCUSDT');
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '0.01', side: 'LONG', mark_price: '50000' });
     const res = await evaluate({ plan_id: 'plan-r', symbol: 'BTCUSDT', reduce_only: true }).expect(200);
     expect(res.body).toMatchObject({ decision: 'ALLOW', reason: 'reduces_risk', enforced: true });
+  });
+
+  it("does not take the plan's word: projected_notional 0 or reduce_only on a BUY into a long still blocks", async () => {
+    await setMode('enforce');
+    await writeBudget('ETHUSDT', 1000);
+    // an entry position as the apply layer writes it: quantity, side, entry_price (no position_amt)
+    await r.hset(Keys.position('ETHUSDT'), { quantity: '0.3', side: 'LONG', entry_price: '3000' });
+    // 0.3 + 0.1 = 0.4 × 3000 = 1200 > 1000, whatever the plan says
+    for (const claim of [{ projected_notional: 0 }, { reduce_only: true }, {}]) {
+      const res = await evaluate({ plan_id: 'lie', symbol: 'ETHUSDT', side: 'BUY', qty: 0.1, ...claim });
+      expect(res.body, JSON.stringify(claim)).toMatchObject({
+        decision: 'BLOCK',
+        reason: 'p28_projected_over_budget',
+        position_notional: 900,
+      });
+    }
+    // the honest reduction passes
+    const sell = await evaluate({
+      plan_id: 'ok',
+      symbol: 'ETHUSDT',
+      side: 'SELL',
+      qty: 0.1,
+      reduce_only: true,
+    });
+    expect(sell.body).toMatchObject({ decision: 'ALLOW', reason: 'reduces_risk' });
+    // reduce_only with nothing to reduce is judged like any plan
+    await writeViolation('SOLUSDT');
+    await writeBudget('SOLUSDT', 1000);
+    const none = await evaluate({ plan_id: 'flat', symbol: 'SOLUSDT', reduce_only: true });
+    expect(none.body).toMatchObject({ decision: 'BLOCK', reason: 'p28_budget_violation' });
   });
 
   it('shadow: the same plan is allowed as shadow_mode and shows in GET /ops/shadow-report', async () => {
