@@ -57,6 +57,7 @@ export class GateService implements OnModuleInit {
   async evaluate(plan: PlanInput): Promise<GateDecision> {
     const started = performance.now();
     let verdict: GateVerdict;
+    let budgeted: boolean | undefined;
     if (!this.repo.ready) {
       // no connection: answer now rather than wait for a read that cannot be sent
       verdict = this.unavailable(plan, REASON_REDIS_UNAVAILABLE);
@@ -70,6 +71,7 @@ export class GateService implements OnModuleInit {
           this.logger.log({ msg: 'gate read breaker closed: Redis answers again' });
         }
         verdict = this.evaluator.decide(plan, snapshot, this.clock.nowMs() / 1000);
+        budgeted = snapshot.budgetUsd !== null || snapshot.budgetTimestamp !== null;
       } catch (err) {
         const reason = isTimeout(err) ? REASON_TIMEOUT : REASON_REDIS_UNAVAILABLE;
         if (this.breaker.failure(performance.now(), reason)) {
@@ -80,7 +82,7 @@ export class GateService implements OnModuleInit {
       }
     }
     const d = verdict.decision;
-    this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000);
+    this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000, budgeted);
     if (d.decision === 'BLOCK') {
       // a block is the gate doing its job, not a fault: info, so warnings stay meaningful
       this.logger.log({

@@ -263,6 +263,24 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     expect(eth.body).toMatchObject({ decision: 'ALLOW', mode: 'shadow', reason: 'shadow_mode' });
   });
 
+  it('metric labels: 1,000 junk symbols land in _other and cannot crowd out a budgeted symbol', async () => {
+    await setMode('enforce');
+    await writeBudget('BTCUSDT', 1500);
+    const before = await metric(t, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' });
+    for (let i = 0; i < 1000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => evaluate({ plan_id: `j${i + j}`, symbol: `JUNK${i + j}` })),
+      );
+    }
+    for (const junk of ['CONSTRUCTOR', 'HASOWNPROPERTY', 'TOSTRING']) {
+      await evaluate({ plan_id: 'p', symbol: junk }).expect(200);
+    }
+    await evaluate({ plan_id: 'real', symbol: 'BTCUSDT', projected_notional: 10 }).expect(200);
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(before + 1);
+    const text = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(text).not.toMatch(/symbol="(JUNK|CONSTRUCTOR|HASOWNPROPERTY|TOSTRING)/);
+  });
+
   it('without a mode hash, P28_MODE (shadow here) applies', async () => {
     await writeBudget('BTCUSDT', 1500);
     await writeViolation('BTCUSDT');
@@ -274,7 +292,7 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     await setMode('enforce');
     await writeViolation('SOLUSDT', 0);
     const noBudgetBefore = await metric(t, 'p28_gate_fail_open_total', { reason: 'no_budget' });
-    const allowBefore = await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' });
+    const allowBefore = await metric(t, 'quantum_govern_allow_total', { symbol: '_other' });
     const none = await evaluate({ plan_id: 'n1', symbol: 'SOLUSDT' }).expect(200);
     expect(none.body).toEqual({
       decision: 'ALLOW',
@@ -284,7 +302,9 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       fail_open: 'no_budget',
     });
     expect(await metric(t, 'p28_gate_fail_open_total', { reason: 'no_budget' })).toBe(noBudgetBefore + 1);
-    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' })).toBe(allowBefore + 1);
+    // no budget hash: not a symbol the engine knows, so not a label of its own
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: '_other' })).toBe(allowBefore + 1);
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' })).toBe(0);
 
     await writeBudget('SOLUSDT', 800, 0);
     clock.advance(59_000);
