@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { checkEvaluatePlan } from './dto/evaluate-plan.check.js';
 import { GateService } from './gate.service.js';
 
@@ -69,7 +69,7 @@ export const GATE_EVALUATE_OPENAPI = {
       '400': {
         description: 'invalid plan: `message` lists `field: rule`, `fields` names the fields',
       },
-      '413': { description: `body over ${BODY_LIMIT_BYTES} bytes` },
+      '413': { description: `body over ${SMALL_BODY_LIMIT_BYTES} bytes` },
       '415': { description: 'the body is not JSON (`content-type: application/json`)' },
     },
   },
