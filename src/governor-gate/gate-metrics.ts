@@ -22,6 +22,7 @@ export class GateMetrics {
   private readonly wouldBlockBySymbol = new Map<string, Child>();
   private readonly decisions = new Map<string, Child>();
   private readonly failOpen = new Map<string, Child>();
+  private readonly suppressed = new Map<string, Child>();
   /** Symbols whose latest read found a budget hash: bounded by what the engine budgets. */
   private readonly budgeted = new Set<string>();
 
@@ -29,6 +30,11 @@ export class GateMetrics {
 
   breakerOpen(open: boolean): void {
     this.metrics.gateBreakerOpen.set(open ? 1 : 0);
+  }
+
+  /** A log line folded into a rate-limited summary (`kind`: a LogRateLimiter key, a fixed string). */
+  logSuppressed(kind: string): void {
+    child(this.suppressed, kind, () => this.metrics.logSuppressed.labels(kind)).inc();
   }
 
   shadowRecordFailed(): void {

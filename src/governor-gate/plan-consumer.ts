@@ -15,7 +15,7 @@ import { Keys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis.factory.js';
 import { RedisService } from '../redis/redis.service.js';
 import { GateService } from './gate.service.js';
-import { LogRateLimiter } from './log-rate-limiter.js';
+import { LogRateLimiter } from '../logging/log-rate-limiter.js';
 import { parsePlanEntry } from './plan-parser.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import type { PlanInput } from './gate.types.js';

@@ -12,6 +12,7 @@ import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 const VIEWER_TOKEN = randomBytes(16).toString('hex');
+const SERVICE_TOKEN = randomBytes(16).toString('hex');
 const GATE_TIMEOUT_MS = 50;
 
 /** Value of one sample of /metrics, 0 when the series does not exist yet. */
@@ -61,7 +62,8 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       over_budget: 1000,
       timestamp: nowSec() - ageSec,
     });
-  const evaluate = (body: Record<string, unknown>) => request(t.http).post('/governor/evaluate').send(body);
+  const evaluate = (body: Record<string, unknown>) =>
+    request(t.http).post('/governor/evaluate').set('Authorization', `Bearer ${SERVICE_TOKEN}`).send(body);
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -71,7 +73,7 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
         REDIS_URL: redis.url,
         P28_MODE: 'shadow',
         GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
-        OPS_API_TOKENS: `viewer1:viewer:${sha256Hex(VIEWER_TOKEN)}`,
+        OPS_API_TOKENS: `viewer1:viewer:${sha256Hex(VIEWER_TOKEN)},governor:service:${sha256Hex(SERVICE_TOKEN)}`,
       },
       { clock },
     );
@@ -192,7 +194,12 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     const auth = { Authorization: `Bearer ${VIEWER_TOKEN}` };
     const report = await request(t.http).get('/ops/shadow-report').set(auth).expect(200);
     expect(report.body.totals).toMatchObject({ count: 1, symbols: 1, max_over_budget: 1500 });
-    expect(report.body.symbols.BTCUSDT).toEqual({ count: 1, max_over_budget: 1500, last_seen: nowSec() });
+    expect(report.body.symbols.BTCUSDT).toEqual({
+      count: 1,
+      records: 1,
+      max_over_budget: 1500,
+      last_seen: nowSec(),
+    });
 
     // `since` after the record excludes it
     const later = await request(t.http)
