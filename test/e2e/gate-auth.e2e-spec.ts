@@ -49,7 +49,13 @@ describe('Gate 0 callers: service role, GATE_AUTH, the shadow report', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     r = redis.client();
-    const env = { REDIS_URL: redis.url, OPS_API_TOKENS: TOKENS, BUDGET_COMPUTE_INTERVAL_SEC: '3600' };
+    // a generous read bound: on a loaded test machine a 50 ms timeout would fail some plans open
+    const env = {
+      REDIS_URL: redis.url,
+      OPS_API_TOKENS: TOKENS,
+      BUDGET_COMPUTE_INTERVAL_SEC: '3600',
+      GATE_TIMEOUT_MS: '1000',
+    };
     t = await createTestApp(env, { clock });
     strict = await createTestApp({ ...env, GATE_AUTH: 'required' }, { clock });
   });

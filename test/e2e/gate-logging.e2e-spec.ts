@@ -31,6 +31,7 @@ describe('log volume an outsider cannot drive', () => {
     t = await createTestApp({
       REDIS_URL: redis.url,
       BUDGET_COMPUTE_INTERVAL_SEC: '3600',
+      GATE_TIMEOUT_MS: '1000',
       OPS_API_TOKENS: [tokenEntry('governor', 'service', service), tokenEntry('v', 'viewer', viewer)].join(
         ',',
       ),
