@@ -137,7 +137,8 @@ function setupOpenApi(app: NestFastifyApplication): void {
     .setTitle('P2.8 Portfolio Risk Governor')
     .setDescription(
       'Per-symbol notional budgets, Gate 0 decisions and the shadow/enforce mode with its audit ledger. ' +
-        'Protected endpoints take `Authorization: Bearer <token>` (roles viewer and operator).',
+        'Protected endpoints take `Authorization: Bearer <token>` (roles viewer and operator; role service ' +
+        'may call only POST /governor/evaluate).',
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'token from `npm run token`' }, 'bearer')
