@@ -149,6 +149,8 @@ describe('OpenAPI at /docs describes the real API', () => {
       } else if (r.protected) {
         expect(o.security, where).toEqual([{ bearer: [] }]);
         expect(o.responses['401'], `${where} 401`).toBeDefined();
+        // a service token (gate only) gets 403 on every protected route, viewer ones included
+        expect(o.responses['403'], `${where} 403`).toBeDefined();
       } else {
         expect(o.security ?? [], where).toEqual([]);
         expect(o.responses['401'], `${where} 401`).toBeUndefined();

@@ -33,7 +33,8 @@ interface HeaderReply {
 
 /**
  * Bearer-token check, applied by @RequireRole to the handlers and controllers it marks (so open
- * routes such as health, metrics and the governor's evaluate never run it). With no tokens
+ * routes such as health and metrics never run it; the gate's evaluate checks its callers with
+ * GateAuth). A `service` token ranks below viewer: 403 on every route here. With no tokens
  * configured, protected handlers refuse. Bodies say what is missing; the token itself is never
  * logged or echoed.
  */
