@@ -92,7 +92,13 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
   beforeAll(async () => {
     redis = await startTestRedis();
     r = redis.client();
-    t = await createTestApp({ REDIS_URL: redis.url, P28_MODE: 'shadow', GATE_CONSUME_PLANS: '1' });
+    // a generous read bound: a burst of 1,000 plans on a loaded machine must not fail some open
+    t = await createTestApp({
+      REDIS_URL: redis.url,
+      P28_MODE: 'shadow',
+      GATE_CONSUME_PLANS: '1',
+      GATE_TIMEOUT_MS: '1000',
+    });
     consumer = t.app.get(PlanConsumer);
     autoStarted = consumer.running;
   });
