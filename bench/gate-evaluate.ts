@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { GateReader, gateClientOptions } from '../src/governor-gate/gate.repository.js';
+import { newToken, tokenEntry } from '../src/ops/auth/token-entries.js';
 import { Keys } from '../src/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
 import { startTestRedis } from '../test/support/redis-server.js';
@@ -41,6 +42,8 @@ const CONNECTIONS = 50;
 const LIGHT_CONNECTIONS = 5;
 const GATE_TIMEOUT_MS = 50;
 const BODY = JSON.stringify({ plan_id: 'bench-plan-0001', symbol: 'BTCUSDT', side: 'BUY', qty: 0.001 });
+/** The governor calls with its service token: the app checks it on every request (the floor ignores it). */
+const SERVICE_TOKEN = newToken();
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
 interface Result {
@@ -83,6 +86,8 @@ function cannon(url: string, seconds: number, connections = CONNECTIONS): Promis
         'POST',
         '-H',
         'content-type=application/json',
+        '-H',
+        `authorization=Bearer ${SERVICE_TOKEN}`,
         '-b',
         BODY,
         url,
@@ -198,7 +203,13 @@ async function main() {
   };
   await seed();
   const t = await createTestApp(
-    { REDIS_URL: redis.url, P28_MODE: 'shadow', GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS), LOG_LEVEL: 'warn' },
+    {
+      REDIS_URL: redis.url,
+      P28_MODE: 'shadow',
+      GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
+      LOG_LEVEL: 'warn',
+      OPS_API_TOKENS: tokenEntry('governor', 'service', SERVICE_TOKEN),
+    },
     { listen: true },
   );
   const appUrl = `${await t.app.getUrl()}/governor/evaluate`.replace('[::1]', '127.0.0.1');
@@ -206,7 +217,7 @@ async function main() {
 
   const probe = await fetch(appUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVICE_TOKEN}` },
     body: BODY,
   });
   const answer = (await probe.json()) as { decision: string; reason: string };

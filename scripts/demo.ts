@@ -125,7 +125,8 @@ timers.planner = setInterval(() => {
   const symbol = demoSymbols[planNo % demoSymbols.length];
   void fetch(`${base}/governor/evaluate`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    // a token, so its would-blocks are recorded (callers without one leave no shadow record)
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ plan_id: `demo-${planNo}`, symbol, side: 'BUY', qty: 1 }),
   }).catch(() => undefined);
 }, 2000);
@@ -142,7 +143,7 @@ P2.8 Portfolio Risk Governor demo is running (Ctrl-C stops everything)
   metrics        : curl ${base}/metrics | grep ^p28_
   budgets        : curl ${auth} ${base}/budgets
   shadow report  : curl ${auth} ${base}/ops/shadow-report
-  evaluate       : curl -X POST -H 'content-type: application/json' ${base}/governor/evaluate -d '{"plan_id":"p1","symbol":"PEPEUSDT","side":"BUY","qty":1000000}'
+  evaluate       : curl -X POST ${auth} -H 'content-type: application/json' ${base}/governor/evaluate -d '{"plan_id":"p1","symbol":"PEPEUSDT","side":"BUY","qty":1000000}'
   go enforce     : curl -X PUT ${auth} -H 'content-type: application/json' ${base}/ops/mode -d '{"mode":"enforce","reason":"demo","expires_in_sec":600}'
   rollback       : curl -X POST ${auth} -H 'content-type: application/json' ${base}/ops/rollback -d '{"reason":"demo over"}'
   docs           : ${base}/docs

@@ -1,11 +1,11 @@
 /**
- * `npm run token -- --name NAME --role viewer|operator`: prints a new random API token and the
+ * `npm run token -- --name NAME --role viewer|operator|service`: prints a new random API token and the
  * OPS_API_TOKENS entry (`name:role:sha256hex`) to add for it. Only the hash goes into the config;
  * the token is shown once, here, and stored nowhere.
  */
 import { newToken, parseTokenArgs, tokenEntry, UsageError } from '../src/ops/auth/token-entries.js';
 
-const USAGE = 'usage: npm run token -- --name NAME --role viewer|operator';
+const USAGE = 'usage: npm run token -- --name NAME --role viewer|operator|service';
 
 try {
   const { name, role } = parseTokenArgs(process.argv.slice(2));

@@ -5,6 +5,7 @@ import { ConfigModule } from './config/index.js';
 import { GovernorGateModule } from './governor-gate/governor-gate.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './health/metrics.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -13,6 +14,7 @@ import { RedisModule } from './redis/redis.module.js';
     ConfigModule,
     CommonModule,
     MetricsModule,
+    LoggingModule,
     RedisModule,
     OpsModule,
     HealthModule,

@@ -8,7 +8,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { RequireRole } from '../ops/auth/roles.js';
 import { BudgetService } from './budget.service.js';
 import {
@@ -43,7 +43,7 @@ export class BudgetController {
   @ApiBadRequestResponse({
     description: 'invalid input: `message` lists `field: rule`, `fields` names the fields',
   })
-  @ApiPayloadTooLargeResponse({ description: `body over ${BODY_LIMIT_BYTES} bytes` })
+  @ApiPayloadTooLargeResponse({ description: `body over ${SMALL_BODY_LIMIT_BYTES} bytes` })
   simulate(@Body() dto: SimulateBudgetDto) {
     return this.budgets.simulate(dto);
   }

@@ -8,7 +8,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { RequireRole } from '../ops/auth/roles.js';
 import { BudgetService, INJECTED_STATE_TTL_SEC } from './budget.service.js';
 import { InjectPortfolioStateResponse } from './dto/budget-responses.dto.js';
@@ -38,7 +38,7 @@ export class TestInjectController {
     description: 'equity_usd missing or invalid, or drawdown invalid (named in `fields`)',
   })
   @ApiNotFoundResponse({ description: 'P28_TEST_MODE is off: the route does not exist' })
-  @ApiPayloadTooLargeResponse({ description: `body over ${BODY_LIMIT_BYTES} bytes` })
+  @ApiPayloadTooLargeResponse({ description: `body over ${SMALL_BODY_LIMIT_BYTES} bytes` })
   inject(@Query() query: InjectPortfolioStateDto, @Body() body: InjectPortfolioStateDto) {
     return this.budgets.injectPortfolioState(query, body);
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { depthExceeds } from './body-limits.js';
+import { depthExceeds, routeBodyLimit, SMALL_BODY_LIMIT_BYTES, unknownKeys } from './body-limits.js';
 
 /** The definition, written recursively: the deepest object or array level, the top one being 0. */
 function depth(v: unknown): number {
@@ -38,5 +38,22 @@ describe('depthExceeds', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('routeBodyLimit and unknownKeys', () => {
+  it('gives the gate, simulate, ops and test routes the small limit, others the app-wide one', () => {
+    for (const url of ['/governor/evaluate', '/budgets/simulate', '/ops/mode', '/ops/rollback', '/test/x']) {
+      expect(routeBodyLimit(url), url).toBe(SMALL_BODY_LIMIT_BYTES);
+    }
+    expect(routeBodyLimit('/health')).toBeUndefined();
+    expect(routeBodyLimit('/opsx')).toBeUndefined();
+  });
+
+  it('stops at the first unknown keys and ignores prototype names it does not own', () => {
+    const known = new Set(['a']);
+    expect(unknownKeys({ a: 1, b: 2, c: 3, d: 4 }, known, 2)).toEqual(['b', 'c']);
+    expect(unknownKeys(JSON.parse('{"a":1,"constructor":1}') as object, known, 5)).toEqual(['constructor']);
+    expect(unknownKeys({ a: 1 }, known, 5)).toEqual([]);
   });
 });

@@ -15,7 +15,7 @@ const ALIASES: Record<string, string> = { MIN_BUDGET_K: 'MIN_BUDGET_USD', MAX_BU
 
 const PLAIN_DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
 
-const TOKEN_ENTRY = /^[A-Za-z0-9_.@-]+:(viewer|operator):[0-9a-f]{64}$/;
+const TOKEN_ENTRY = /^[A-Za-z0-9_.@-]+:(viewer|operator|service):[0-9a-f]{64}$/;
 
 function describe(
   errors: ValidationError[],
@@ -76,7 +76,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (badTokens.length > 0) {
     // never echo the entry itself: only its position and the name part
     const names = badTokens.map((t) => `#${config.OPS_API_TOKENS.indexOf(t) + 1} (${t.split(':')[0]})`);
-    problems.push(`OPS_API_TOKENS: entries ${names.join(', ')} are not name:viewer|operator:sha256hex`);
+    problems.push(
+      `OPS_API_TOKENS: entries ${names.join(', ')} are not name:viewer|operator|service:sha256hex`,
+    );
   }
   if (config.REDIS_SENTINELS?.length && config.REDIS_CLUSTER_NODES?.length) {
     problems.push('REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them, not both');

@@ -9,8 +9,9 @@ import {
   REASON_STALE_BUDGET,
   REASON_WITHIN_BUDGET,
 } from './gate-reasons.js';
-import { GateEvaluator, parsePosition, projectedNotional, reducesRisk } from './gate-evaluator.js';
-import type { GateSnapshot, PlanInput, PositionFields } from './gate.types.js';
+import { currentPosition, GateEvaluator, projectedNotional, reducesRisk } from './gate-evaluator.js';
+import type { GateSnapshot, PlanInput } from './gate.types.js';
+import type { PositionHash } from '../core/position.js';
 
 const NOW = 1_700_000_000;
 const gate = new GateEvaluator({ defaultMode: 'shadow', budgetMaxAgeSec: 60, violationWindowSec: 30 });
@@ -20,7 +21,7 @@ const enforceByDefault = new GateEvaluator({
   violationWindowSec: 30,
 });
 
-const position = (amt: string, price = '1000', side: string | null = null): PositionFields => ({
+const position = (amt: string, price = '1000', side: string | null = null): PositionHash => ({
   position_amt: amt,
   side,
   mark_price: price,
@@ -60,7 +61,11 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
   });
 
   it('lets a reduce_only plan pass in enforce despite a fresh violation', () => {
-    const v = gate.decide(plan({ reduce_only: true }), snap(violatedAgo(1)), NOW);
+    const v = gate.decide(
+      plan({ reduce_only: true }),
+      snap({ ...violatedAgo(1), position: position('1') }),
+      NOW,
+    );
     expect(v.decision).toMatchObject({ decision: 'ALLOW', reason: REASON_REDUCES_RISK, enforced: true });
     expect(v.decision.fail_open).toBeUndefined();
   });
@@ -263,10 +268,10 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
     expect(gate.decide(plan({ side: 'BUY', qty: 100 }), snap(), NOW).decision.reason).toBe(
       REASON_WITHIN_BUDGET,
     );
-    // a given projected_notional wins over the computed one
+    // a smaller projected_notional does not override the computed one (CONTRACT §3: the larger)
     expect(
       gate.decide(plan({ side: 'BUY', qty: 1, projected_notional: 10 }), long1, NOW).decision.reason,
-    ).toBe(REASON_WITHIN_BUDGET);
+    ).toBe(REASON_PROJECTED_OVER_BUDGET);
   });
 
   it('reports position_notional from the position hash, else from the budget hash', () => {
@@ -292,6 +297,8 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
     const pos = fc.option(
       fc.record({
         position_amt: str,
+        quantity: str,
+        qty: str,
         side: fc.constantFrom(null, 'LONG', 'SHORT', 'FLAT', 'BUY', 'SELL', 'weird'),
         mark_price: str,
         current_price: str,
@@ -328,7 +335,7 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
         if (v.decision.decision === 'BLOCK') {
           expect(v.decision.mode).toBe('enforce');
           expect(Number(s.budgetTimestamp)).toBeGreaterThan(NOW - 60);
-          expect(p.reduce_only).not.toBe(true);
+          expect(reducesRisk(p, currentPosition(s).amount)).toBe(false);
         }
         if (v.decision.mode === 'shadow') expect(v.decision.decision).toBe('ALLOW');
         if (v.wouldBlock) expect(v.decision.reason).toBe(REASON_SHADOW_MODE);
@@ -338,26 +345,99 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
   });
 });
 
-describe('position and projection helpers', () => {
-  it('parsePosition picks mark_price, then current_price, then entry_price (finite, > 0)', () => {
+describe('the plan is trusted no further than the data allows (CONTRACT.md §3, issue 11 item 10)', () => {
+  const long1 = () => snap({ position: position('1', '1000', 'LONG') });
+
+  it('judges the larger of projected_notional and |position ± qty| × price: a claimed 0 does not pass', () => {
+    // 1 long + 1 = 2 × 1000 = 2000 > 1500, whatever the plan claims
+    for (const claimed of [0, 10, 1499]) {
+      const v = gate.decide(plan({ side: 'BUY', qty: 1, projected_notional: claimed }), long1(), NOW);
+      expect(v.decision, `claimed ${claimed}`).toMatchObject({
+        decision: 'BLOCK',
+        reason: REASON_PROJECTED_OVER_BUDGET,
+      });
+    }
+    // a claim larger than the computed value still counts
+    const big = gate.decide(plan({ side: 'SELL', qty: 0.5, projected_notional: 1600 }), long1(), NOW);
+    expect(big.decision.reason).toBe(REASON_REDUCES_RISK);
+    const bigFlat = gate.decide(plan({ side: 'BUY', qty: 0.1, projected_notional: 1600 }), long1(), NOW);
+    expect(bigFlat.decision.reason).toBe(REASON_PROJECTED_OVER_BUDGET);
+  });
+
+  it('reduce_only counts only when side and qty lower |position|', () => {
+    // BUY on a long raises it: reduce_only is a false claim
+    const buy = gate.decide(plan({ side: 'BUY', qty: 1, reduce_only: true }), long1(), NOW);
+    expect(buy.decision).toMatchObject({ decision: 'BLOCK', reason: REASON_PROJECTED_OVER_BUDGET });
+    const buyViolated = snap({ ...violatedAgo(1), position: position('1', '1000', 'LONG') });
     expect(
-      parsePosition({ ...position('1'), mark_price: 'NaN', current_price: '0', entry_price: '7' }),
-    ).toEqual({
+      gate.decide(plan({ side: 'BUY', qty: 0.1, reduce_only: true }), buyViolated, NOW).decision.decision,
+    ).toBe('BLOCK');
+    // a SELL of 3 against 1 long ends 2 short: larger, not a reduction
+    expect(
+      gate.decide(plan({ side: 'SELL', qty: 3, reduce_only: true }), buyViolated, NOW).decision.decision,
+    ).toBe('BLOCK');
+    // the honest one passes
+    expect(
+      gate.decide(plan({ side: 'SELL', qty: 0.5, reduce_only: true }), buyViolated, NOW).decision.reason,
+    ).toBe(REASON_REDUCES_RISK);
+    // side given, qty absent: the side must oppose the position
+    expect(gate.decide(plan({ side: 'BUY', reduce_only: true }), buyViolated, NOW).decision.decision).toBe(
+      'BLOCK',
+    );
+    expect(gate.decide(plan({ side: 'SELL', reduce_only: true }), buyViolated, NOW).decision.reason).toBe(
+      REASON_REDUCES_RISK,
+    );
+  });
+
+  it('reduce_only without side/qty counts only when a position exists to reduce', () => {
+    expect(gate.decide(plan({ reduce_only: true }), snap(violatedAgo(1)), NOW).decision.decision).toBe(
+      'BLOCK',
+    );
+    const flat = snap({ ...violatedAgo(1), position: position('0', '1000') });
+    expect(gate.decide(plan({ reduce_only: true }), flat, NOW).decision.decision).toBe('BLOCK');
+    const short = snap({ ...violatedAgo(1), position: position('2', '1000', 'SHORT') });
+    expect(gate.decide(plan({ reduce_only: true }), short, NOW).decision.reason).toBe(REASON_REDUCES_RISK);
+  });
+
+  it('reads entry positions as the apply layer writes them (quantity / qty, side, entry_price)', () => {
+    const entry = snap({
+      position: { quantity: '0.5', side: 'SHORT', entry_price: '2000' } as PositionHash,
+    });
+    // 0.5 short + BUY 0.2 lowers |position|
+    expect(gate.decide(plan({ side: 'BUY', qty: 0.2 }), entry, NOW).decision.reason).toBe(
+      REASON_REDUCES_RISK,
+    );
+    // 0.5 short + SELL 0.5 = 1 short × 2000 = 2000 > 1500
+    expect(gate.decide(plan({ side: 'SELL', qty: 0.5 }), entry, NOW).decision).toMatchObject({
+      decision: 'BLOCK',
+      reason: REASON_PROJECTED_OVER_BUDGET,
+      position_notional: 1000,
+    });
+    const qtyOnly = snap({ position: { qty: '1', side: 'BUY', mark_price: '1000' } as PositionHash });
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), qtyOnly, NOW).decision.decision).toBe('BLOCK');
+  });
+});
+
+describe('position and projection helpers', () => {
+  it('the position comes from the one parser of CONTRACT §1 (price fallbacks, garbage, no key)', () => {
+    const s = (p: PositionHash | null, legacy: PositionHash | null = null) =>
+      currentPosition(snap({ position: p, legacyPosition: legacy }));
+    expect(s({ ...position('1'), mark_price: 'NaN', current_price: '0', entry_price: '7' })).toEqual({
       amount: 1,
       price: 7,
     });
-    expect(parsePosition({ ...position('1'), mark_price: null, current_price: '5' })).toEqual({
-      amount: 1,
-      price: 5,
-    });
-    expect(parsePosition({ ...position('garbage'), mark_price: '5' })).toEqual({ price: 5 });
-    expect(parsePosition(null)).toEqual({});
+    expect(s({ ...position('1'), mark_price: null, current_price: '5' })).toEqual({ amount: 1, price: 5 });
+    // garbage amount: unknown, not flat
+    expect(s({ ...position('garbage'), mark_price: '5' })).toEqual({});
+    // no key at all: flat
+    expect(s(null)).toEqual({ amount: 0 });
   });
 
   it('reducesRisk needs a known non-zero position unless reduce_only', () => {
     expect(reducesRisk(plan({ side: 'SELL', qty: 1 }), undefined)).toBe(false);
     expect(reducesRisk(plan({ side: 'SELL', qty: 1 }), 0)).toBe(false);
-    expect(reducesRisk(plan({ reduce_only: true }), undefined)).toBe(true);
+    expect(reducesRisk(plan({ reduce_only: true }), undefined)).toBe(false);
+    expect(reducesRisk(plan({ reduce_only: true }), -1)).toBe(true);
     expect(reducesRisk(plan({ reduce_only: false, side: 'SELL', qty: 0.5 }), 1)).toBe(true);
   });
 

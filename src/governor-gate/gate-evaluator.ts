@@ -11,7 +11,8 @@ import {
   type FailOpenReason,
   type GateReason,
 } from './gate-reasons.js';
-import type { GateDecision, GateSnapshot, GateVerdict, PlanInput, PositionFields } from './gate.types.js';
+import { parsePosition, type PositionHash } from '../core/position.js';
+import type { GateDecision, GateSnapshot, GateVerdict, PlanInput } from './gate.types.js';
 
 export interface GateSettings {
   /** P28_MODE: used when Redis holds no (valid) global mode. */
@@ -29,67 +30,68 @@ export function finite(raw: string | null | undefined): number | undefined {
 
 const isMode = (v: string | null): v is Mode => v !== null && (MODES as readonly string[]).includes(v);
 
-export interface ParsedPosition {
-  /** Signed amount: positive long, negative short, 0 flat; undefined when absent or garbage. */
+/** The position as the gate uses it. */
+export interface GatePosition {
+  /** Signed amount: positive long, negative short, 0 flat or no key; undefined when garbage. */
   amount?: number;
   /** mark_price, else current_price, else entry_price (first finite positive one). */
   price?: number;
 }
 
+/** One position hash through the one parser of CONTRACT §1 (quantity/qty fallbacks included). */
+export function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
+  const p = parsePosition(h);
+  if (p.kind === 'active') return { amount: p.amount, price: p.price, known: true };
+  if (p.kind === 'inactive') return { amount: 0, price: p.price, known: true };
+  return { known: false };
+}
+
 /**
- * Reads a position hash. `side` decides the sign when it says so (LONG/BUY, SHORT/SELL, FLAT);
- * otherwise the sign of `position_amt` does, as in the exchange's one-way mode.
+ * The current-style key wins; the legacy snapshot is read only when the current key says nothing
+ * usable. Neither key at all means flat (amount 0); only garbage leaves the amount unknown.
  */
-export function parsePosition(p: PositionFields | null): ParsedPosition {
-  if (!p) return {};
-  let price: number | undefined;
-  for (const raw of [p.mark_price, p.current_price, p.entry_price]) {
-    const v = finite(raw);
-    if (v !== undefined && v > 0) {
-      price = v;
-      break;
-    }
-  }
-  const amt = finite(p.position_amt);
-  if (amt === undefined) return { price };
-  const side = p.side?.toUpperCase();
-  if (side === 'FLAT') return { amount: 0, price };
-  if (side === 'SHORT' || side === 'SELL') return { amount: -Math.abs(amt), price };
-  if (side === 'LONG' || side === 'BUY') return { amount: Math.abs(amt), price };
-  return { amount: amt, price };
-}
-
-/** The current-style key wins; the legacy snapshot is read only when the current key has no amount. */
-export function currentPosition(s: GateSnapshot): ParsedPosition {
-  const current = parsePosition(s.position);
-  if (current.amount !== undefined) return current;
-  const legacy = parsePosition(s.legacyPosition);
-  return legacy.amount !== undefined ? legacy : current;
+export function currentPosition(s: GateSnapshot): GatePosition {
+  const current = gatePosition(s.position);
+  if (current.known) return { amount: current.amount, price: current.price };
+  const legacy = gatePosition(s.legacyPosition);
+  if (legacy.known) return { amount: legacy.amount, price: legacy.price };
+  const garbage = s.position !== null || s.legacyPosition !== null;
+  return garbage ? {} : { amount: 0 };
 }
 
 /**
- * True when the plan lowers |position|: `reduce_only`, or a side and qty > 0 against the current
- * position such that |position ± qty| < |position| (a flip that ends smaller still lowers it).
- * Without a known non-zero position nothing but `reduce_only` counts as reducing.
+ * True when the plan lowers |position| (CONTRACT §3): the claim `reduce_only` is checked against
+ * the position rather than believed. A side and qty > 0 reduce when |position ± qty| < |position|
+ * (a flip that ends smaller still lowers it), whether or not reduce_only is set. With reduce_only
+ * and no qty, a side must oppose the position; with neither side nor qty, a position must exist.
  */
 export function reducesRisk(plan: PlanInput, amount: number | undefined): boolean {
-  if (plan.reduce_only === true) return true;
-  const qty = plan.qty;
-  if (plan.side === undefined || qty === undefined || !(qty > 0) || amount === undefined || amount === 0) {
-    return false;
+  if (amount === undefined || amount === 0) return false;
+  const { side, qty } = plan;
+  if (side !== undefined && qty !== undefined) {
+    if (!(qty > 0)) return false;
+    const next = side === 'BUY' ? amount + qty : amount - qty;
+    return Math.abs(next) < Math.abs(amount);
   }
-  const next = plan.side === 'BUY' ? amount + qty : amount - qty;
-  return Math.abs(next) < Math.abs(amount);
+  if (plan.reduce_only !== true) return false;
+  if (side !== undefined) return side === 'BUY' ? amount < 0 : amount > 0;
+  return true;
 }
 
 /**
- * The plan's notional after execution: `projected_notional` when given; else |position ± qty| × price
- * when the position and a price are known (BUY adds, SELL subtracts; with no side the qty is
- * assumed to add to |position|, the conservative reading); else undefined (not computable).
+ * The notional judged: the larger of the plan's `projected_notional` and |position ± qty| × price
+ * (BUY adds, SELL subtracts; with no side the qty is assumed to add to |position|, the
+ * conservative reading). Undefined when neither is known.
  */
-export function projectedNotional(plan: PlanInput, pos: ParsedPosition): number | undefined {
+export function projectedNotional(plan: PlanInput, pos: GatePosition): number | undefined {
   const given = plan.projected_notional;
-  if (given !== undefined && Number.isFinite(given) && given >= 0) return given;
+  const claimed = given !== undefined && Number.isFinite(given) && given >= 0 ? given : undefined;
+  const computed = computedNotional(plan, pos);
+  if (claimed === undefined) return computed;
+  return computed === undefined ? claimed : Math.max(claimed, computed);
+}
+
+function computedNotional(plan: PlanInput, pos: GatePosition): number | undefined {
   const qty = plan.qty;
   if (qty === undefined || !Number.isFinite(qty) || qty < 0) return undefined;
   if (pos.amount === undefined || pos.price === undefined) return undefined;
@@ -99,7 +101,8 @@ export function projectedNotional(plan: PlanInput, pos: ParsedPosition): number 
       : plan.side === 'SELL'
         ? pos.amount - qty
         : Math.abs(pos.amount) + qty;
-  return Math.abs(next) * pos.price;
+  const n = Math.abs(next) * pos.price;
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../health/metrics.js';
-import { GateMetrics, MAX_SYMBOL_LABELS, OTHER_SYMBOL } from './gate-metrics.js';
+import { GateMetrics, OTHER_SYMBOL } from './gate-metrics.js';
 import type { GateDecision } from './gate.types.js';
 
 const allow: GateDecision = { decision: 'ALLOW', reason: 'within_budget', mode: 'enforce', enforced: true };
@@ -28,10 +28,10 @@ describe('GateMetrics', () => {
   it('counts allows, blocks, decisions, fail-opens and latency', async () => {
     const m = new Metrics();
     const g = new GateMetrics(m);
-    g.record('BTCUSDT', allow, 0.001);
-    g.record('BTCUSDT', allow, 0.001);
-    g.record('BTCUSDT', failOpen, 0.001);
-    g.record('ETHUSDT', block, 0.002);
+    g.record('BTCUSDT', allow, 0.001, true);
+    g.record('BTCUSDT', allow, 0.001, true);
+    g.record('BTCUSDT', failOpen, 0.001, true);
+    g.record('ETHUSDT', block, 0.002, true);
     expect(await value(m, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(3);
     expect(
       await value(m, 'quantum_govern_block_total', { symbol: 'ETHUSDT', reason: 'p28_budget_violation' }),
@@ -50,16 +50,30 @@ describe('GateMetrics', () => {
     expect(count?.value).toBe(4);
   });
 
-  it(`records symbols past the first ${MAX_SYMBOL_LABELS} under ${OTHER_SYMBOL}, keeping known ones`, async () => {
+  it('labels only symbols whose read found a budget hash; 1,000 junk symbols cannot crowd out real ones', async () => {
     const m = new Metrics();
     const g = new GateMetrics(m);
-    for (let i = 0; i < MAX_SYMBOL_LABELS; i++) g.record(`S${i}`, allow, 0);
-    g.record('LATECOMER', allow, 0);
-    g.wouldBlock('ANOTHER');
-    g.record('S0', allow, 0);
-    expect(await value(m, 'quantum_govern_allow_total', { symbol: OTHER_SYMBOL })).toBe(1);
-    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'LATECOMER' })).toBe(0);
-    expect(await value(m, 'p28_shadow_would_block_total', { symbol: OTHER_SYMBOL })).toBe(1);
-    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'S0' })).toBe(2);
+    for (let i = 0; i < 1000; i++) g.record(`JUNK${i}`, failOpen, 0, false);
+    for (const junk of ['constructor', '__proto__', 'toString']) g.record(junk, failOpen, 0, false);
+    g.record('BTCUSDT', allow, 0, true);
+    g.record('BTCUSDT', block, 0, true);
+    g.wouldBlock('BTCUSDT');
+    // no read (timeout, Redis down): a symbol known from an earlier read keeps its label
+    g.record('BTCUSDT', failOpen, 0, undefined);
+    g.record('NEVERSEEN', failOpen, 0, undefined);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: OTHER_SYMBOL })).toBe(1004);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(2);
+    expect(
+      await value(m, 'quantum_govern_block_total', { symbol: 'BTCUSDT', reason: 'p28_budget_violation' }),
+    ).toBe(1);
+    expect(await value(m, 'p28_shadow_would_block_total', { symbol: 'BTCUSDT' })).toBe(1);
+    const labels = (await m.registry.getMetricsAsJSON())
+      .flatMap((x) => x.values)
+      .map((v) => v.labels.symbol)
+      .filter((x) => x !== undefined);
+    expect(new Set(labels)).toEqual(new Set(['BTCUSDT', OTHER_SYMBOL]));
+    // a symbol whose budget is gone is no longer labelled
+    g.record('BTCUSDT', failOpen, 0, false);
+    expect(await value(m, 'quantum_govern_allow_total', { symbol: OTHER_SYMBOL })).toBe(1005);
   });
 });

@@ -4,10 +4,10 @@ import { Metrics } from '../health/metrics.js';
 import type { GateDecision } from './gate.types.js';
 
 /**
- * Past this many distinct symbols, per-symbol series are recorded under `_other`: the evaluate
- * endpoint is unauthenticated, and a caller inventing symbols must not grow the registry unbounded.
+ * A `symbol` label is only a symbol the budget engine knows (CONTRACT §3): one whose read found a
+ * budget hash. Any other is counted here, so a caller inventing symbols creates no series and
+ * crowds out none (there is no cap to fill).
  */
-export const MAX_SYMBOL_LABELS = 1000;
 export const OTHER_SYMBOL = '_other';
 
 type Child = Counter.Internal;
@@ -22,7 +22,9 @@ export class GateMetrics {
   private readonly wouldBlockBySymbol = new Map<string, Child>();
   private readonly decisions = new Map<string, Child>();
   private readonly failOpen = new Map<string, Child>();
-  private readonly symbols = new Set<string>();
+  private readonly suppressed = new Map<string, Child>();
+  /** Symbols whose latest read found a budget hash: bounded by what the engine budgets. */
+  private readonly budgeted = new Set<string>();
 
   constructor(private readonly metrics: Metrics) {}
 
@@ -30,12 +32,23 @@ export class GateMetrics {
     this.metrics.gateBreakerOpen.set(open ? 1 : 0);
   }
 
+  /** A log line folded into a rate-limited summary (`kind`: a LogRateLimiter key, a fixed string). */
+  logSuppressed(kind: string): void {
+    child(this.suppressed, kind, () => this.metrics.logSuppressed.labels(kind)).inc();
+  }
+
   shadowRecordFailed(): void {
     this.metrics.shadowRecordFail.inc();
   }
 
-  record(symbol: string, d: GateDecision, seconds: number): void {
+  /**
+   * `budgeted`: whether this decision's read found a budget hash for the symbol; undefined when
+   * nothing was read (Redis down, timeout), and the last read's answer stands.
+   */
+  record(symbol: string, d: GateDecision, seconds: number, budgeted: boolean | undefined): void {
     this.metrics.gateLatency.observe(seconds);
+    if (budgeted === true) this.budgeted.add(symbol);
+    else if (budgeted === false) this.budgeted.delete(symbol);
     const label = this.symbolLabel(symbol);
     if (d.decision === 'ALLOW') {
       child(this.allowBySymbol, label, () => this.metrics.governAllow.labels(label)).inc();
@@ -56,10 +69,7 @@ export class GateMetrics {
   }
 
   private symbolLabel(symbol: string): string {
-    if (this.symbols.has(symbol)) return symbol;
-    if (this.symbols.size >= MAX_SYMBOL_LABELS) return OTHER_SYMBOL;
-    this.symbols.add(symbol);
-    return symbol;
+    return this.budgeted.has(symbol) ? symbol : OTHER_SYMBOL;
   }
 }
 

@@ -5,9 +5,9 @@ import { Keys } from '../redis/keys.js';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../redis/redis.factory.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { GateSnapshot, PositionFields } from './gate.types.js';
+import { POSITION_FIELDS, positionHashFromList, type PositionHash } from '../core/position.js';
+import type { GateSnapshot } from './gate.types.js';
 
-const POSITION_FIELDS = ['position_amt', 'side', 'mark_price', 'current_price', 'entry_price'] as const;
 const MODE_FIELDS = ['mode', 'expires_at'] as const;
 const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional'] as const;
 
@@ -27,6 +27,8 @@ export const GATE_READ_TIMEOUT = new GateReadTimeout();
  * it into "absent" instead of failing the whole read.
  * KEYS: mode, overrides, budget, violation, position, legacy position. ARGV: symbol.
  */
+const luaFields = (fields: readonly string[]) => fields.map((f) => `'${f}'`).join(', ');
+
 export const GATE_READ_LUA = `
 local function get(...)
   local r = redis.pcall(...)
@@ -38,8 +40,8 @@ return {
   get('HGET', KEYS[2], ARGV[1]),
   get('HMGET', KEYS[3], 'budget_usd', 'timestamp', 'position_notional'),
   get('HMGET', KEYS[4], 'timestamp'),
-  get('HMGET', KEYS[5], 'position_amt', 'side', 'mark_price', 'current_price', 'entry_price'),
-  get('HMGET', KEYS[6], 'position_amt', 'side', 'mark_price', 'current_price', 'entry_price')
+  get('HMGET', KEYS[5], ${luaFields(POSITION_FIELDS)}),
+  get('HMGET', KEYS[6], ${luaFields(POSITION_FIELDS)})
 }`;
 
 type Fields = (string | null)[] | null;
@@ -53,9 +55,9 @@ export function defineGateRead(client: RedisClient): void {
   client.defineCommand('p28GateRead', { numberOfKeys: 6, lua: GATE_READ_LUA });
 }
 
-function position(v: Fields): PositionFields | null {
-  if (!v || v[0] === null) return null;
-  return { position_amt: v[0], side: v[1], mark_price: v[2], current_price: v[3], entry_price: v[4] };
+function position(v: Fields): PositionHash | null {
+  if (!v || v.every((f) => f === null)) return null;
+  return positionHashFromList(v);
 }
 
 function toSnapshot(r: ReadReply): GateSnapshot {

@@ -8,7 +8,8 @@ import { GateMetrics } from './gate-metrics.js';
 import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
 import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
 import type { GateDecision, GateVerdict, PlanInput, WouldBlock } from './gate.types.js';
-import { LogRateLimiter } from './log-rate-limiter.js';
+import { logPath } from '../logging/log-path.js';
+import { LogRateLimiter } from '../logging/log-rate-limiter.js';
 import { ReadBreaker } from './read-breaker.js';
 import { ShadowRepository } from './shadow.repository.js';
 
@@ -20,7 +21,9 @@ import { ShadowRepository } from './shadow.repository.js';
 export class GateService implements OnModuleInit {
   private readonly logger = new Logger('Gate');
   private readonly evaluator: GateEvaluator;
-  private readonly logLimiter = new LogRateLimiter(10_000);
+  private readonly logLimiter = new LogRateLimiter(10_000, undefined, (kind) =>
+    this.metrics.logSuppressed(kind),
+  );
   private shadowRecordFailures = 0;
   /** A frozen Redis costs the first few plans GATE_TIMEOUT_MS each, not every plan. */
   private readonly breaker = new ReadBreaker<typeof REASON_TIMEOUT | typeof REASON_REDIS_UNAVAILABLE>(3, 250);
@@ -54,9 +57,15 @@ export class GateService implements OnModuleInit {
     return this.shadowRecordFailures;
   }
 
-  async evaluate(plan: PlanInput): Promise<GateDecision> {
+  /**
+   * `anonymous`: a caller without a token (GATE_AUTH=optional). It gets the decision alone, and
+   * leaves no shadow record and no would-block count: an outsider must not shape what operators
+   * read before enforcing. The plan consumer's decisions are authenticated.
+   */
+  async evaluate(plan: PlanInput, anonymous = false): Promise<GateDecision> {
     const started = performance.now();
     let verdict: GateVerdict;
+    let budgeted: boolean | undefined;
     if (!this.repo.ready) {
       // no connection: answer now rather than wait for a read that cannot be sent
       verdict = this.unavailable(plan, REASON_REDIS_UNAVAILABLE);
@@ -70,6 +79,7 @@ export class GateService implements OnModuleInit {
           this.logger.log({ msg: 'gate read breaker closed: Redis answers again' });
         }
         verdict = this.evaluator.decide(plan, snapshot, this.clock.nowMs() / 1000);
+        budgeted = snapshot.budgetUsd !== null || snapshot.budgetTimestamp !== null;
       } catch (err) {
         const reason = isTimeout(err) ? REASON_TIMEOUT : REASON_REDIS_UNAVAILABLE;
         if (this.breaker.failure(performance.now(), reason)) {
@@ -80,27 +90,50 @@ export class GateService implements OnModuleInit {
       }
     }
     const d = verdict.decision;
-    this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000);
+    this.metrics.record(plan.symbol, d, (performance.now() - started) / 1000, budgeted);
     if (d.decision === 'BLOCK') {
-      // a block is the gate doing its job, not a fault: info, so warnings stay meaningful
-      this.logger.log({
-        msg: 'plan blocked',
-        plan_id: plan.plan_id,
-        symbol: plan.symbol,
-        reason: d.reason,
-        mode: d.mode,
-        budget_usd: d.budget_usd,
-        position_notional: d.position_notional,
-      });
+      this.logBlock(plan, d);
     } else if (d.fail_open !== undefined) {
       this.logFailOpen(plan, d, verdict.wouldBlock);
     }
+    if (anonymous) return publicAnswer(d);
     if (verdict.wouldBlock) {
       this.metrics.wouldBlock(plan.symbol);
       // after the answer: the record must never delay or fail the decision
       setImmediate(() => this.recordWouldBlock(plan, verdict.wouldBlock as WouldBlock));
     }
     return d;
+  }
+
+  /** A caller the gate refused (bad token, wrong role): one line per interval, path only. */
+  refused(problem: string, url: string | undefined): void {
+    const held = this.logLimiter.take('gate_auth_refused');
+    if (held === undefined) return;
+    this.logger.warn({
+      msg: 'gate refused a caller',
+      problem,
+      path: logPath(url),
+      suppressed_since_last: held,
+    });
+  }
+
+  /**
+   * A block is the gate doing its job, not a fault: info, so warnings stay meaningful. Metrics and
+   * the decision log count every one; the log line is one per interval, so callers set its volume.
+   */
+  private logBlock(plan: PlanInput, d: GateDecision) {
+    const held = this.logLimiter.take('plan_blocked');
+    if (held === undefined) return;
+    this.logger.log({
+      msg: 'plan blocked',
+      plan_id: plan.plan_id,
+      symbol: plan.symbol,
+      reason: d.reason,
+      mode: d.mode,
+      budget_usd: d.budget_usd,
+      position_notional: d.position_notional,
+      suppressed_since_last: held,
+    });
   }
 
   private unavailable(
@@ -151,6 +184,11 @@ export class GateService implements OnModuleInit {
       }
     });
   }
+}
+
+/** What a caller without a token learns (CONTRACT §3): no budget, no position. */
+function publicAnswer(d: GateDecision): GateDecision {
+  return { decision: d.decision, reason: d.reason, mode: d.mode, enforced: d.enforced };
 }
 
 /** Our own bound, or ioredis's commandTimeout (same length) when its timer happened to fire first. */

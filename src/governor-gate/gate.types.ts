@@ -1,4 +1,5 @@
 import type { Mode } from '../config/index.js';
+import type { PositionHash } from '../core/position.js';
 import type { BlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
 
 export type PlanSide = 'BUY' | 'SELL';
@@ -11,15 +12,6 @@ export interface PlanInput {
   qty?: number;
   projected_notional?: number;
   reduce_only?: boolean;
-}
-
-/** Raw position hash fields as HMGET returns them (null when absent). */
-export interface PositionFields {
-  position_amt: string | null;
-  side: string | null;
-  mark_price: string | null;
-  current_price: string | null;
-  entry_price: string | null;
 }
 
 /**
@@ -37,8 +29,9 @@ export interface GateSnapshot {
   budgetTimestamp: string | null;
   budgetPositionNotional: string | null;
   violationTimestamp: string | null;
-  position: PositionFields | null;
-  legacyPosition: PositionFields | null;
+  /** Position hashes (CONTRACT §1 fields); null when every field is absent. */
+  position: PositionHash | null;
+  legacyPosition: PositionHash | null;
 }
 
 /** The answer, exactly as CONTRACT.md §3 shapes it. */

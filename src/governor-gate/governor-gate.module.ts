@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { GateAuth } from './gate-auth.js';
 import { GateMetrics } from './gate-metrics.js';
 import { GateRepository } from './gate.repository.js';
 import { GateRoute } from './gate.route.js';
@@ -15,6 +16,7 @@ import { ShadowRepository } from './shadow.repository.js';
   providers: [
     GateRepository,
     GateMetrics,
+    GateAuth,
     GateService,
     GateRoute,
     ShadowRepository,

@@ -61,4 +61,17 @@ describe('PlanConsumer.processBatch', () => {
     expect(peak()).toBe(CLUSTER_MAX_IN_FLIGHT);
     expect([...judged].sort()).toEqual(Array.from({ length: 100 }, (_, i) => `p-${i}`).sort());
   });
+
+  it('100 unusable EXECUTE plans written by another service make one warning, the rest counted', async () => {
+    const { consumer } = consumerOn(false);
+    const warned: unknown[] = [];
+    (consumer as unknown as { logger: { warn(m: unknown): void } }).logger.warn = (m) => warned.push(m);
+    const garbage: Array<[string, string[]]> = Array.from({ length: 100 }, (_, i) => [
+      `${i}-0`,
+      ['plan_id', `g-${i}`, 'symbol', 'not a symbol', 'decision', 'EXECUTE'],
+    ]);
+    await consumer.processBatch(garbage);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ msg: 'unusable EXECUTE plan acknowledged', plan_id: 'g-0' });
+  });
 });

@@ -15,7 +15,7 @@ import { Keys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/redis.factory.js';
 import { RedisService } from '../redis/redis.service.js';
 import { GateService } from './gate.service.js';
-import { LogRateLimiter } from './log-rate-limiter.js';
+import { LogRateLimiter } from '../logging/log-rate-limiter.js';
 import { parsePlanEntry } from './plan-parser.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import type { PlanInput } from './gate.types.js';
@@ -67,7 +67,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 @Injectable()
 export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PlanConsumer');
-  private readonly logLimiter = new LogRateLimiter(10_000);
+  private readonly logLimiter = new LogRateLimiter(10_000, undefined, (kind) =>
+    this.metrics.logSuppressed.labels(kind).inc(),
+  );
   /** Unique per replica and per process start, so a restarted process never inherits a dead name's entries by accident. */
   readonly consumerName = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private options: PlanConsumerOptions = DEFAULT_CONSUMER_OPTIONS;
@@ -237,12 +239,17 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
       skipped.push(id);
       if (parsed.kind === 'invalid') {
         this.count('invalid');
-        this.logger.warn({
-          msg: 'unusable EXECUTE plan acknowledged',
-          problem: parsed.problem,
-          plan_id: parsed.plan_id,
-          entry_id: id,
-        });
+        // whoever writes the stream sets this volume: one line per interval, the metric counts all
+        const held = this.logLimiter.take('invalid_plan');
+        if (held !== undefined) {
+          this.logger.warn({
+            msg: 'unusable EXECUTE plan acknowledged',
+            problem: parsed.problem,
+            plan_id: parsed.plan_id,
+            entry_id: id,
+            suppressed_since_last: held,
+          });
+        }
       } else {
         this.count('skipped');
       }

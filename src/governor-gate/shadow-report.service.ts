@@ -13,8 +13,9 @@ export class ShadowReportService {
   ) {}
 
   async report(since?: number): Promise<ShadowReport> {
-    const from = since ?? this.clock.nowSec() - DAY_SEC;
+    const now = this.clock.nowSec();
+    const from = since ?? now - DAY_SEC;
     const { records, truncated } = await this.shadow.since(from);
-    return summariseShadow(records, from, truncated);
+    return summariseShadow(records, from, now, truncated);
   }
 }

@@ -4,7 +4,7 @@ import { Keys } from '../redis/keys.js';
 import { RedisService } from '../redis/redis.service.js';
 import { finite } from './gate-evaluator.js';
 import type { WouldBlock } from './gate.types.js';
-import type { ShadowRecord } from './shadow-report.js';
+import { MAX_RECORDED_NOTIONAL_USD, type ShadowRecord } from './shadow-report.js';
 
 const PAGE = 1000;
 /** The stream is capped at SHADOW_STREAM_MAXLEN (~10k by default); this bounds a report's scan anyway. */
@@ -20,7 +20,9 @@ export class ShadowRepository {
 
   async record(symbol: string, planId: string, w: WouldBlock, timeSec: number): Promise<void> {
     const fields = ['symbol', symbol, 'plan_id', planId, 'reason', w.reason, 'budget', String(w.budget_usd)];
-    if (w.notional !== undefined && Number.isFinite(w.notional)) fields.push('notional', String(w.notional));
+    if (w.notional !== undefined && Number.isFinite(w.notional)) {
+      fields.push('notional', String(Math.min(w.notional, MAX_RECORDED_NOTIONAL_USD)));
+    }
     fields.push('time', String(timeSec));
     await this.redis.client.xadd(
       Keys.shadowWouldBlock,
@@ -40,14 +42,17 @@ export class ShadowRepository {
     for (;;) {
       const page = await this.redis.client.xrange(Keys.shadowWouldBlock, start, '+', 'COUNT', PAGE);
       for (const [, flat] of page) {
-        const f: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]] = flat[i + 1];
-        if (!f.symbol) continue;
+        // another writer may have put anything in the stream: a Map, not an object, takes its fields
+        const f = new Map<string, string>();
+        for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i], flat[i + 1]);
+        const symbol = f.get('symbol');
+        if (!symbol) continue;
         records.push({
-          symbol: f.symbol,
-          notional: finite(f.notional),
-          budget: finite(f.budget),
-          time: finite(f.time),
+          symbol,
+          plan_id: f.get('plan_id'),
+          notional: finite(f.get('notional')),
+          budget: finite(f.get('budget')),
+          time: finite(f.get('time')),
         });
       }
       scanned += page.length;

@@ -1,5 +1,6 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { createLogDestination } from './log-destination.js';
 
 /** Keys whose values never reach a log line, wherever they appear. */
 export const REDACT_PATHS = [
@@ -13,7 +14,8 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
 ];
 
-export function createPino(level: string, destination?: DestinationStream): Logger {
+/** The service's logger: JSON lines to stdout through a bounded buffer (createLogDestination). */
+export function createPino(level: string, destination: DestinationStream = createLogDestination()): Logger {
   return pino(
     {
       level,

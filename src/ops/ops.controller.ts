@@ -10,7 +10,7 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import { BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
 import { CurrentActor, OperatorWrite, RequireRole } from './auth/roles.js';
 import type { Actor } from './auth/token-registry.js';
 import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';
@@ -35,7 +35,7 @@ const response = (r: ChangeResult | undefined) => {
   return body;
 };
 
-const TOO_LARGE = { description: `body over ${BODY_LIMIT_BYTES} bytes` };
+const TOO_LARGE = { description: `body over ${SMALL_BODY_LIMIT_BYTES} bytes` };
 const THROTTLED = { description: 'too many write requests from this client' };
 const BAD_BODY = {
   description: 'invalid body: `message` lists `field: rule`, `fields` names the fields; nothing is written',

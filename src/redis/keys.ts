@@ -33,7 +33,8 @@ export const Keys = {
   planStream: 'quantum:stream:apply.plan',
   planConsumerGroup: 'p28-gate',
   permit: (planId: string) => `quantum:permit:p28:${planId}`,
-  block: (planId: string) => `quantum:governor:block:${planId}`,
+  /** Ours: `quantum:governor:block:*` is the governor's, which we neither write nor read as our own. */
+  block: (planId: string) => `quantum:p28:block:${planId}`,
   /** Marks a plan id as decided for a day: the permit lives 60 s, idempotency must outlive it. */
   planSeen: (planId: string) => `quantum:p28:plan_seen:${planId}`,
   governorEvents: 'quantum:stream:governor.events',

@@ -86,7 +86,7 @@ describe('Redis killed and restarted under gate load', () => {
         try {
           const res = await fetch(`${base}/governor/evaluate`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
             body: JSON.stringify({ plan_id: `load-${w}-${i}`, symbol: 'RSTAUSDT', side: 'BUY', qty: 1 }),
           });
           status = res.status;

@@ -92,7 +92,13 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
   beforeAll(async () => {
     redis = await startTestRedis();
     r = redis.client();
-    t = await createTestApp({ REDIS_URL: redis.url, P28_MODE: 'shadow', GATE_CONSUME_PLANS: '1' });
+    // a generous read bound: a burst of 1,000 plans on a loaded machine must not fail some open
+    t = await createTestApp({
+      REDIS_URL: redis.url,
+      P28_MODE: 'shadow',
+      GATE_CONSUME_PLANS: '1',
+      GATE_TIMEOUT_MS: '1000',
+    });
     consumer = t.app.get(PlanConsumer);
     autoStarted = consumer.running;
   });
@@ -117,7 +123,8 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
     });
     expect(await outcomes('bulk', 1000)).toEqual(Array(1000).fill(1));
     expect(await countKeys(r, 'quantum:permit:p28:*')).toBe(500);
-    expect(await countKeys(r, 'quantum:governor:block:*')).toBe(500);
+    expect(await countKeys(r, 'quantum:p28:block:*')).toBe(500);
+    expect(await countKeys(r, 'quantum:governor:block:*')).toBe(0);
     const ids = await eventPlanIds();
     expect(ids.length).toBe(1000);
     expect(new Set(ids).size).toBe(1000);
@@ -225,6 +232,37 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
     await consumer.processBatch(entries);
     expect(await r.xlen(Keys.governorEvents)).toBe(10);
     expect(await outcomes('twice', 10)).toEqual(Array(10).fill(1));
+  });
+
+  it("writes its block record under quantum:p28:block:*, never the governor's key, and is not fooled by the governor's record", async () => {
+    consumer.start({ blockMs: 200 });
+    await waitFor(async () => (await r.exists(Keys.planStream)) === 1, { what: 'the group' });
+    // the governor blocked gov-0 (BTCUSDT, over budget here too) and gov-1 (ETHUSDT, permitted here) first
+    const governorRecord = JSON.stringify({ reason: 'governor_says_no', timestamp: nowSec() });
+    await r.set('quantum:governor:block:gov-0', governorRecord, 'EX', 3600);
+    await r.set('quantum:governor:block:gov-1', governorRecord, 'EX', 3600);
+    const seeded = new Set(await r.keys('*'));
+    await publish(2, 'gov');
+    await publish(2, 'own');
+    await waitFor(async () => (await r.xlen(Keys.governorEvents)) >= 4 && (await pending()) === 0, {
+      what: 'four decisions',
+    });
+    expect(Keys.block('x')).toBe('quantum:p28:block:x');
+    // our decision and event for each, the governor's record untouched
+    expect(JSON.parse((await r.get('quantum:p28:block:gov-0')) as string)).toMatchObject({
+      reason: 'p28_budget_violation',
+      symbol: 'BTCUSDT',
+    });
+    expect(await r.exists(Keys.permit('gov-1'))).toBe(1);
+    expect(await r.get('quantum:governor:block:gov-0')).toBe(governorRecord);
+    expect(await r.get('quantum:governor:block:gov-1')).toBe(governorRecord);
+    expect((await eventPlanIds()).sort()).toEqual(['gov-0', 'gov-1', 'own-0', 'own-1']);
+    expect(await r.exists('quantum:governor:block:own-0', 'quantum:governor:block:own-1')).toBe(0);
+    // every key written is in our namespace (CONTRACT §3), besides the plan stream we consume
+    const written = (await r.keys('*')).filter((k) => !seeded.has(k) && k !== Keys.planStream);
+    const ours = /^(quantum:p28:|quantum:permit:p28:|quantum:stream:governor\.events$)/;
+    expect(written.filter((k) => !ours.test(k))).toEqual([]);
+    expect(written.length).toBeGreaterThanOrEqual(5);
   });
 
   it('stops promptly on shutdown while blocked in XREADGROUP', async () => {

@@ -22,7 +22,7 @@ describe('enforce path end to end: inject state → tick → PUT /ops/mode enfor
   let t: TestApp;
   const auth = { Authorization: `Bearer ${OPERATOR}` };
   const evaluate = (body: Record<string, unknown>) =>
-    request(t.http).post('/governor/evaluate').send(body).expect(200);
+    request(t.http).post('/governor/evaluate').set(auth).send(body).expect(200);
 
   beforeAll(async () => {
     redis = await startTestRedis();

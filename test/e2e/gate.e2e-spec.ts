@@ -12,6 +12,7 @@ import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 const VIEWER_TOKEN = randomBytes(16).toString('hex');
+const SERVICE_TOKEN = randomBytes(16).toString('hex');
 const GATE_TIMEOUT_MS = 50;
 
 /** Value of one sample of /metrics, 0 when the series does not exist yet. */
@@ -61,7 +62,8 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       over_budget: 1000,
       timestamp: nowSec() - ageSec,
     });
-  const evaluate = (body: Record<string, unknown>) => request(t.http).post('/governor/evaluate').send(body);
+  const evaluate = (body: Record<string, unknown>) =>
+    request(t.http).post('/governor/evaluate').set('Authorization', `Bearer ${SERVICE_TOKEN}`).send(body);
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -71,7 +73,7 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
         REDIS_URL: redis.url,
         P28_MODE: 'shadow',
         GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
-        OPS_API_TOKENS: `viewer1:viewer:${sha256Hex(VIEWER_TOKEN)}`,
+        OPS_API_TOKENS: `viewer1:viewer:${sha256Hex(VIEWER_TOKEN)},governor:service:${sha256Hex(SERVICE_TOKEN)}`,
       },
       { clock },
     );
@@ -120,8 +122,39 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     await setMode('enforce');
     await writeBudget('BTCUSDT', 1500);
     await writeViolation('BTCUSDT');
+    await r.hset(Keys.position('BTCUSDT'), { position_amt: '0.01', side: 'LONG', mark_price: '50000' });
     const res = await evaluate({ plan_id: 'plan-r', symbol: 'BTCUSDT', reduce_only: true }).expect(200);
     expect(res.body).toMatchObject({ decision: 'ALLOW', reason: 'reduces_risk', enforced: true });
+  });
+
+  it("does not take the plan's word: projected_notional 0 or reduce_only on a BUY into a long still blocks", async () => {
+    await setMode('enforce');
+    await writeBudget('ETHUSDT', 1000);
+    // an entry position as the apply layer writes it: quantity, side, entry_price (no position_amt)
+    await r.hset(Keys.position('ETHUSDT'), { quantity: '0.3', side: 'LONG', entry_price: '3000' });
+    // 0.3 + 0.1 = 0.4 × 3000 = 1200 > 1000, whatever the plan says
+    for (const claim of [{ projected_notional: 0 }, { reduce_only: true }, {}]) {
+      const res = await evaluate({ plan_id: 'lie', symbol: 'ETHUSDT', side: 'BUY', qty: 0.1, ...claim });
+      expect(res.body, JSON.stringify(claim)).toMatchObject({
+        decision: 'BLOCK',
+        reason: 'p28_projected_over_budget',
+        position_notional: 900,
+      });
+    }
+    // the honest reduction passes
+    const sell = await evaluate({
+      plan_id: 'ok',
+      symbol: 'ETHUSDT',
+      side: 'SELL',
+      qty: 0.1,
+      reduce_only: true,
+    });
+    expect(sell.body).toMatchObject({ decision: 'ALLOW', reason: 'reduces_risk' });
+    // reduce_only with nothing to reduce is judged like any plan
+    await writeViolation('SOLUSDT');
+    await writeBudget('SOLUSDT', 1000);
+    const none = await evaluate({ plan_id: 'flat', symbol: 'SOLUSDT', reduce_only: true });
+    expect(none.body).toMatchObject({ decision: 'BLOCK', reason: 'p28_budget_violation' });
   });
 
   it('shadow: the same plan is allowed as shadow_mode and shows in GET /ops/shadow-report', async () => {
@@ -161,7 +194,12 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     const auth = { Authorization: `Bearer ${VIEWER_TOKEN}` };
     const report = await request(t.http).get('/ops/shadow-report').set(auth).expect(200);
     expect(report.body.totals).toMatchObject({ count: 1, symbols: 1, max_over_budget: 1500 });
-    expect(report.body.symbols.BTCUSDT).toEqual({ count: 1, max_over_budget: 1500, last_seen: nowSec() });
+    expect(report.body.symbols.BTCUSDT).toEqual({
+      count: 1,
+      records: 1,
+      max_over_budget: 1500,
+      last_seen: nowSec(),
+    });
 
     // `since` after the record excludes it
     const later = await request(t.http)
@@ -232,6 +270,24 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     expect(eth.body).toMatchObject({ decision: 'ALLOW', mode: 'shadow', reason: 'shadow_mode' });
   });
 
+  it('metric labels: 1,000 junk symbols land in _other and cannot crowd out a budgeted symbol', async () => {
+    await setMode('enforce');
+    await writeBudget('BTCUSDT', 1500);
+    const before = await metric(t, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' });
+    for (let i = 0; i < 1000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => evaluate({ plan_id: `j${i + j}`, symbol: `JUNK${i + j}` })),
+      );
+    }
+    for (const junk of ['CONSTRUCTOR', 'HASOWNPROPERTY', 'TOSTRING']) {
+      await evaluate({ plan_id: 'p', symbol: junk }).expect(200);
+    }
+    await evaluate({ plan_id: 'real', symbol: 'BTCUSDT', projected_notional: 10 }).expect(200);
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'BTCUSDT' })).toBe(before + 1);
+    const text = (await request(t.http).get('/metrics').expect(200)).text;
+    expect(text).not.toMatch(/symbol="(JUNK|CONSTRUCTOR|HASOWNPROPERTY|TOSTRING)/);
+  });
+
   it('without a mode hash, P28_MODE (shadow here) applies', async () => {
     await writeBudget('BTCUSDT', 1500);
     await writeViolation('BTCUSDT');
@@ -243,7 +299,7 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     await setMode('enforce');
     await writeViolation('SOLUSDT', 0);
     const noBudgetBefore = await metric(t, 'p28_gate_fail_open_total', { reason: 'no_budget' });
-    const allowBefore = await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' });
+    const allowBefore = await metric(t, 'quantum_govern_allow_total', { symbol: '_other' });
     const none = await evaluate({ plan_id: 'n1', symbol: 'SOLUSDT' }).expect(200);
     expect(none.body).toEqual({
       decision: 'ALLOW',
@@ -253,7 +309,9 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       fail_open: 'no_budget',
     });
     expect(await metric(t, 'p28_gate_fail_open_total', { reason: 'no_budget' })).toBe(noBudgetBefore + 1);
-    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' })).toBe(allowBefore + 1);
+    // no budget hash: not a symbol the engine knows, so not a label of its own
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: '_other' })).toBe(allowBefore + 1);
+    expect(await metric(t, 'quantum_govern_allow_total', { symbol: 'SOLUSDT' })).toBe(0);
 
     await writeBudget('SOLUSDT', 800, 0);
     clock.advance(59_000);

@@ -218,6 +218,84 @@ describe('hostile input: 2xx or 4xx only, nothing written on a 4xx', () => {
     );
   });
 
+  /** ~1 MB of ~120,000 short unknown keys after the real fields. */
+  const unknownKeysBody = (real: Record<string, unknown>, limit = 1024 * 1024 - 16) => {
+    const parts = Object.entries(real).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+    let length = parts.join(',').length + 2;
+    for (let i = 0; ; i++) {
+      const part = `"${i.toString(36)}":0`;
+      if (length + part.length + 1 > limit) break;
+      parts.push(part);
+      length += part.length + 1;
+    }
+    return `{${parts.join(',')}}`;
+  };
+
+  it('a body of thousands of unknown keys is refused naming only the first few (evaluate, simulate, ops)', async () => {
+    const cases: Array<[Method, string, Record<string, unknown>]> = [
+      ['post', '/governor/evaluate', { plan_id: 'p', symbol: 'BTCUSDT' }],
+      ['post', '/budgets/simulate', { equity_usd: 100000 }],
+      ['put', '/ops/mode', { mode: 'shadow', reason: 'unknown keys' }],
+    ];
+    for (const [method, path, real] of cases) {
+      // the largest body each route takes
+      const body = unknownKeysBody(real, 8 * 1024);
+      expect(body.split(',').length).toBeGreaterThan(1000);
+      const before = await digest();
+      const res = await request(t.http)
+        [method](path)
+        .set('Authorization', `Bearer ${operatorToken}`)
+        .set('Content-Type', 'application/json')
+        .send(body);
+      expect(res.status, path).toBe(400);
+      expect(res.body.fields, path).toEqual(['0', '1', '2', '3', '4']);
+      expect(res.body.message, path).toHaveLength(5);
+      expect(await digest()).toBe(before);
+    }
+  });
+
+  it('a ~1 MB body of ~120,000 unknown keys is refused at once, and a decision sent meanwhile is not held up', async () => {
+    const hostile = unknownKeysBody({ plan_id: 'p', symbol: 'BTCUSDT' });
+    expect(hostile.split(',').length).toBeGreaterThan(100_000);
+    const started = performance.now();
+    const [refused, decided] = await Promise.all([
+      request(t.http).post('/governor/evaluate').set('Content-Type', 'application/json').send(hostile),
+      request(t.http).post('/governor/evaluate').send({ plan_id: 'legit', symbol: 'BTCUSDT' }),
+    ]);
+    const ms = performance.now() - started;
+    expect(refused.status).toBe(413);
+    expect(decided.status).toBe(200);
+    // it took ~8 s; supertest sending 1 MB is most of what is left
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('evaluate, simulate and the ops routes take at most 8 KB (413 beyond); a normal body still passes', async () => {
+    const pad = (n: number) => 'x'.repeat(n);
+    const cases: Array<[Method, string, Record<string, unknown>]> = [
+      ['post', '/governor/evaluate', { plan_id: 'p', symbol: 'BTCUSDT', note: pad(9000) }],
+      ['post', '/budgets/simulate', { equity_usd: 1, note: pad(9000) }],
+      ['put', '/ops/mode', { mode: 'shadow', reason: pad(9000) }],
+      ['post', '/ops/rollback', { reason: pad(9000) }],
+      ['post', '/test/inject_portfolio_state', { equity_usd: 1, note: pad(9000) }],
+    ];
+    for (const [method, path, body] of cases) {
+      const before = await digest();
+      const res = await request(t.http)
+        [method](path)
+        .set('Authorization', `Bearer ${operatorToken}`)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(body));
+      expect(res.status, path).toBe(413);
+      expect(await digest()).toBe(before);
+    }
+    await request(t.http).post('/governor/evaluate').send({ plan_id: 'p', symbol: 'BTCUSDT' }).expect(200);
+    await request(t.http)
+      .post('/budgets/simulate')
+      .set('Authorization', `Bearer ${viewerToken}`)
+      .send({ equity_usd: 100000 })
+      .expect(200);
+  });
+
   it('a body over 1 MB answers 413 on every write endpoint and writes nothing', async () => {
     const big = JSON.stringify({ reason: 'x'.repeat(1024 * 1024 + 1) });
     for (const ep of ENDPOINTS) {

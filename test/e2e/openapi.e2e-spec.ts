@@ -40,7 +40,7 @@ type Doc = {
 };
 
 /** CONTRACT.md §5, as `METHOD path` (OpenAPI path syntax), with who may call it. */
-const CONTRACT_ROUTES: Array<{ method: string; path: string; protected: boolean }> = [
+const CONTRACT_ROUTES: Array<{ method: string; path: string; protected: boolean | 'optional' }> = [
   { method: 'get', path: '/health', protected: false },
   { method: 'get', path: '/health/live', protected: false },
   { method: 'get', path: '/health/ready', protected: false },
@@ -48,7 +48,8 @@ const CONTRACT_ROUTES: Array<{ method: string; path: string; protected: boolean 
   { method: 'get', path: '/budgets', protected: true },
   { method: 'get', path: '/budgets/{symbol}', protected: true },
   { method: 'post', path: '/budgets/simulate', protected: true },
-  { method: 'post', path: '/governor/evaluate', protected: false },
+  // GATE_AUTH=optional by default: a token (service) gets the full answer, none a reduced one
+  { method: 'post', path: '/governor/evaluate', protected: 'optional' },
   { method: 'get', path: '/ops/mode', protected: true },
   { method: 'get', path: '/ops/ledger', protected: true },
   { method: 'get', path: '/ops/ledger/verify', protected: true },
@@ -142,9 +143,14 @@ describe('OpenAPI at /docs describes the real API', () => {
     for (const r of CONTRACT_ROUTES) {
       const o = op(r.method, r.path);
       const where = `${r.method.toUpperCase()} ${r.path}`;
-      if (r.protected) {
+      if (r.protected === 'optional') {
+        expect(o.security, where).toEqual([{}, { bearer: [] }]);
+        expect(o.responses['401'], `${where} 401`).toBeDefined();
+      } else if (r.protected) {
         expect(o.security, where).toEqual([{ bearer: [] }]);
         expect(o.responses['401'], `${where} 401`).toBeDefined();
+        // a service token (gate only) gets 403 on every protected route, viewer ones included
+        expect(o.responses['403'], `${where} 403`).toBeDefined();
       } else {
         expect(o.security ?? [], where).toEqual([]);
         expect(o.responses['401'], `${where} 401`).toBeUndefined();
@@ -168,7 +174,10 @@ describe('OpenAPI at /docs describes the real API', () => {
           [method as 'get']('' + url)
           .set('content-type', 'application/json')
           .send(method === 'get' ? undefined : '{}');
-        const documented = (methods[method].security ?? []).some((s) => 'bearer' in s);
+        // `{}` among the alternatives: a token is optional (the gate with GATE_AUTH=optional)
+        const security = methods[method].security ?? [];
+        const documented =
+          security.some((s) => 'bearer' in s) && !security.some((s) => Object.keys(s).length === 0);
         expect(res.status === 401, `${method.toUpperCase()} ${path} answered ${res.status}`).toBe(documented);
       }
     }
@@ -243,8 +252,8 @@ describe('OpenAPI at /docs describes the real API', () => {
     expect(since).toMatchObject({ in: 'query', required: false, schema: { type: 'number', minimum: 0 } });
     expectFields(
       okSchema('get', '/ops/shadow-report'),
-      ['since', 'totals', 'symbols', 'truncated'],
-      ['since', 'totals', 'symbols', 'truncated'],
+      ['since', 'totals', 'symbols', 'oldest_age_sec', 'truncated'],
+      ['since', 'totals', 'symbols', 'oldest_age_sec', 'truncated'],
     );
   });
 

@@ -56,6 +56,7 @@ describe('API while Redis is down', () => {
     }
     const gate = await request(t.http)
       .post('/governor/evaluate')
+      .set(auth)
       .send({ plan_id: 'p1', symbol: 'BTCUSDT' })
       .expect(200);
     expect(gate.body).toMatchObject({ decision: 'ALLOW', fail_open: 'redis_unavailable' });

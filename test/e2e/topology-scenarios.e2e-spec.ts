@@ -313,7 +313,7 @@ describe.each(['cluster', 'sentinel'] as const)('core scenarios on Redis %s', (k
     );
 
     const permits = await scanKeys(own, `quantum:permit:p28:${prefix}-*`);
-    const blocks = await scanKeys(own, `quantum:governor:block:${prefix}-*`);
+    const blocks = await scanKeys(own, `quantum:p28:block:${prefix}-*`);
     const idOf = (k: string) => k.slice(k.lastIndexOf(':') + 1);
     const all = [...permits, ...blocks].map(idOf);
     expect(all).toHaveLength(PLANS);

@@ -1,3 +1,4 @@
+import { MAX_UNKNOWN_KEYS_REPORTED } from '../../common/body-limits.js';
 import type { PlanInput } from '../gate.types.js';
 import { SYMBOL_PATTERN } from './evaluate-plan.dto.js';
 
@@ -54,8 +55,12 @@ export function checkEvaluatePlan(value: unknown): PlanCheck {
   const reduceOnly = b.reduce_only;
   if (reduceOnly != null && typeof reduceOnly !== 'boolean')
     fail('reduce_only', 'reduce_only must be a boolean');
+  // a few are enough to say what is wrong; naming them all lets one body cost seconds
+  let unknown = 0;
   for (const key in b) {
-    if (!KNOWN.has(key)) fail(key, `property ${key} should not exist`);
+    if (KNOWN.has(key)) continue;
+    fail(key, `property ${key} should not exist`);
+    if (++unknown >= MAX_UNKNOWN_KEYS_REPORTED) break;
   }
   if (messages) return invalid(messages, fields as string[]);
 

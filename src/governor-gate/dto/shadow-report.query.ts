@@ -24,13 +24,17 @@ export class ShadowReportQuery {
 // Response shapes of GET /ops/shadow-report: documentation only, never instantiated.
 
 export class ShadowSymbolSummaryResponse implements SymbolSummary {
-  @ApiProperty({ type: Number, description: 'would-block records for the symbol' })
+  @ApiProperty({ type: Number, description: 'distinct plan ids with a would-block record for the symbol' })
   count!: number;
+
+  @ApiProperty({ type: Number, description: 'would-block records, repeats of a plan included' })
+  records!: number;
 
   @ApiProperty({
     type: Number,
     nullable: true,
-    description: 'largest notional − budget seen; null when no record carried both',
+    description:
+      'largest notional − budget seen (values the gate computed, at most 1e12); null when no record carried both',
   })
   max_over_budget!: number | null;
 
@@ -39,8 +43,11 @@ export class ShadowSymbolSummaryResponse implements SymbolSummary {
 }
 
 export class ShadowTotalsResponse {
-  @ApiProperty({ type: Number })
+  @ApiProperty({ type: Number, description: 'distinct plan ids' })
   count!: number;
+
+  @ApiProperty({ type: Number, description: 'records, repeats included' })
+  records!: number;
 
   @ApiProperty({ type: Number, description: 'distinct symbols' })
   symbols!: number;
@@ -62,6 +69,14 @@ export class ShadowReportResponse implements ShadowReport {
     description: 'per symbol',
   })
   symbols!: Record<string, ShadowSymbolSummaryResponse>;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      'seconds since the oldest record in the window (the stream is capped: it says how far back it sees)',
+  })
+  oldest_age_sec!: number | null;
 
   @ApiProperty({ type: Boolean, description: 'the scan stopped at its cap before the end of the stream' })
   truncated!: boolean;

@@ -7,15 +7,17 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { Metrics } from '../../health/metrics.js';
+import { logPath } from '../../logging/log-path.js';
+import { LogRateLimiter } from '../../logging/log-rate-limiter.js';
+import { checkBearer } from './bearer.js';
 import { TokenRegistry, type Actor, type Role } from './token-registry.js';
 
 /** Metadata key of the role a handler or controller needs (set by @RequireRole). */
 export const ROLE_KEY = 'p28:role';
 
-const RANK: Record<Role, number> = { viewer: 1, operator: 2 };
-/** Longer than any token `npm run token` makes; refuses absurd headers before hashing them. */
-const MAX_TOKEN_LENGTH = 512;
-const BEARER = /^Bearer[ \t]+([!-~]+)[ \t]*$/i;
+/** `service` ranks below viewer: it may call the gate only, which checks its token itself. */
+const RANK: Record<Role, number> = { service: 0, viewer: 1, operator: 2 };
 
 interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -31,18 +33,25 @@ interface HeaderReply {
 
 /**
  * Bearer-token check, applied by @RequireRole to the handlers and controllers it marks (so open
- * routes such as health, metrics and the governor's evaluate never run it). With no tokens
+ * routes such as health and metrics never run it; the gate's evaluate checks its callers with
+ * GateAuth). A `service` token ranks below viewer: 403 on every route here. With no tokens
  * configured, protected handlers refuse. Bodies say what is missing; the token itself is never
  * logged or echoed.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly logger = new Logger('Auth');
+  /** Refused tokens are the caller's to multiply: one line per interval, the rest counted. */
+  private readonly logLimiter: LogRateLimiter;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenRegistry,
-  ) {}
+    metrics: Metrics,
+  ) {
+    const suppressed = metrics.logSuppressed.labels('auth_refused');
+    this.logLimiter = new LogRateLimiter(10_000, undefined, () => suppressed.inc());
+  }
 
   canActivate(ctx: ExecutionContext): boolean {
     const needed = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [
@@ -66,20 +75,27 @@ export class AuthGuard implements CanActivate {
         'no API tokens are configured (OPS_API_TOKENS is empty); protected endpoints are refused',
       );
     }
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
-    if (!match) {
-      throw unauthorized(
-        header === undefined
-          ? 'missing bearer token: send "Authorization: Bearer <token>"'
-          : 'malformed Authorization header: expected "Bearer <token>"',
-      );
+    const check = checkBearer(req.headers.authorization, this.tokens);
+    if (check.kind === 'missing') {
+      throw unauthorized('missing bearer token: send "Authorization: Bearer <token>"');
     }
-    const actor = match[1].length <= MAX_TOKEN_LENGTH ? this.tokens.authenticate(match[1]) : undefined;
-    if (!actor) {
-      this.logger.warn({ msg: 'unknown bearer token refused', ip: req.ip, method: req.method, url: req.url });
+    if (check.kind === 'malformed') {
+      throw unauthorized('malformed Authorization header: expected "Bearer <token>"');
+    }
+    if (check.kind === 'unknown') {
+      const held = this.logLimiter.take('auth_refused');
+      if (held !== undefined) {
+        this.logger.warn({
+          msg: 'unknown bearer token refused',
+          ip: req.ip,
+          method: req.method,
+          path: logPath(req.url),
+          suppressed_since_last: held,
+        });
+      }
       throw unauthorized('unknown token: it matches no entry of OPS_API_TOKENS');
     }
+    const actor = check.actor;
     if (RANK[actor.role] < RANK[needed]) {
       throw new ForbiddenException({
         statusCode: 403,

@@ -14,8 +14,8 @@ import type { Actor, Role } from './token-registry.js';
  * Marks a handler or controller as needing an authenticated `viewer` or `operator` (operator ⊇
  * viewer), and applies the AuthGuard that checks it: the mark and the check cannot part, and routes
  * without the mark (the gate's hot path among them) pay nothing for auth. The OpenAPI metadata rides
- * along so the docs cannot forget a protected route's auth scheme. Only operator routes document a
- * 403: every valid token is at least a viewer, so viewer routes answer 401 or proceed.
+ * along so the docs cannot forget a protected route's auth scheme. Every protected route documents
+ * a 403: a `service` token (gate only) gets it everywhere, a viewer token on operator routes.
  */
 export const RequireRole = (role: Role) =>
   applyDecorators(
@@ -25,9 +25,9 @@ export const RequireRole = (role: Role) =>
     ApiUnauthorizedResponse({
       description: `needs a \`${role}\` bearer token: missing, malformed or unknown token, or no tokens configured`,
     }),
-    ...(role === 'viewer'
-      ? []
-      : [ApiForbiddenResponse({ description: `the token is valid but its role is below \`${role}\`` })]),
+    ApiForbiddenResponse({
+      description: `the token is valid but its role is below \`${role}\` (a service token may call only the gate)`,
+    }),
   );
 
 /**

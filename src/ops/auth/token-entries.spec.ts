@@ -36,6 +36,18 @@ describe('OPS_API_TOKENS parsing', () => {
     }
   });
 
+  it('accepts the service role, in the registry and in the config check', () => {
+    const t = newToken();
+    const entry = tokenEntry('governor', 'service', t);
+    expect(parseTokenEntries([entry])[0].role).toBe('service');
+    expect(registry([entry]).authenticate(t)).toEqual({ name: 'governor', role: 'service' });
+    expect(loadConfig({ OPS_API_TOKENS: entry }).OPS_API_TOKENS).toEqual([entry]);
+    expect(parseTokenArgs(['--name', 'governor', '--role', 'service'])).toEqual({
+      name: 'governor',
+      role: 'service',
+    });
+  });
+
   it('refuses two names with the same token', () => {
     const hex = sha256Hex('same');
     expect(() => parseTokenEntries([`a:viewer:${hex}`, `b:operator:${hex}`])).toThrow(/same token hash/);
@@ -71,7 +83,7 @@ describe('npm run token arguments', () => {
   it('refuses missing, unknown or bad arguments with a usage message', () => {
     expect(() => parseTokenArgs(['--role', 'operator'])).toThrow(/--name is required/);
     expect(() => parseTokenArgs(['--name', 'a'])).toThrow(/--role is required/);
-    expect(() => parseTokenArgs(['--name', 'a', '--role', 'admin'])).toThrow(/viewer or operator/);
+    expect(() => parseTokenArgs(['--name', 'a', '--role', 'admin'])).toThrow(/viewer, operator or service/);
     expect(() => parseTokenArgs(['--name', 'a:b', '--role', 'viewer'])).toThrow(/--name must be/);
     expect(() => parseTokenArgs(['--name', '--role', 'viewer'])).toThrow(/needs a value/);
     expect(() => parseTokenArgs(['--nme', 'a'])).toThrow(UsageError);

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-export type Role = 'viewer' | 'operator';
-export const ROLES: readonly Role[] = ['viewer', 'operator'];
+/** `service` may call only the gate (POST /governor/evaluate); viewer and operator the rest. */
+export type Role = 'viewer' | 'operator' | 'service';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'service'];
 
 export interface TokenEntry {
   name: string;
@@ -26,7 +27,9 @@ export function parseTokenEntries(list: readonly string[]): TokenEntry[] {
     const m = ENTRY.exec(raw.trim());
     const name = raw.split(':')[0];
     if (!m || !ACTOR_NAME.test(m[1]) || !(ROLES as readonly string[]).includes(m[2])) {
-      throw new Error(`OPS_API_TOKENS entry #${i + 1} (${name}) is not name:viewer|operator:sha256hex`);
+      throw new Error(
+        `OPS_API_TOKENS entry #${i + 1} (${name}) is not name:viewer|operator|service:sha256hex`,
+      );
     }
     const other = seen.get(m[3]);
     if (other !== undefined) {
@@ -45,7 +48,7 @@ export const tokenEntry = (name: string, role: Role, token: string): string =>
 
 export class UsageError extends Error {}
 
-/** `--name NAME --role viewer|operator` (also `--name=NAME`). */
+/** `--name NAME --role viewer|operator|service` (also `--name=NAME`). */
 export function parseTokenArgs(argv: readonly string[]): { name: string; role: Role } {
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -66,9 +69,9 @@ export function parseTokenArgs(argv: readonly string[]): { name: string; role: R
   if (!ACTOR_NAME.test(opts.name)) {
     throw new UsageError('--name must be 1-64 characters of A-Z a-z 0-9 _ . @ -');
   }
-  if (opts.role === undefined) throw new UsageError('--role is required (viewer or operator)');
+  if (opts.role === undefined) throw new UsageError('--role is required (viewer, operator or service)');
   if (!(ROLES as readonly string[]).includes(opts.role)) {
-    throw new UsageError(`--role must be viewer or operator, not "${opts.role}"`);
+    throw new UsageError(`--role must be viewer, operator or service, not "${opts.role}"`);
   }
   return { name: opts.name, role: opts.role as Role };
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
 import { parseTokenEntries, type Role, type TokenEntry } from './token-entries.js';
@@ -29,7 +29,8 @@ export class TokenRegistry {
    * so the response time says nothing about which entry (if any) matched.
    */
   authenticate(token: string): Actor | undefined {
-    const presented = createHash('sha256').update(token, 'utf8').digest();
+    // the one-shot hash: half the cost of createHash, and the gate checks a token per decision
+    const presented = hash('sha256', token, 'buffer');
     let found: TokenEntry | undefined;
     for (const e of this.entries) {
       const same = timingSafeEqual(presented, e.hash);

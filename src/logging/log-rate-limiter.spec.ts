@@ -18,4 +18,21 @@ describe('LogRateLimiter', () => {
     now = 20_000;
     expect(limiter.take('timeout')).toBe(1);
   });
+
+  it('reports every held-back line to onSuppressed, by key', () => {
+    let now = 0;
+    const held: string[] = [];
+    const limiter = new LogRateLimiter(
+      1000,
+      () => now,
+      (k) => held.push(k),
+    );
+    limiter.take('a');
+    limiter.take('a');
+    limiter.take('b');
+    limiter.take('a');
+    now = 1000;
+    limiter.take('a');
+    expect(held).toEqual(['a', 'a']);
+  });
 });

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig, type GateAuth as GateAuthMode } from '../config/index.js';
+import { checkBearer, type BearerCheck } from '../ops/auth/bearer.js';
+import { TokenRegistry } from '../ops/auth/token-registry.js';
+
+/** Roles whose tokens the gate accepts (CONTRACT §3): the governor's service token, and operators. */
+const GATE_ROLES = new Set(['service', 'operator']);
+
+export interface GateRefusal {
+  status: 401 | 403;
+  body: { statusCode: 401 | 403; error: string; message: string; required_role: 'service' };
+  /** why, for the (rate-limited) log line: never the token */
+  problem: 'missing' | 'malformed' | 'unknown' | 'role';
+}
+
+/** Who is asking the gate: a caller with a full answer, an anonymous one, or a refusal. */
+export type GateCaller =
+  { kind: 'authenticated' } | { kind: 'anonymous' } | { kind: 'refused'; refusal: GateRefusal };
+
+const AUTHENTICATED: GateCaller = { kind: 'authenticated' };
+const ANONYMOUS: GateCaller = { kind: 'anonymous' };
+
+/**
+ * GATE_AUTH: `optional` answers a caller without a token with the decision alone and records
+ * nothing of it; `required` refuses it. A token that is present but invalid is refused in both, so a
+ * typo in the governor's token shows as 401s rather than as quietly reduced answers.
+ */
+@Injectable()
+export class GateAuth {
+  private readonly mode: GateAuthMode;
+
+  constructor(
+    private readonly tokens: TokenRegistry,
+    config: AppConfig,
+  ) {
+    this.mode = config.GATE_AUTH;
+  }
+
+  caller(header: unknown): GateCaller {
+    if (header === undefined && this.mode === 'optional') return ANONYMOUS;
+    const check: BearerCheck = checkBearer(header, this.tokens);
+    if (check.kind === 'actor') {
+      if (GATE_ROLES.has(check.actor.role)) return AUTHENTICATED;
+      return refuse(
+        403,
+        'role',
+        `role "service" or "operator" required; the token has role "${check.actor.role}"`,
+      );
+    }
+    if (check.kind === 'missing') {
+      return refuse(
+        401,
+        'missing',
+        'missing bearer token (GATE_AUTH=required): send "Authorization: Bearer <token>"',
+      );
+    }
+    if (check.kind === 'malformed') {
+      return refuse(401, 'malformed', 'malformed Authorization header: expected "Bearer <token>"');
+    }
+    return refuse(401, 'unknown', 'unknown token: it matches no entry of OPS_API_TOKENS');
+  }
+}
+
+function refuse(status: 401 | 403, problem: GateRefusal['problem'], message: string): GateCaller {
+  const error = status === 401 ? 'Unauthorized' : 'Forbidden';
+  return {
+    kind: 'refused',
+    refusal: { status, problem, body: { statusCode: status, error, message, required_role: 'service' } },
+  };
+}
