@@ -27,6 +27,7 @@ const RULE_TESTS = 'deploy/prometheus/p28-rules.test.yml';
 const DASHBOARD = 'deploy/grafana/p28-dashboard.json';
 const UNIT = 'deploy/systemd/p28-portfolio-risk-governor.service';
 const ENV_FILE = 'deploy/systemd/p28-portfolio-risk-governor.env';
+const ALERTMANAGER = 'deploy/alertmanager/alertmanager.yml';
 
 interface Rule {
   record?: string;
@@ -142,6 +143,7 @@ const dashboardExprs = [
 ].filter((e) => e.length > 0);
 
 const hasPromtool = commandExists(process.env.PROMTOOL ?? 'promtool');
+const hasAmtool = commandExists(process.env.AMTOOL ?? 'amtool');
 const hasSystemdAnalyze = commandExists('systemd-analyze');
 
 describe('deploy kit: Prometheus rules', () => {
@@ -268,6 +270,227 @@ describe('deploy kit: Prometheus rules', () => {
       expect(seconds(a?.for), `${name} waits at least one lease`).toBeGreaterThanOrEqual(
         d.LEADER_LEASE_MS / 1000,
       );
+    }
+  });
+});
+
+interface InhibitRule {
+  source_matchers?: string[];
+  target_matchers?: string[];
+  equal?: string[];
+}
+interface AmRoute {
+  receiver?: string;
+  group_by?: string[];
+  matchers?: string[];
+  continue?: boolean;
+  routes?: AmRoute[];
+}
+interface AmConfig {
+  route: AmRoute;
+  receivers: Array<{ name: string; webhook_configs?: Array<{ url?: string }> }>;
+  inhibit_rules: InhibitRule[];
+}
+type Labels = Record<string, string>;
+
+/** One Alertmanager matcher (`name="v"`, `!=`, `=~`, `!~`); regexes are anchored, as Alertmanager does. */
+function parseMatcher(text: string): (labels: Labels) => boolean {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(text);
+  if (!m) throw new Error(`matcher not understood: ${text}`);
+  const [, name, op, value] = m;
+  const re = new RegExp(`^(?:${value})$`);
+  return (labels) => {
+    const v = labels[name] ?? '';
+    if (op === '=') return v === value;
+    if (op === '!=') return v !== value;
+    if (op === '=~') return re.test(v);
+    return !re.test(v);
+  };
+}
+const matchesAll = (matchers: string[] | undefined, labels: Labels) =>
+  (matchers ?? []).every((m) => parseMatcher(m)(labels));
+
+/** Alerts left after Alertmanager's inhibition: a target is muted by any firing source with equal labels. */
+function afterInhibition(firing: Labels[], rules: InhibitRule[]): Labels[] {
+  return firing.filter(
+    (target) =>
+      !rules.some(
+        (r) =>
+          matchesAll(r.target_matchers, target) &&
+          firing.some(
+            (source) =>
+              source !== target &&
+              matchesAll(r.source_matchers, source) &&
+              // an alert matching both sides of one rule is not muted by alerts doing the same
+              !(matchesAll(r.target_matchers, source) && matchesAll(r.source_matchers, target)) &&
+              (r.equal ?? []).every((l) => (source[l] ?? '') === (target[l] ?? '')),
+          ),
+      ),
+  );
+}
+
+const alertmanager = existsSync(path(ALERTMANAGER)) ? (yaml.load(read(ALERTMANAGER)) as AmConfig) : undefined;
+/** Every alert of the rules file as Alertmanager receives it from one deployment. */
+const ruleAlerts: Labels[] = alerts.map((a) => ({
+  alertname: a.alert as string,
+  job: 'p28-portfolio-risk-governor',
+  ...(a.labels ?? {}),
+}));
+function firing(...names: string[]): Labels[] {
+  return names.flatMap((n) => {
+    const [alertname, cause] = n.split('/');
+    const found = ruleAlerts.filter((a) => a.alertname === alertname && (!cause || a.cause === cause));
+    if (found.length === 0) throw new Error(`no alert ${n} in ${RULES}`);
+    return found;
+  });
+}
+/** Notifications sent: one per (severity route, job, incident) group; info goes to the quiet receiver. */
+function notifications(firingAlerts: Labels[]): string[] {
+  const left = afterInhibition(firingAlerts, alertmanager?.inhibit_rules ?? []);
+  return [
+    ...new Set(left.filter((a) => a.severity !== 'info').map((a) => `${a.severity}/${a.incident}`)),
+  ].sort();
+}
+
+describe('deploy kit: Alertmanager routing and inhibition', () => {
+  it.skipIf(!hasAmtool && !process.env.CI)(
+    'deploy/alertmanager/test.sh passes (amtool check-config + every route case)',
+    () => {
+      const r = run('bash', [path('deploy/alertmanager/test.sh')]);
+      expect(r.status, r.output).toBe(0);
+      expect(r.stdout).toContain('OK:');
+      expect(r.stdout).not.toContain('SKIP');
+    },
+  );
+
+  it('test.sh fails loudly under CI when amtool is missing, and skips without CI', () => {
+    const env = { ...process.env, AMTOOL: '/nonexistent/amtool' };
+    const ci = spawnSync('bash', [path('deploy/alertmanager/test.sh')], {
+      encoding: 'utf8',
+      env: { ...env, CI: '1' },
+    });
+    expect(ci.status).toBe(1);
+    expect(ci.stderr).toMatch(/amtool not found.*prometheus-alertmanager/);
+    const dev = spawnSync('bash', [path('deploy/alertmanager/test.sh')], {
+      encoding: 'utf8',
+      env: { ...env, CI: '' },
+    });
+    expect(dev.status).toBe(0);
+    expect(dev.stdout).toContain('SKIP');
+  });
+
+  it('.ci/run installs amtool next to promtool', () => {
+    expect(read('.ci/run')).toContain(
+      'command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)',
+    );
+  });
+
+  it('gives every alert an incident label that groups it with its root cause', () => {
+    for (const a of alerts) expect(a.labels?.incident, `${a.alert} incident`).toMatch(/^[a-z_]+$/);
+    expect(alertmanager, `${ALERTMANAGER} missing`).toBeDefined();
+    const p28 = alertmanager!.route.routes?.find((r) => r.matchers?.some((m) => m.includes('P28')));
+    expect(p28?.group_by).toEqual(expect.arrayContaining(['job', 'incident']));
+  });
+
+  it('sends critical to a pager, warning to chat and info to a quiet receiver, with placeholder URLs', () => {
+    const receivers = new Map(alertmanager!.receivers.map((r) => [r.name, r]));
+    const p28 = alertmanager!.route.routes!.find((r) => r.matchers?.some((m) => m.includes('P28')))!;
+    const bySeverity = (s: string) =>
+      p28.routes?.find((r) => matchesAll(r.matchers, { severity: s, alertname: 'P28X' }))?.receiver;
+    expect(bySeverity('critical')).toBe('p28-pager');
+    expect(bySeverity('warning')).toBe('p28-chat');
+    expect(bySeverity('info')).toBe('p28-quiet');
+    expect(receivers.get('p28-quiet')?.webhook_configs ?? []).toEqual([]);
+    for (const name of ['p28-pager', 'p28-chat']) {
+      const urls = (receivers.get(name)?.webhook_configs ?? []).map((w) => w.url);
+      expect(urls.length, name).toBeGreaterThan(0);
+      // .invalid never resolves: an unedited config fails to deliver rather than paging a stranger
+      for (const u of urls) expect(u).toMatch(/^https:\/\/REPLACE-ME[^/]*\.invalid\//);
+    }
+  });
+
+  it('each inhibit rule names alerts that exist in the rules file, on both sides, for the same job', () => {
+    const rules = alertmanager!.inhibit_rules;
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    for (const r of rules) {
+      const label = JSON.stringify(r.source_matchers);
+      expect(
+        ruleAlerts.some((a) => matchesAll(r.source_matchers, a)),
+        `source of ${label}`,
+      ).toBe(true);
+      expect(
+        ruleAlerts.some((a) => matchesAll(r.target_matchers, a)),
+        `target of ${label}`,
+      ).toBe(true);
+      expect(r.equal, label).toContain('job');
+      // a root cause that mutes must itself page
+      for (const src of ruleAlerts.filter((a) => matchesAll(r.source_matchers, a)))
+        expect(src.severity, `${src.alertname} mutes others`).toBe('critical');
+    }
+  });
+
+  it('a Redis outage pages once (incident redis) and mutes its consequences', () => {
+    const outage = firing(
+      'P28LkgCacheInUse/redis',
+      'P28GateBreakerOpen',
+      'P28RedisWriteFailures',
+      'P28NoLeader',
+      'P28BudgetLoopStalled/no_recent_tick',
+      'P28EnforceWithStaleBudgets',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28PortfolioStateMissing',
+      'P28PortfolioStateTooOld',
+      'P28StaleInput',
+    );
+    expect(notifications(outage)).toEqual(['critical/redis']);
+  });
+
+  it('a lost leader pages once (incident leader) and mutes the stalled loop and the gate', () => {
+    const lost = firing(
+      'P28NoLeader',
+      'P28BudgetLoopStalled/no_recent_tick',
+      'P28EnforceWithStaleBudgets',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28BudgetTickOverrun',
+    );
+    expect(notifications(lost)).toEqual(['critical/leader']);
+  });
+
+  it('a stale portfolio publisher pages once (incident portfolio_publisher)', () => {
+    const stale = firing(
+      'P28LkgCacheInUse/portfolio_publisher',
+      'P28PortfolioStateTooOld',
+      'P28EnforceWithStaleBudgets/ticks_failing',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28BudgetLoopStalled/no_recent_tick',
+    );
+    expect(notifications(stale)).toEqual(['critical/portfolio_publisher']);
+  });
+
+  it('never mutes lost state, rejected ledger entries or dropped logs, and has no inhibition cycle', () => {
+    const all = afterInhibition(ruleAlerts, alertmanager!.inhibit_rules).map((a) => a.alertname);
+    for (const name of [
+      'P28StateLost',
+      'P28LedgerEntriesMissing',
+      'P28LedgerEntriesRejected',
+      'P28LogsDropped',
+    ])
+      expect(all, name).toContain(name);
+    // a gate that is not enforcing with no root cause firing still pages on its own
+    expect(notifications(firing('P28GateNotEnforcing', 'P28GateFailOpenHigh'))).toEqual(['critical/gate']);
+    // muting is one way: incident A mutes B and B mutes A would silence both
+    const edges = new Set<string>();
+    for (const r of alertmanager!.inhibit_rules)
+      for (const s of ruleAlerts.filter((a) => matchesAll(r.source_matchers, a)))
+        for (const t of ruleAlerts.filter((a) => matchesAll(r.target_matchers, a)))
+          if (s.incident !== t.incident && !r.equal?.includes('incident'))
+            edges.add(`${s.incident}>${t.incident}`);
+    for (const e of edges) {
+      const [a, b] = e.split('>');
+      expect(edges.has(`${b}>${a}`), `${a} and ${b} mute each other`).toBe(false);
     }
   });
 });
