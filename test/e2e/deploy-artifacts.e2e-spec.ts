@@ -647,7 +647,8 @@ describe('deploy kit: systemd unit and env file', () => {
       ['PrivateTmp', 'yes'],
       ['Restart', 'always'],
       ['ProtectHome', 'yes'],
-      ['ExecStart', '/usr/bin/node --max-semi-space-size=64 /opt/p28/dist/main.js'],
+      // env finds the Node that NODE_BIN names: systemd will not take a variable as the command
+      ['ExecStart', '/usr/bin/env ${NODE_BIN} --max-semi-space-size=64 /opt/p28/dist/main.js'],
       ['WorkingDirectory', '/opt/p28'],
       ['EnvironmentFile', '/etc/p28/p28-portfolio-risk-governor.env'],
       ['KillSignal', 'SIGTERM'],
@@ -656,6 +657,10 @@ describe('deploy kit: systemd unit and env file', () => {
     ]) {
       expect(directives(key), key).toEqual([value]);
     }
+    // the Node binary is configurable, with a default; the service itself refuses one too old
+    const env = directives('Environment').flatMap((d) => d.split(/\s+/));
+    expect(env).toContain('NODE_BIN=/usr/bin/node');
+    expect(unit).toMatch(/systemctl edit[\s\S]*NODE_BIN=/);
     // V8's JIT writes executable memory: this hardening option would kill node at start
     expect(directives('MemoryDenyWriteExecute')).toEqual([]);
     expect(directives('After')[0]).toMatch(/network-online\.target/);
@@ -677,7 +682,7 @@ describe('deploy kit: systemd unit and env file', () => {
     copyFileSync(path(UNIT), copy);
     // verify checks that ExecStart's binary exists; where node lives elsewhere, point it there
     if (!existsSync('/usr/bin/node')) {
-      writeFileSync(copy, unit.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+      writeFileSync(copy, unit.replace('NODE_BIN=/usr/bin/node', `NODE_BIN=${process.execPath}`));
     }
     const r = run('systemd-analyze', ['verify', copy], verifyDir);
     expect(r.status, r.output).toBe(0);
