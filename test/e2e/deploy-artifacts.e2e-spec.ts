@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppConfig, loadConfig } from '../../src/config/index.js';
+import { register as processRegistry } from 'prom-client';
 import { Metrics } from '../../src/health/metrics.js';
 
 /*
@@ -56,6 +57,9 @@ interface Panel {
   gridPos?: { h: number; w: number; x: number; y: number };
   targets?: Array<{ expr?: string; datasource?: { uid?: string } }>;
   panels?: Panel[];
+  fieldConfig?: {
+    defaults?: { mappings?: Array<{ type: string; options?: Record<string, { text?: string }> }> };
+  };
 }
 interface Dashboard {
   schemaVersion: number;
@@ -84,7 +88,9 @@ function run(cmd: string, args: string[], cwd = root) {
  *  reason="p28_budget_violation") are removed first so they are not mistaken for metrics. */
 function metricNamesIn(expr: string): string[] {
   const code = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
-  return [...code.matchAll(/(?<![\w:])((?:p28|quantum)_[A-Za-z0-9_]+)(?![\w:])/g)].map((m) => m[1]);
+  return [...code.matchAll(/(?<![\w:])((?:p28|quantum|process|nodejs)_[A-Za-z0-9_]+)(?![\w:])/g)].map(
+    (m) => m[1],
+  );
 }
 const recordingNamesIn = (expr: string) =>
   [...expr.matchAll(/(?<![\w:])(p28:[A-Za-z0-9_:]+)(?![\w:])/g)].map((m) => m[1]);
@@ -500,7 +506,11 @@ describe('deploy kit: metric names exist in the service', () => {
 
   beforeAll(async () => {
     const metrics = new Metrics();
-    const json = await metrics.registry.getMetricsAsJSON();
+    // /metrics serves the app's registry merged with prom-client's process defaults
+    const json = [
+      ...(await metrics.registry.getMetricsAsJSON()),
+      ...(await processRegistry.getMetricsAsJSON()),
+    ];
     known = new Set<string>();
     for (const m of json) {
       known.add(m.name);
@@ -564,6 +574,15 @@ describe('deploy kit: Grafana dashboard', () => {
       'p28_portfolio_too_old_total',
       'p28_missing_portfolio_state_total',
       'p28_stale_input_total',
+      'p28_gate_breaker_open',
+      'p28_mode_overrides',
+      'p28_reduce_only_mode',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'p28_state_lost_total',
+      'p28_ledger_rejected_entries_total',
+      'p28_log_dropped_total',
     ]) {
       expect(text, `dashboard misses ${metric}`).toContain(metric);
     }
@@ -579,6 +598,37 @@ describe('deploy kit: Grafana dashboard', () => {
     );
     const modePanel = allPanels(dashboard.panels).find((p) => p.type === 'stat' && p.title === 'Mode');
     expect(modePanel?.targets?.[0]?.expr).toContain('p28_enforce_mode');
+  });
+
+  it('names the mode shadow, enforce or reduce_only', () => {
+    const mode = allPanels(dashboard.panels).find((p) => p.type === 'stat' && p.title === 'Mode');
+    const expr = mode?.targets?.[0]?.expr ?? '';
+    expect(expr).toContain('p28_reduce_only_mode');
+    // p28_enforce_mode is 1 in reduce_only too: the sum tells the three apart
+    const options = Object.fromEntries(
+      (mode?.fieldConfig?.defaults?.mappings ?? [])
+        .filter((m) => m.type === 'value')
+        .flatMap((m) => Object.entries(m.options ?? {}).map(([v, o]) => [v, o.text])),
+    );
+    expect(options).toEqual({ '0': 'shadow', '1': 'enforce', '2': 'reduce_only' });
+  });
+
+  it('keeps budget panels on their last-known values during an incident, on both sides of the leader join', () => {
+    const budgetExprs = allPanels(dashboard.panels)
+      .flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr ?? '' })))
+      .filter((t) => /p28_budget_value_usd|p28_budget_utilization_ratio|p28_stress_factor/.test(t.expr));
+    expect(budgetExprs.length).toBeGreaterThanOrEqual(4);
+    for (const { title, expr } of budgetExprs) {
+      const names = metricNamesIn(expr);
+      expect(names, title).toContain('p28_budget_leader');
+      for (const name of names) {
+        const wrapped = new RegExp(`last_over_time\\(${name}(\\{[^}]*\\})?\\[15m\\]\\)`, 'g');
+        const bare = new RegExp(`(?<![\\w:])${name}(?![\\w:])`, 'g');
+        expect((expr.match(wrapped) ?? []).length, `${title}: ${name} not under last_over_time`).toBe(
+          (expr.match(bare) ?? []).length,
+        );
+      }
+    }
   });
 
   it('has unique panel ids and no overlapping panels', () => {
