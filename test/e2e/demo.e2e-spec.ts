@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -172,5 +172,38 @@ describe('npm run demo', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/redis-server is not installed.*apt-get install redis-server/s);
+  });
+});
+
+describe('README: a stranger gets from a fresh clone to a demo', () => {
+  const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+  // what a terminal or a repository page shows before any scrolling
+  const firstScreen = readme.split('\n').slice(0, 45).join('\n');
+
+  it('shows the two commands, the CLI and the kill switch on its first screen', () => {
+    for (const text of [
+      'npm ci && npm run demo',
+      'npm ci && npm test',
+      'p28ctl status',
+      'p28ctl mode reduce-only --reason',
+      'p28ctl rollback --reason',
+    ])
+      expect(firstScreen, text).toContain(text);
+  });
+
+  it('lists the prerequisites: the Node of package.json engines, redis-server, and what npm ci needs', () => {
+    const engines = (
+      JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+    ).engines.node;
+    const min = engines.replace('>=', '');
+    const prereq = readme.slice(readme.indexOf('## Prerequisites'));
+    expect(readme).toContain('## Prerequisites');
+    expect(prereq).toContain(`Node ${min.replace(/\.0$/, '')}`);
+    expect(prereq).toMatch(/tested on Node v\d+\.\d+\.\d+/);
+    expect(prereq).toMatch(/Node < 22|Node 22/);
+    expect(prereq).toContain('redis-server');
+    expect(prereq).toMatch(/registry/);
+    // what .env does and that the real environment wins
+    expect(readme).toMatch(/\.env[^\n]*\n?[^\n]*real environment wins/);
   });
 });

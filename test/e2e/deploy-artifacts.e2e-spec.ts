@@ -774,6 +774,33 @@ describe('deploy kit: systemd unit and env file', () => {
   });
 });
 
+describe('runbook: emergency steps', () => {
+  const runbook = existsSync(path('docs/runbook.md')) ? read('docs/runbook.md') : '';
+  const section = (heading: string) => {
+    const start = runbook.indexOf(`\n## ${heading}`);
+    const end = runbook.indexOf('\n## ', start + 4);
+    return start < 0 ? '' : runbook.slice(start, end < 0 ? undefined : end);
+  };
+
+  it('uses p28ctl first and keeps curl as the fallback', () => {
+    const rollback = section('Emergency rollback');
+    expect(rollback).toContain('p28ctl rollback --reason');
+    expect(rollback).toContain('p28ctl status');
+    expect(rollback).toMatch(
+      /curl[^\n]*\/ops\/rollback|\/ops\/rollback[^\n]*\n[^\n]*curl|-X POST[\s\S]*\/ops\/rollback/,
+    );
+    expect(rollback.indexOf('p28ctl rollback')).toBeLessThan(rollback.indexOf('/ops/rollback'));
+    const kill = section('Kill switch: reduce only');
+    expect(kill).toContain('p28ctl mode reduce-only --reason');
+    expect(kill).toContain('"mode":"reduce_only"');
+  });
+
+  it('names the Alertmanager config and its placeholders', () => {
+    expect(runbook).toContain('deploy/alertmanager/alertmanager.yml');
+    expect(runbook).toContain('REPLACE-ME');
+  });
+});
+
 describe('deploy kit: runbook anchors', () => {
   const runbook = path('docs/runbook.md');
   it.skipIf(!existsSync(runbook))(
