@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,5 +43,21 @@ describe('loadDotEnv', () => {
     expect(Object.hasOwn(env, 'constructor')).toBe(true);
     expect(typeof env.toString).toBe('string');
     expect(env.PORT).toBe('1');
+  });
+
+  it('refuses a .env that is not a regular file instead of blocking on it (a FIFO, /dev/zero)', () => {
+    expect(spawnSync('mkfifo', [join(dir, '.env')]).status).toBe(0);
+    // reading a FIFO with no writer would hang the start for ever
+    expect(() => loadDotEnv(join(dir, '.env'), {})).toThrow(/not a regular file/);
+    rmSync(join(dir, '.env'));
+    symlinkSync('/dev/zero', join(dir, '.env'));
+    expect(() => loadDotEnv(join(dir, '.env'), {})).toThrow(/not a regular file/);
+  });
+
+  it('refuses a .env over 1 MB: that is not a dotenv file', () => {
+    writeFileSync(join(dir, '.env'), `A=${'x'.repeat(1024 * 1024)}\n`);
+    const env: Record<string, string | undefined> = {};
+    expect(() => loadDotEnv(join(dir, '.env'), env)).toThrow(/larger than 1 MB/);
+    expect(env).toEqual({});
   });
 });

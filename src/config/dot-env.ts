@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+
+const MAX_BYTES = 1024 * 1024;
 import { parseEnv } from 'node:util';
 
 /**
@@ -9,9 +11,13 @@ import { parseEnv } from 'node:util';
 export function loadDotEnv(file: string, env: Record<string, string | undefined>): boolean {
   let text: string;
   try {
+    // stat first: reading a FIFO or a device would block the start or never end
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (!stat) return false;
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_BYTES) throw new Error('larger than 1 MB');
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new Error(`${file} exists but cannot be read (${(err as Error).message}); fix or remove it`);
   }
   for (const [key, value] of Object.entries(parseEnv(text))) {
