@@ -16,6 +16,7 @@ function runDemo(env: Record<string, string>) {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const io = { out: '', err: '' };
   proc.stdout.on('data', (d) => (io.out += d));
@@ -45,13 +46,23 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-const stopAll = (procs: ChildProcess[]) => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+/** Kills the demo with its service and redis-server: a failed test must not leave them running. */
+function killGroup(proc: ChildProcess) {
+  try {
+    process.kill(-proc.pid!, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+const stopAll = (procs: ChildProcess[]) => procs.forEach(killGroup);
 
 describe('npm run demo', () => {
   it('computes budgets within 30 s, prints where to look, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
     const data = mkdtempSync(join(tmpdir(), 'p28-demo-'));
+    // its own process group, so that cleanup reaches the service and redis-server it starts
     const proc = spawn(process.execPath, DEMO, {
+      detached: true,
       cwd: ROOT,
       // a HOST meant for the real service must not open the demo to the network
       env: { PATH: process.env.PATH, PORT: String(port), DEMO_DATA_DIR: data, HOST: '0.0.0.0' },
@@ -96,7 +107,7 @@ describe('npm run demo', () => {
       proc.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
-      proc.kill('SIGKILL');
+      killGroup(proc);
       rmSync(data, { recursive: true, force: true });
     }
   }, 90_000);
