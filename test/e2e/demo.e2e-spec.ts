@@ -174,6 +174,20 @@ describe('npm run demo', () => {
     }
   }, 60_000);
 
+  it('refuses a PORT that is not a port number before starting anything', () => {
+    for (const bad of ['abc', '0', '70000', '80.5']) {
+      const r = spawnSync(process.execPath, DEMO, {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, PORT: bad },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status, bad).toBe(1);
+      expect(r.stderr).toContain(`PORT="${bad}" is not a port number`);
+      expect(r.stdout).not.toContain('operator token');
+    }
+  }, 60_000);
+
   it('says how to get redis-server when it is missing', () => {
     const r = spawnSync(process.execPath, DEMO, {
       cwd: ROOT,
