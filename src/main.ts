@@ -1,53 +1,23 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from './app.module.js';
-import { configureApp, createAdapter, NEST_APP_OPTIONS } from './app.setup.js';
-import { AppConfig, ConfigError, readEnvConfig } from './config/index.js';
-import { createPino, PinoLoggerService } from './logging/pino-logger.js';
-import { ModeReader } from './ops/mode-reader.js';
+/**
+ * The service's entry. It checks the Node version and reads .env before anything of Nest is
+ * loaded: on a too-old Node, importing Nest (ES modules only) fails with ERR_REQUIRE_ESM, which
+ * tells an operator nothing. Hence only these two dependency-free static imports.
+ */
+import { loadProcessDotEnv } from './config/dot-env.js';
+import { nodeVersionProblem } from './runtime-check.js';
 
-async function bootstrap() {
-  let config: AppConfig;
-  try {
-    config = readEnvConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const logger = new PinoLoggerService(createPino(config.LOG_LEVEL));
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
-    ...NEST_APP_OPTIONS,
-    logger,
-    bufferLogs: true,
-  });
-  configureApp(app);
-  // exit 0 after a clean close (Nest would otherwise re-raise the signal and exit 143)
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.log({ msg: `${signal} received: shutting down`, signal });
-      // a shutdown that hangs must not outlive the orchestrator's patience
-      setTimeout(() => {
-        logger.error({ msg: 'shutdown did not finish within 9 s; exiting' });
-        process.exit(1);
-      }, 9000).unref();
-    });
-  }
-  await app.listen(config.PORT, config.HOST);
-  const mode = app.get(ModeReader).current().mode;
-  logger.log({
-    msg: `P2.8 Portfolio Risk Governor started (mode=${mode}, host=${config.HOST}, port=${config.PORT})`,
-    mode,
-    host: config.HOST,
-    port: config.PORT,
-  });
+const problem = nodeVersionProblem(process.versions.node);
+if (problem) {
+  process.stderr.write(`${problem}\n`);
+  process.exit(1);
 }
 
-bootstrap().catch((err) => {
-  process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+try {
+  loadProcessDotEnv();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
-});
+}
+
+const { start } = await import('./server.js');
+start();

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppConfig, loadConfig } from '../../src/config/index.js';
+import { register as processRegistry } from 'prom-client';
 import { Metrics } from '../../src/health/metrics.js';
 
 /*
@@ -27,6 +28,7 @@ const RULE_TESTS = 'deploy/prometheus/p28-rules.test.yml';
 const DASHBOARD = 'deploy/grafana/p28-dashboard.json';
 const UNIT = 'deploy/systemd/p28-portfolio-risk-governor.service';
 const ENV_FILE = 'deploy/systemd/p28-portfolio-risk-governor.env';
+const ALERTMANAGER = 'deploy/alertmanager/alertmanager.yml';
 
 interface Rule {
   record?: string;
@@ -55,6 +57,9 @@ interface Panel {
   gridPos?: { h: number; w: number; x: number; y: number };
   targets?: Array<{ expr?: string; datasource?: { uid?: string } }>;
   panels?: Panel[];
+  fieldConfig?: {
+    defaults?: { mappings?: Array<{ type: string; options?: Record<string, { text?: string }> }> };
+  };
 }
 interface Dashboard {
   schemaVersion: number;
@@ -83,7 +88,9 @@ function run(cmd: string, args: string[], cwd = root) {
  *  reason="p28_budget_violation") are removed first so they are not mistaken for metrics. */
 function metricNamesIn(expr: string): string[] {
   const code = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
-  return [...code.matchAll(/(?<![\w:])((?:p28|quantum)_[A-Za-z0-9_]+)(?![\w:])/g)].map((m) => m[1]);
+  return [...code.matchAll(/(?<![\w:])((?:p28|quantum|process|nodejs)_[A-Za-z0-9_]+)(?![\w:])/g)].map(
+    (m) => m[1],
+  );
 }
 const recordingNamesIn = (expr: string) =>
   [...expr.matchAll(/(?<![\w:])(p28:[A-Za-z0-9_:]+)(?![\w:])/g)].map((m) => m[1]);
@@ -142,6 +149,7 @@ const dashboardExprs = [
 ].filter((e) => e.length > 0);
 
 const hasPromtool = commandExists(process.env.PROMTOOL ?? 'promtool');
+const hasAmtool = commandExists(process.env.AMTOOL ?? 'amtool');
 const hasSystemdAnalyze = commandExists('systemd-analyze');
 
 describe('deploy kit: Prometheus rules', () => {
@@ -272,12 +280,237 @@ describe('deploy kit: Prometheus rules', () => {
   });
 });
 
+interface InhibitRule {
+  source_matchers?: string[];
+  target_matchers?: string[];
+  equal?: string[];
+}
+interface AmRoute {
+  receiver?: string;
+  group_by?: string[];
+  matchers?: string[];
+  continue?: boolean;
+  routes?: AmRoute[];
+}
+interface AmConfig {
+  route: AmRoute;
+  receivers: Array<{ name: string; webhook_configs?: Array<{ url?: string }> }>;
+  inhibit_rules: InhibitRule[];
+}
+type Labels = Record<string, string>;
+
+/** One Alertmanager matcher (`name="v"`, `!=`, `=~`, `!~`); regexes are anchored, as Alertmanager does. */
+function parseMatcher(text: string): (labels: Labels) => boolean {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(text);
+  if (!m) throw new Error(`matcher not understood: ${text}`);
+  const [, name, op, value] = m;
+  const re = new RegExp(`^(?:${value})$`);
+  return (labels) => {
+    const v = labels[name] ?? '';
+    if (op === '=') return v === value;
+    if (op === '!=') return v !== value;
+    if (op === '=~') return re.test(v);
+    return !re.test(v);
+  };
+}
+const matchesAll = (matchers: string[] | undefined, labels: Labels) =>
+  (matchers ?? []).every((m) => parseMatcher(m)(labels));
+
+/** Alerts left after Alertmanager's inhibition: a target is muted by any firing source with equal labels. */
+function afterInhibition(firing: Labels[], rules: InhibitRule[]): Labels[] {
+  return firing.filter(
+    (target) =>
+      !rules.some(
+        (r) =>
+          matchesAll(r.target_matchers, target) &&
+          firing.some(
+            (source) =>
+              source !== target &&
+              matchesAll(r.source_matchers, source) &&
+              // an alert matching both sides of one rule is not muted by alerts doing the same
+              !(matchesAll(r.target_matchers, source) && matchesAll(r.source_matchers, target)) &&
+              (r.equal ?? []).every((l) => (source[l] ?? '') === (target[l] ?? '')),
+          ),
+      ),
+  );
+}
+
+const alertmanager = existsSync(path(ALERTMANAGER)) ? (yaml.load(read(ALERTMANAGER)) as AmConfig) : undefined;
+/** Every alert of the rules file as Alertmanager receives it from one deployment. */
+const ruleAlerts: Labels[] = alerts.map((a) => ({
+  alertname: a.alert as string,
+  job: 'p28-portfolio-risk-governor',
+  ...(a.labels ?? {}),
+}));
+function firing(...names: string[]): Labels[] {
+  return names.flatMap((n) => {
+    const [alertname, cause] = n.split('/');
+    const found = ruleAlerts.filter((a) => a.alertname === alertname && (!cause || a.cause === cause));
+    if (found.length === 0) throw new Error(`no alert ${n} in ${RULES}`);
+    return found;
+  });
+}
+/** Notifications sent: one per (severity route, job, incident) group; info goes to the quiet receiver. */
+function notifications(firingAlerts: Labels[]): string[] {
+  const left = afterInhibition(firingAlerts, alertmanager?.inhibit_rules ?? []);
+  return [
+    ...new Set(left.filter((a) => a.severity !== 'info').map((a) => `${a.severity}/${a.incident}`)),
+  ].sort();
+}
+
+describe('deploy kit: Alertmanager routing and inhibition', () => {
+  it.skipIf(!hasAmtool && !process.env.CI)(
+    'deploy/alertmanager/test.sh passes (amtool check-config + every route case)',
+    () => {
+      const r = run('bash', [path('deploy/alertmanager/test.sh')]);
+      expect(r.status, r.output).toBe(0);
+      expect(r.stdout).toContain('OK:');
+      expect(r.stdout).not.toContain('SKIP');
+    },
+  );
+
+  it('test.sh fails loudly under CI when amtool is missing, and skips without CI', () => {
+    const env = { ...process.env, AMTOOL: '/nonexistent/amtool' };
+    const ci = spawnSync('bash', [path('deploy/alertmanager/test.sh')], {
+      encoding: 'utf8',
+      env: { ...env, CI: '1' },
+    });
+    expect(ci.status).toBe(1);
+    expect(ci.stderr).toMatch(/amtool not found.*prometheus-alertmanager/);
+    const dev = spawnSync('bash', [path('deploy/alertmanager/test.sh')], {
+      encoding: 'utf8',
+      env: { ...env, CI: '' },
+    });
+    expect(dev.status).toBe(0);
+    expect(dev.stdout).toContain('SKIP');
+  });
+
+  it('.ci/run installs amtool next to promtool', () => {
+    expect(read('.ci/run')).toContain(
+      'command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)',
+    );
+  });
+
+  it('gives every alert an incident label that groups it with its root cause', () => {
+    for (const a of alerts) expect(a.labels?.incident, `${a.alert} incident`).toMatch(/^[a-z_]+$/);
+    expect(alertmanager, `${ALERTMANAGER} missing`).toBeDefined();
+    const p28 = alertmanager!.route.routes?.find((r) => r.matchers?.some((m) => m.includes('P28')));
+    expect(p28?.group_by).toEqual(expect.arrayContaining(['job', 'incident']));
+  });
+
+  it('sends critical to a pager, warning to chat and info to a quiet receiver, with placeholder URLs', () => {
+    const receivers = new Map(alertmanager!.receivers.map((r) => [r.name, r]));
+    const p28 = alertmanager!.route.routes!.find((r) => r.matchers?.some((m) => m.includes('P28')))!;
+    const bySeverity = (s: string) =>
+      p28.routes?.find((r) => matchesAll(r.matchers, { severity: s, alertname: 'P28X' }))?.receiver;
+    expect(bySeverity('critical')).toBe('p28-pager');
+    expect(bySeverity('warning')).toBe('p28-chat');
+    expect(bySeverity('info')).toBe('p28-quiet');
+    expect(receivers.get('p28-quiet')?.webhook_configs ?? []).toEqual([]);
+    for (const name of ['p28-pager', 'p28-chat']) {
+      const urls = (receivers.get(name)?.webhook_configs ?? []).map((w) => w.url);
+      expect(urls.length, name).toBeGreaterThan(0);
+      // .invalid never resolves: an unedited config fails to deliver rather than paging a stranger
+      for (const u of urls) expect(u).toMatch(/^https:\/\/REPLACE-ME[^/]*\.invalid\//);
+    }
+  });
+
+  it('each inhibit rule names alerts that exist in the rules file, on both sides, for the same job', () => {
+    const rules = alertmanager!.inhibit_rules;
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    for (const r of rules) {
+      const label = JSON.stringify(r.source_matchers);
+      expect(
+        ruleAlerts.some((a) => matchesAll(r.source_matchers, a)),
+        `source of ${label}`,
+      ).toBe(true);
+      expect(
+        ruleAlerts.some((a) => matchesAll(r.target_matchers, a)),
+        `target of ${label}`,
+      ).toBe(true);
+      expect(r.equal, label).toContain('job');
+      // a root cause that mutes must itself page
+      for (const src of ruleAlerts.filter((a) => matchesAll(r.source_matchers, a)))
+        expect(src.severity, `${src.alertname} mutes others`).toBe('critical');
+    }
+  });
+
+  it('a Redis outage pages once (incident redis) and mutes its consequences', () => {
+    const outage = firing(
+      'P28LkgCacheInUse/redis',
+      'P28GateBreakerOpen',
+      'P28RedisWriteFailures',
+      'P28NoLeader',
+      'P28BudgetLoopStalled/no_recent_tick',
+      'P28EnforceWithStaleBudgets',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28PortfolioStateMissing',
+      'P28PortfolioStateTooOld',
+      'P28StaleInput',
+    );
+    expect(notifications(outage)).toEqual(['critical/redis']);
+  });
+
+  it('a lost leader pages once (incident leader) and mutes the stalled loop and the gate', () => {
+    const lost = firing(
+      'P28NoLeader',
+      'P28BudgetLoopStalled/no_recent_tick',
+      'P28EnforceWithStaleBudgets',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28BudgetTickOverrun',
+    );
+    expect(notifications(lost)).toEqual(['critical/leader']);
+  });
+
+  it('a stale portfolio publisher pages once (incident portfolio_publisher)', () => {
+    const stale = firing(
+      'P28LkgCacheInUse/portfolio_publisher',
+      'P28PortfolioStateTooOld',
+      'P28EnforceWithStaleBudgets/ticks_failing',
+      'P28GateNotEnforcing',
+      'P28GateFailOpenHigh',
+      'P28BudgetLoopStalled/no_recent_tick',
+    );
+    expect(notifications(stale)).toEqual(['critical/portfolio_publisher']);
+  });
+
+  it('never mutes lost state, rejected ledger entries or dropped logs, and has no inhibition cycle', () => {
+    const all = afterInhibition(ruleAlerts, alertmanager!.inhibit_rules).map((a) => a.alertname);
+    for (const name of [
+      'P28StateLost',
+      'P28LedgerEntriesMissing',
+      'P28LedgerEntriesRejected',
+      'P28LogsDropped',
+    ])
+      expect(all, name).toContain(name);
+    // a gate that is not enforcing with no root cause firing still pages on its own
+    expect(notifications(firing('P28GateNotEnforcing', 'P28GateFailOpenHigh'))).toEqual(['critical/gate']);
+    // muting is one way: incident A mutes B and B mutes A would silence both
+    const edges = new Set<string>();
+    for (const r of alertmanager!.inhibit_rules)
+      for (const s of ruleAlerts.filter((a) => matchesAll(r.source_matchers, a)))
+        for (const t of ruleAlerts.filter((a) => matchesAll(r.target_matchers, a)))
+          if (s.incident !== t.incident && !r.equal?.includes('incident'))
+            edges.add(`${s.incident}>${t.incident}`);
+    for (const e of edges) {
+      const [a, b] = e.split('>');
+      expect(edges.has(`${b}>${a}`), `${a} and ${b} mute each other`).toBe(false);
+    }
+  });
+});
+
 describe('deploy kit: metric names exist in the service', () => {
   let known: Set<string>;
 
   beforeAll(async () => {
     const metrics = new Metrics();
-    const json = await metrics.registry.getMetricsAsJSON();
+    // /metrics serves the app's registry merged with prom-client's process defaults
+    const json = [
+      ...(await metrics.registry.getMetricsAsJSON()),
+      ...(await processRegistry.getMetricsAsJSON()),
+    ];
     known = new Set<string>();
     for (const m of json) {
       known.add(m.name);
@@ -341,6 +574,15 @@ describe('deploy kit: Grafana dashboard', () => {
       'p28_portfolio_too_old_total',
       'p28_missing_portfolio_state_total',
       'p28_stale_input_total',
+      'p28_gate_breaker_open',
+      'p28_mode_overrides',
+      'p28_reduce_only_mode',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'p28_state_lost_total',
+      'p28_ledger_rejected_entries_total',
+      'p28_log_dropped_total',
     ]) {
       expect(text, `dashboard misses ${metric}`).toContain(metric);
     }
@@ -356,6 +598,37 @@ describe('deploy kit: Grafana dashboard', () => {
     );
     const modePanel = allPanels(dashboard.panels).find((p) => p.type === 'stat' && p.title === 'Mode');
     expect(modePanel?.targets?.[0]?.expr).toContain('p28_enforce_mode');
+  });
+
+  it('names the mode shadow, enforce or reduce_only', () => {
+    const mode = allPanels(dashboard.panels).find((p) => p.type === 'stat' && p.title === 'Mode');
+    const expr = mode?.targets?.[0]?.expr ?? '';
+    expect(expr).toContain('p28_reduce_only_mode');
+    // p28_enforce_mode is 1 in reduce_only too: the sum tells the three apart
+    const options = Object.fromEntries(
+      (mode?.fieldConfig?.defaults?.mappings ?? [])
+        .filter((m) => m.type === 'value')
+        .flatMap((m) => Object.entries(m.options ?? {}).map(([v, o]) => [v, o.text])),
+    );
+    expect(options).toEqual({ '0': 'shadow', '1': 'enforce', '2': 'reduce_only' });
+  });
+
+  it('keeps budget panels on their last-known values during an incident, on both sides of the leader join', () => {
+    const budgetExprs = allPanels(dashboard.panels)
+      .flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr ?? '' })))
+      .filter((t) => /p28_budget_value_usd|p28_budget_utilization_ratio|p28_stress_factor/.test(t.expr));
+    expect(budgetExprs.length).toBeGreaterThanOrEqual(4);
+    for (const { title, expr } of budgetExprs) {
+      const names = metricNamesIn(expr);
+      expect(names, title).toContain('p28_budget_leader');
+      for (const name of names) {
+        const wrapped = new RegExp(`last_over_time\\(${name}(\\{[^}]*\\})?\\[15m\\]\\)`, 'g');
+        const bare = new RegExp(`(?<![\\w:])${name}(?![\\w:])`, 'g');
+        expect((expr.match(wrapped) ?? []).length, `${title}: ${name} not under last_over_time`).toBe(
+          (expr.match(bare) ?? []).length,
+        );
+      }
+    }
   });
 
   it('has unique panel ids and no overlapping panels', () => {
@@ -424,7 +697,8 @@ describe('deploy kit: systemd unit and env file', () => {
       ['PrivateTmp', 'yes'],
       ['Restart', 'always'],
       ['ProtectHome', 'yes'],
-      ['ExecStart', '/usr/bin/node --max-semi-space-size=64 /opt/p28/dist/main.js'],
+      // env finds the Node that NODE_BIN names: systemd will not take a variable as the command
+      ['ExecStart', '/usr/bin/env ${NODE_BIN} --max-semi-space-size=64 /opt/p28/dist/main.js'],
       ['WorkingDirectory', '/opt/p28'],
       ['EnvironmentFile', '/etc/p28/p28-portfolio-risk-governor.env'],
       ['KillSignal', 'SIGTERM'],
@@ -433,6 +707,10 @@ describe('deploy kit: systemd unit and env file', () => {
     ]) {
       expect(directives(key), key).toEqual([value]);
     }
+    // the Node binary is configurable, with a default; the service itself refuses one too old
+    const env = directives('Environment').flatMap((d) => d.split(/\s+/));
+    expect(env).toContain('NODE_BIN=/usr/bin/node');
+    expect(unit).toMatch(/systemctl edit[\s\S]*NODE_BIN=/);
     // V8's JIT writes executable memory: this hardening option would kill node at start
     expect(directives('MemoryDenyWriteExecute')).toEqual([]);
     expect(directives('After')[0]).toMatch(/network-online\.target/);
@@ -454,7 +732,7 @@ describe('deploy kit: systemd unit and env file', () => {
     copyFileSync(path(UNIT), copy);
     // verify checks that ExecStart's binary exists; where node lives elsewhere, point it there
     if (!existsSync('/usr/bin/node')) {
-      writeFileSync(copy, unit.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+      writeFileSync(copy, unit.replace('NODE_BIN=/usr/bin/node', `NODE_BIN=${process.execPath}`));
     }
     const r = run('systemd-analyze', ['verify', copy], verifyDir);
     expect(r.status, r.output).toBe(0);
@@ -493,6 +771,33 @@ describe('deploy kit: systemd unit and env file', () => {
     expect(config.BUDGET_COMPUTE_INTERVAL_SEC).toBe(d.BUDGET_COMPUTE_INTERVAL_SEC);
     expect(config.LEADER_LEASE_MS).toBe(d.LEADER_LEASE_MS);
     expect(config.GATE_TIMEOUT_MS).toBe(d.GATE_TIMEOUT_MS);
+  });
+});
+
+describe('runbook: emergency steps', () => {
+  const runbook = existsSync(path('docs/runbook.md')) ? read('docs/runbook.md') : '';
+  const section = (heading: string) => {
+    const start = runbook.indexOf(`\n## ${heading}`);
+    const end = runbook.indexOf('\n## ', start + 4);
+    return start < 0 ? '' : runbook.slice(start, end < 0 ? undefined : end);
+  };
+
+  it('uses p28ctl first and keeps curl as the fallback', () => {
+    const rollback = section('Emergency rollback');
+    expect(rollback).toContain('p28ctl rollback --reason');
+    expect(rollback).toContain('p28ctl status');
+    expect(rollback).toMatch(
+      /curl[^\n]*\/ops\/rollback|\/ops\/rollback[^\n]*\n[^\n]*curl|-X POST[\s\S]*\/ops\/rollback/,
+    );
+    expect(rollback.indexOf('p28ctl rollback')).toBeLessThan(rollback.indexOf('/ops/rollback'));
+    const kill = section('Kill switch: reduce only');
+    expect(kill).toContain('p28ctl mode reduce-only --reason');
+    expect(kill).toContain('"mode":"reduce_only"');
+  });
+
+  it('names the Alertmanager config and its placeholders', () => {
+    expect(runbook).toContain('deploy/alertmanager/alertmanager.yml');
+    expect(runbook).toContain('REPLACE-ME');
   });
 });
 
