@@ -79,8 +79,10 @@ describe('ops: the mode cannot be switched off quietly', () => {
     // Redis is down, so nothing reverts it: the reader alone must honour the expiry
     expect(reader.effectiveMode('ETHUSDT')).toBe('shadow');
     expect(reader.effectiveMode('BTCUSDT')).toBe('enforce');
+    // an authenticated caller gets the fail-open reason (an anonymous one only the decision)
     const gate = await request(t.http)
       .post('/governor/evaluate')
+      .set(auth)
       .send({ plan_id: 'p-exp', symbol: 'ETHUSDT' })
       .expect(200);
     expect(gate.body).toMatchObject({ decision: 'ALLOW', mode: 'shadow', fail_open: 'redis_unavailable' });
