@@ -227,8 +227,9 @@ export class BudgetEngine {
 
       if (!usable || !clusterOf || !volOf) {
         this.clearGauges(new Map());
-        // nothing to enforce is not a failure: followers must learn so from the status too
-        if (symbols.length === 0) await this.publishStatus(session, 0, 0);
+        // followers learn from the status whether this was a success (nothing to enforce) or not
+        await this.publishStatus(session, symbols.length, 0);
+        if (symbols.length === 0) this.metrics.loopLastSuccess.set(this.clock.nowSec());
         const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
         return finish({
           outcome,
@@ -317,9 +318,6 @@ export class BudgetEngine {
         }
       }
       queueViolations(writes, found, planned);
-      // rides in the same round trip; a follower cannot tell which budget writes failed, the
-      // leader's own readiness can (see TickResult.success)
-      for (const c of this.status.commands(this.clock.nowMs(), active.length, found.length)) writes.add(c);
       if (refusedError) {
         this.logger.error({
           msg: refusedError.error.includes('not finite')
@@ -373,7 +371,11 @@ export class BudgetEngine {
         });
       }
       this.clearGauges(written);
-      if (writeFailures === 0) this.metrics.loopLastSuccess.set(now);
+      // a round trip of its own: the status says what Redis accepted, which only its replies tell
+      await this.publishStatus(session, active.length, written.size);
+      // per-key failures are counted above; the loop has stalled only when nothing was written
+      if (BudgetStatusRepository.succeeded(active.length, written.size))
+        this.metrics.loopLastSuccess.set(now);
       if (violations.length > 0) {
         this.logger.log({
           msg: 'budget violations',
