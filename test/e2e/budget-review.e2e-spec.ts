@@ -137,6 +137,24 @@ describe('budget status, health and universe: what may be trusted', () => {
     }
   });
 
+  it('a status key of the wrong type: the leader still writes budgets and stays ready, the follower is not ready', async () => {
+    const clock = new ManualClock(Date.now());
+    const [leader, follower] = await pair(clock);
+    await r.set(Keys.budgetStatus, '{"last_success_ms": 9999999999999}');
+    await r.persist(Keys.budgetStatus);
+    clock.advance(60_000);
+    await putState(clock);
+    await r.hset(Keys.position('ETHUSDT'), { position_amt: '1', side: 'LONG', mark_price: '3000' });
+    expect(await leader.scheduler.runOnce()).toMatchObject({
+      led: true,
+      result: { written: 1, success: true },
+    });
+    expect(await follower.scheduler.runOnce()).toEqual({ led: false });
+    await request(leader.t.http).get('/health/ready').expect(200);
+    await request(follower.t.http).get('/health/ready').expect(503);
+    expect(await r.type(Keys.budgetStatus)).toBe('string');
+  });
+
   it('one junk budget key among three: the loop success gauge still moves, the write failure is counted', async () => {
     const clock = new ManualClock(Date.now());
     const a = await boot(clock, { BUDGET_UNIVERSE: 'BTCUSDT,ETHUSDT,SOLUSDT' });
