@@ -84,6 +84,12 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
     // a budget older than the gate's max age enforces nothing, however recent the interval says
     this.heartbeat.register(this.intervalMs, this.config.GATE_BUDGET_MAX_AGE_SEC * 1000);
     this.logger.log({ msg: 'budget loop started', interval_ms: this.intervalMs });
+    if (3 * this.config.BUDGET_COMPUTE_INTERVAL_SEC > this.config.GATE_BUDGET_MAX_AGE_SEC)
+      this.logger.warn({
+        msg: 'the gate calls a budget stale before 3 intervals pass: health judges writes by GATE_BUDGET_MAX_AGE_SEC',
+        BUDGET_COMPUTE_INTERVAL_SEC: this.config.BUDGET_COMPUTE_INTERVAL_SEC,
+        GATE_BUDGET_MAX_AGE_SEC: this.config.GATE_BUDGET_MAX_AGE_SEC,
+      });
     // started here rather than on a timer, so settled() covers it as soon as the app is up
     void this.fire(true);
   }

@@ -176,6 +176,9 @@ describe('budget status, health and universe: what may be trusted', () => {
     await r.hset(Keys.position('ETHUSDT'), { position_amt: '1', side: 'LONG', mark_price: '3000' });
     expect(await a.scheduler.runOnce()).toMatchObject({ led: true, result: { written: 1 } });
     clock.advance(90_000);
+    expect(
+      a.t.logs.some((l) => l.level === 'warn' && String(l.msg).includes('GATE_BUDGET_MAX_AGE_SEC')),
+    ).toBe(true);
     const g = await request(a.t.http)
       .post('/governor/evaluate')
       .send({ plan_id: 'p1', symbol: 'ETHUSDT', side: 'BUY', qty: 1, projected_notional: 1e6 });
