@@ -40,6 +40,8 @@ const NO_REPLIES: Array<() => Reply> = [];
 interface Target {
   symbol: string;
   notional: number;
+  /** the reference price written into the budget hash, when one is known */
+  price?: number;
 }
 
 /** One symbol's budget, serialised, before anything is queued. */
@@ -201,23 +203,36 @@ export class BudgetEngine {
       const bySymbol = scan.value;
       const universe = universeScan.value;
       const candidates = new Set(bySymbol.keys());
-      for (const s of universe) candidates.add(s);
+      for (const s of universe.configured) candidates.add(s);
+      for (const s of universe.market) candidates.add(s);
       const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
 
       // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
       const second = new Batch();
-      const positionOf = this.positions.plan(second, bySymbol);
+      const flatPrices = new Map<string, number>();
+      const positionOf = this.positions.plan(second, bySymbol, flatPrices);
       const clusterMap = usable ? clusterMapOf(stale) : undefined;
       const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, candidates, ages) : undefined;
-      const volOf = usable ? this.vol.plan(second, candidates, ages) : undefined;
+      // the market states are read even without a usable state: whether they are live decides the
+      // universe, and so whether this tick had anything to budget
+      const market = this.vol.planWithMarket(second, candidates, ages);
+      const volOf = usable ? market.vol : undefined;
       await second.run(session);
 
       // budgeted: every active position, and every flat symbol of the universe (notional 0)
       const active: Target[] = [];
       for (const symbol of [...candidates].sort()) {
         const p = positionOf(symbol, stale);
-        if (typeof p === 'object') active.push(p);
-        else if (p === 'flat' && universe.has(symbol)) active.push({ symbol, notional: 0 });
+        if (typeof p === 'object') {
+          active.push(p);
+          continue;
+        }
+        if (p !== 'flat') continue;
+        const m = market.market(symbol);
+        if (!UniverseReader.includes(universe, symbol, m, stale)) continue;
+        // the flat key's own price first (one position rule), else a live market state's
+        const livePrice = m.age === 'fresh' || m.age === 'absent' ? m.price : undefined;
+        active.push({ symbol, notional: 0, price: flatPrices.get(symbol) ?? livePrice });
       }
       const heat = await heatP;
       const heatView = { value: heat.value, status: heat.status, source: heat.source };
@@ -227,8 +242,9 @@ export class BudgetEngine {
 
       if (!usable || !clusterOf || !volOf) {
         this.clearGauges(new Map());
-        // nothing to enforce is not a failure: followers must learn so from the status too
-        if (symbols.length === 0) await this.publishStatus(session, 0, 0);
+        // followers learn from the status whether this was a success (nothing to enforce) or not
+        await this.publishStatus(session, symbols.length, 0);
+        if (symbols.length === 0) this.metrics.loopLastSuccess.set(this.clock.nowSec());
         const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
         return finish({
           outcome,
@@ -279,6 +295,7 @@ export class BudgetEngine {
             base_risk_pct: this.config.BASE_RISK_PCT,
             position_notional: r.positionNotional,
             utilization: r.utilization,
+            price: pos.price ?? null,
           };
           // serialise everything before queueing anything, so a refused value queues nothing
           const values = budgetValues(record);
@@ -317,9 +334,6 @@ export class BudgetEngine {
         }
       }
       queueViolations(writes, found, planned);
-      // rides in the same round trip; a follower cannot tell which budget writes failed, the
-      // leader's own readiness can (see TickResult.success)
-      for (const c of this.status.commands(this.clock.nowMs(), active.length, found.length)) writes.add(c);
       if (refusedError) {
         this.logger.error({
           msg: refusedError.error.includes('not finite')
@@ -373,7 +387,11 @@ export class BudgetEngine {
         });
       }
       this.clearGauges(written);
-      if (writeFailures === 0) this.metrics.loopLastSuccess.set(now);
+      // a round trip of its own: the status says what Redis accepted, which only its replies tell
+      await this.publishStatus(session, active.length, written.size);
+      // per-key failures are counted above; the loop has stalled only when nothing was written
+      if (BudgetStatusRepository.succeeded(active.length, written.size))
+        this.metrics.loopLastSuccess.set(now);
       if (violations.length > 0) {
         this.logger.log({
           msg: 'budget violations',

@@ -35,6 +35,7 @@ describe('budget serialisation', () => {
     base_risk_pct: 0.02,
     position_notional: 3000.005,
     utilization: 1.7985611510791366,
+    price: 60000.5,
   };
 
   it('budgetValues serialises a budget exactly as toFields does, in BUDGET_FIELDS order', () => {

@@ -19,6 +19,11 @@ export interface BudgetRecord {
   base_risk_pct: number;
   position_notional: number;
   utilization: number;
+  /**
+   * The symbol's reference price (the position's, else the live market state's), so the gate can
+   * price a first entry's quantity; written as '' when none is known.
+   */
+  price?: number | null;
 }
 
 /** The `json` of a `quantum:stream:budget.violation` entry, the shape existing consumers parse. */
@@ -59,6 +64,8 @@ export function toFields(record: object): string[] {
       if (!Number.isFinite(v)) throw new NonFiniteValueError(`${k} is not finite (${v})`);
       const d = DECIMALS[k];
       out.push(k, String(d === undefined ? v : roundTo(v, d)));
+    } else if (v === null) {
+      out.push(k, '');
     } else {
       out.push(k, String(v));
     }
@@ -80,6 +87,7 @@ export const BUDGET_FIELDS = [
   'base_risk_pct',
   'position_notional',
   'utilization',
+  'price',
 ] as const satisfies ReadonlyArray<keyof BudgetRecord>;
 
 const num = (field: string, v: number, decimals?: number): string => {
@@ -111,10 +119,11 @@ export function budgetValues(r: BudgetRecord): string[] {
     num('base_risk_pct', r.base_risk_pct),
     num('position_notional', r.position_notional, USD_DECIMALS),
     num('utilization', r.utilization, RATIO_DECIMALS),
+    r.price === null || r.price === undefined ? '' : num('price', r.price),
   ];
 }
 
-const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct']));
+const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct', 'price']));
 
 /** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
 export function parseBudgetHash(hash: Record<string, string>): Record<string, string | number> {

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Clock } from '../common/clock.js';
+import { AppConfig } from '../config/index.js';
 import { HealthParts } from '../health/health-parts.js';
 import { LoopHeartbeat } from '../health/loop-heartbeat.js';
 import { Metrics } from '../health/metrics.js';
@@ -34,6 +35,8 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
   private stopped = false;
   private inFlight?: Promise<RunResult>;
   private ticks = 0;
+  /** The last refusal of the leader's status that was logged, so a bad status warns once. */
+  private refusedStatus?: string;
 
   constructor(
     private readonly engine: BudgetEngine,
@@ -43,6 +46,7 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
     private readonly metrics: Metrics,
     private readonly clock: Clock,
     private readonly status: BudgetStatusRepository,
+    private readonly config: AppConfig,
     parts: HealthParts,
   ) {
     parts.add('budget_engine', () => {
@@ -56,7 +60,8 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
         ...(lapsed
           ? {
               degraded:
-                'no successful budget write within 3 intervals while symbols are budgeted' +
+                'no successful budget write within ' +
+                `${Math.round((this.heartbeat.enforceWindowMs ?? 0) / 1000)} s while symbols are budgeted` +
                 (successAge === undefined ? ' (none yet)' : ` (last ${Math.round(successAge / 1000)} s ago)`),
             }
           : {}),
@@ -76,8 +81,15 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   onApplicationBootstrap() {
-    this.heartbeat.register(this.intervalMs);
+    // a budget older than the gate's max age enforces nothing, however recent the interval says
+    this.heartbeat.register(this.intervalMs, this.config.GATE_BUDGET_MAX_AGE_SEC * 1000);
     this.logger.log({ msg: 'budget loop started', interval_ms: this.intervalMs });
+    if (3 * this.config.BUDGET_COMPUTE_INTERVAL_SEC > this.config.GATE_BUDGET_MAX_AGE_SEC)
+      this.logger.warn({
+        msg: 'the gate calls a budget stale before 3 intervals pass: health judges writes by GATE_BUDGET_MAX_AGE_SEC',
+        BUDGET_COMPUTE_INTERVAL_SEC: this.config.BUDGET_COMPUTE_INTERVAL_SEC,
+        GATE_BUDGET_MAX_AGE_SEC: this.config.GATE_BUDGET_MAX_AGE_SEC,
+      });
     // started here rather than on a timer, so settled() covers it as soon as the app is up
     void this.fire(true);
   }
@@ -112,9 +124,11 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
       // an acquire racing LeaderService's own cycle could make it drop a lease it just won
       if (this.leader.isLeader()) await this.leader.refresh();
       if (!this.leader.isLeader()) {
+        this.heartbeat.role(false);
         await this.followLeader();
         return { led: false };
       }
+      this.heartbeat.role(true);
       const result = await this.engine.tick();
       if (result.success) this.heartbeat.success(this.clock.nowMs());
       return { led: true, result };
@@ -138,8 +152,17 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
   /** A follower computes nothing: its readiness follows the leader's last successful write. */
   private async followLeader(): Promise<void> {
     try {
-      const status = await this.status.read();
-      if (status) this.heartbeat.success(status.lastSuccessMs);
+      const status = await this.status.read(this.clock.nowMs());
+      if (status.ok) {
+        this.heartbeat.leaderSuccess(status.lastSuccessMs);
+        this.refusedStatus = undefined;
+      } else if (status.why !== 'absent' && status.why !== this.refusedStatus) {
+        this.refusedStatus = status.why;
+        this.logger.warn({
+          msg: 'budget status refused: not counted as a successful write',
+          why: status.why,
+        });
+      }
     } catch (err) {
       this.logger.debug({ msg: 'budget status not read', error: (err as Error).message });
     }

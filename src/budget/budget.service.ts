@@ -10,6 +10,7 @@ import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
 import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
 import type { SimulateBudgetDto } from './dto/simulate-budget.dto.js';
+import { FUTURE_TOLERANCE_SEC } from './inputs/reading.js';
 import { VOL_NORMAL } from './inputs/volatility.reader.js';
 
 export const INJECTED_STATE_TTL_SEC = 120;
@@ -57,6 +58,16 @@ export class BudgetService {
     const budgetUsd = budget?.budget_usd;
     if (typeof budgetUsd !== 'number') {
       return { violation: false, reason: 'no_budget_data_fail_open' as const };
+    }
+    // judged like the gate judges (docs/contract.md §3): a budget it no longer trusts decides nothing
+    const at = budget?.timestamp;
+    const now = this.clock.nowSec();
+    if (
+      typeof at !== 'number' ||
+      now - at > this.config.GATE_BUDGET_MAX_AGE_SEC ||
+      at > now + FUTURE_TOLERANCE_SEC
+    ) {
+      return { violation: false, reason: 'stale_budget_fail_open' as const };
     }
     const notional = roundTo(positionNotional, 2);
     const violation = notional > budgetUsd;

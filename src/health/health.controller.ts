@@ -59,7 +59,7 @@ export class HealthBodyResponse {
 
   @ApiPropertyOptional({
     type: [String],
-    example: ['budget_engine: no successful budget write within 3 intervals'],
+    example: ['budget_engine: no successful budget write within 30 s while symbols are budgeted'],
     description: 'why the gate cannot enforce as configured (status `degraded`, still 200)',
   })
   degraded?: string[];
@@ -137,14 +137,17 @@ export class HealthController {
     return this.terminus.check([]);
   }
 
-  /** Readiness: Redis answers PING and budgets were written successfully within 3 intervals. */
+  /**
+   * Readiness: Redis answers PING and budgets were written successfully within 3 intervals (or the
+   * gate's budget max age, when shorter).
+   */
   @Get('ready')
   @HealthCheck()
   @ApiOperation({
     summary: 'Readiness probe',
     description:
       'Open. Ready when Redis answers PING, the budget loop ran within 3 intervals and the last successful ' +
-      "budget write (the leader's, on a follower) is within 3 intervals; else 503.",
+      "budget write (the leader's, on a follower) is within 3 intervals, or GATE_BUDGET_MAX_AGE_SEC when shorter; else 503.",
   })
   ready() {
     return this.terminus.check([() => this.redisIndicator.isHealthy(), () => this.loopIndicator.isHealthy()]);

@@ -6,6 +6,7 @@ describe('LoopHeartbeat: ran vs enforced (CONTRACT.md §5)', () => {
   it('a loop that runs without a successful write is fresh but not enforcing', () => {
     const hb = new LoopHeartbeat();
     hb.register(10_000);
+    hb.role(true);
     hb.beat(1_000_000);
     expect(hb.isFresh(1_000_000)).toBe(true);
     expect(hb.isEnforcing(1_000_000)).toBe(false);
@@ -17,9 +18,31 @@ describe('LoopHeartbeat: ran vs enforced (CONTRACT.md §5)', () => {
 
   it("the success time never moves backwards (a follower may read an older leader's write)", () => {
     const hb = new LoopHeartbeat();
-    hb.success(2000);
-    hb.success(1000);
+    hb.leaderSuccess(2000);
+    hb.leaderSuccess(1000);
     expect(hb.lastSuccessMs).toBe(2000);
+  });
+
+  it("a leader is judged by its own writes, a follower by the leader's; a role change drops the leader's view", () => {
+    const hb = new LoopHeartbeat();
+    hb.register(10_000);
+    hb.leaderSuccess(1_000_000);
+    expect(hb.isEnforcing(1_010_000)).toBe(true);
+    hb.role(true);
+    expect(hb.lastSuccessMs).toBeUndefined();
+    expect(hb.isEnforcing(1_010_000)).toBe(false);
+    hb.success(1_020_000);
+    hb.role(false);
+    expect(hb.lastSuccessMs).toBeUndefined();
+  });
+
+  it('the window is the shorter of 3 intervals and the one given (the gate max age)', () => {
+    const hb = new LoopHeartbeat();
+    hb.register(60_000, 60_000);
+    hb.role(true);
+    hb.success(0);
+    expect(hb.isEnforcing(60_000)).toBe(true);
+    expect(hb.isEnforcing(60_001)).toBe(false);
   });
 });
 

@@ -4,8 +4,9 @@ import { Clock } from '../common/clock.js';
 import { LoopHeartbeat } from './loop-heartbeat.js';
 
 /**
- * Readiness of the budget loop (CONTRACT.md §5): the loop ran within 3 intervals and the last
- * *successful* budget write is within 3 intervals. On a follower the write is the leader's, read
+ * Readiness of the budget loop (docs/contract.md §5): the loop ran within 3 intervals and the last
+ * *successful* budget write is within 3 intervals, or GATE_BUDGET_MAX_AGE_SEC when shorter (an
+ * older budget makes the gate fail open). On a follower the write is the leader's, read
  * from Redis, so a replica that does not compute is still ready while budgets are enforced.
  */
 @Injectable()
@@ -26,7 +27,7 @@ export class LoopHealthIndicator {
     if (!this.heartbeat.isFresh(now))
       return indicator.down({ ...data, message: 'budget loop has not run within 3 intervals' });
     if (!this.heartbeat.isEnforcing(now))
-      return indicator.down({ ...data, message: 'no successful budget write within 3 intervals' });
+      return indicator.down({ ...data, message: 'no successful budget write within the enforce window' });
     return indicator.up(data);
   }
 }

@@ -133,7 +133,7 @@ describe('budget engine tick against a real Redis', () => {
       symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
       written: 3,
     });
-    expect(res.roundTrips - res.scanRoundTrips).toBe(3);
+    expect(res.roundTrips - res.scanRoundTrips).toBe(4); // 2 reads, the writes, the status
 
     const cases = [
       { symbol: 'BTCUSDT', cluster: 0.2, vol: 0.67, notional: 0.05 * 60000 },
@@ -201,7 +201,7 @@ describe('budget engine tick against a real Redis', () => {
     expect(small.written).toBe(5);
     expect(big.written).toBe(400);
     expect(big.roundTrips - big.scanRoundTrips).toBe(small.roundTrips - small.scanRoundTrips);
-    expect(big.roundTrips - big.scanRoundTrips).toBe(3);
+    expect(big.roundTrips - big.scanRoundTrips).toBe(4);
   });
 
   describe('violations', () => {
@@ -517,7 +517,7 @@ describe('budget engine tick against a real Redis', () => {
     expect(await shown()).toEqual(second);
   });
 
-  it('failed writes are counted, only the failed symbol loses its budget, and the tick is not a success', async () => {
+  it('failed writes are counted, only the failed symbol loses its budget; the loop success gauge moves (a budget was written)', async () => {
     const { clock, engine, metrics, t } = await boot();
     await putState(100000, nowSec(clock));
     await r.hset('quantum:state:positions:BTCUSDT', { position_amt: '1', side: 'LONG', mark_price: '100' });
@@ -526,6 +526,7 @@ describe('budget engine tick against a real Redis', () => {
     await r.set('quantum:stream:budget.violation', 'wrong type'); // XADD fails
     const failsBefore = await metric(metrics.redisWriteFail);
     const lastSuccess = await metric(metrics.loopLastSuccess);
+    clock.advance(1000);
 
     const res = await engine.tick();
     expect(res.writeFailures).toBe(2);
@@ -535,7 +536,8 @@ describe('budget engine tick against a real Redis', () => {
     expect(res.violations).toEqual(['ETHUSDT']); // found (and counted) even though its XADD failed
     expect(await metric(metrics.budgetValue, { symbol: 'BTCUSDT' })).toBe(0);
     expect((await metrics.budgetValue.get()).values.map((v) => v.labels.symbol)).toEqual(['ETHUSDT']);
-    expect(await metric(metrics.loopLastSuccess)).toBe(lastSuccess);
+    expect(lastSuccess).not.toBe(nowSec(clock));
+    expect(await metric(metrics.loopLastSuccess)).toBe(nowSec(clock));
     expect(t.logs.some((l) => l.msg === 'budget writes failed')).toBe(true);
   });
 

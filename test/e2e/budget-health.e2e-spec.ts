@@ -30,6 +30,8 @@ describe('budget health and readiness against a real Redis', () => {
       {
         REDIS_URL: redis.url,
         BUDGET_COMPUTE_INTERVAL_SEC: String(INTERVAL_SEC),
+        // the gate trusts a budget for 3 intervals, so health and the gate agree on "enforcing"
+        GATE_BUDGET_MAX_AGE_SEC: String(3 * INTERVAL_SEC),
         HEAT_GATE_METRICS_URL: heatUrl,
         P28_MODE: 'enforce',
         ...env,

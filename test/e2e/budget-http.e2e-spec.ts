@@ -194,14 +194,26 @@ describe('budget HTTP API', () => {
         .send({ equity_usd: 100000, heat: 0.25 })
         .expect(200);
       expect(defaults.body.budget_usd).toBe(1668);
-      expect((await r.keys('*')).filter((k) => k !== 'quantum:p28:leader')).toEqual([]);
+      // heat is not clamped (docs/contract.md §1): 1.5 weighs 0.6 and the final stress is clamped
+      const hot = await request(t.http)
+        .post('/budgets/simulate')
+        .set(bearer(viewer))
+        .send({ equity_usd: 100000, heat: 1.5, cluster_stress: 0, vol_regime: 0.33 })
+        .expect(200);
+      expect(hot.body.stress_factor).toBeCloseTo(0.666, 6);
+      // the lease and the shared mode (re-seeded by its refresh after the flush) are not simulate's
+      const keys = await r.keys('*');
+      expect(keys.filter((k) => k !== 'quantum:p28:leader' && !k.startsWith('quantum:{p28:ops}:'))).toEqual(
+        [],
+      );
     });
 
     it.each([
       [{ heat: 0.1 }, 'equity_usd'],
       [{ equity_usd: 'abc' }, 'equity_usd'],
       [{ equity_usd: -1 }, 'equity_usd'],
-      [{ equity_usd: 1000, heat: 2 }, 'heat'],
+      [{ equity_usd: 1000, heat: -0.1 }, 'heat'],
+      [{ equity_usd: 1000, heat: 1001 }, 'heat'],
       [{ equity_usd: 1000, vol_regime: 'HIGH' }, 'vol_regime'],
       [{ equity_usd: 1000, position_notional: -3 }, 'position_notional'],
       [{ equity_usd: 1000, surprise: 1 }, 'surprise'],

@@ -70,8 +70,8 @@ describe('the tradable universe against a real Redis', () => {
     await redis?.close();
   });
 
-  it('budgets flat symbols with a market-state key or in BUDGET_UNIVERSE (notional 0); junk names are counted, not budgeted', async () => {
-    const { clock, engine, metrics } = await boot({ BUDGET_UNIVERSE: 'ADAUSDT,XRPUSDT,toString' });
+  it('budgets flat symbols with a market-state key or in BUDGET_UNIVERSE (notional 0); junk key names are counted, not budgeted', async () => {
+    const { clock, engine, metrics } = await boot({ BUDGET_UNIVERSE: 'ADAUSDT,XRPUSDT' });
     const now = nowSec(clock);
     await r.hset(Keys.portfolioState, { equity_usd: '100000', drawdown: '0', timestamp: String(now) });
     await r.hset(Keys.position('BTCUSDT'), { position_amt: '0.01', side: 'LONG', mark_price: '60000' });
@@ -80,6 +80,7 @@ describe('the tradable universe against a real Redis', () => {
     await r.hset(Keys.marketState('SOLUSDT'), { sigma: '0.035', ts_timestamp: String(now) });
     await r.hset(Keys.position('SOLUSDT'), { position_amt: '3', side: 'FLAT', mark_price: '150' });
     await r.hset(Keys.marketState('constructor'), { sigma: '0.01', ts_timestamp: String(now) });
+    await r.hset(Keys.marketState('toString'), { sigma: '0.01', ts_timestamp: String(now) });
     const before = await metric(metrics.staleInput, { input_type: 'symbol' });
 
     const res = await engine.tick();

@@ -104,8 +104,10 @@ const problemsOf = (fn: () => unknown): string => {
   return '';
 };
 
-describe('numeric variables are plain decimals (CONTRACT §6)', () => {
+describe('numeric variables are plain decimals (docs/contract.md §6)', () => {
   it.each([
+    ['ALPHA_HEAT', '-0'],
+    ['MIN_BUDGET_USD', '-0.0'],
     ['PORT', '0x1F90'],
     ['PORT', '8.049e3'],
     ['PORT', ' 8049'],
@@ -141,6 +143,51 @@ describe('numeric variables are plain decimals (CONTRACT §6)', () => {
     );
     // plain digits, but past what a double holds: Infinity is refused too
     expect(problemsOf(() => loadConfig({ MAX_BUDGET_USD: '9'.repeat(400) }))).toMatch(/^MAX_BUDGET_USD=/);
+  });
+});
+
+describe('BUDGET_UNIVERSE obeys the symbol rule (docs/contract.md §2)', () => {
+  it.each(['BTCUSDT,toString', 'btcusdt', 'BTC USDT', 'BTCUSDT,__proto__', 'ETH*'])(
+    'BUDGET_UNIVERSE=%j is refused, naming the variable',
+    (value) => {
+      expect(problemsOf(() => loadConfig({ BUDGET_UNIVERSE: value }))).toMatch(/^BUDGET_UNIVERSE=/);
+    },
+  );
+
+  it('accepts upper-case symbols, with spaces around the commas', () => {
+    expect(loadConfig({ BUDGET_UNIVERSE: 'BTCUSDT, 1000PEPEUSDT,BTC-PERP' }).BUDGET_UNIVERSE).toEqual([
+      'BTCUSDT',
+      '1000PEPEUSDT',
+      'BTC-PERP',
+    ]);
+  });
+});
+
+describe("the old env file's REDIS_HOST / REDIS_PORT (docs/integration.md, migration)", () => {
+  it('become REDIS_URL when REDIS_URL is unset, with REDIS_PASSWORD and REDIS_DB', () => {
+    expect(loadConfig({ REDIS_HOST: '10.0.0.5', REDIS_PORT: '6380' }).REDIS_URL).toBe(
+      'redis://10.0.0.5:6380/0',
+    );
+    expect(loadConfig({ REDIS_HOST: 'redis.internal' }).REDIS_URL).toBe('redis://redis.internal:6379/0');
+    expect(
+      loadConfig({ REDIS_HOST: '10.0.0.5', REDIS_PORT: '6380', REDIS_PASSWORD: 'p@ss:/w', REDIS_DB: '2' })
+        .REDIS_URL,
+    ).toBe('redis://:p%40ss%3A%2Fw@10.0.0.5:6380/2');
+    expect(loadConfig({ REDIS_PORT: '6390' }).REDIS_URL).toBe('redis://127.0.0.1:6390/0');
+  });
+
+  it('are refused next to REDIS_URL (which one is meant?), and when malformed, naming the variable', () => {
+    const both = problemsOf(() => loadConfig({ REDIS_URL: 'redis://a:6379/0', REDIS_HOST: 'b' }));
+    expect(both).toMatch(/REDIS_URL/);
+    expect(both).toMatch(/REDIS_HOST/);
+    expect(problemsOf(() => loadConfig({ REDIS_HOST: 'h', REDIS_PORT: '0x18eb' }))).toMatch(/^REDIS_PORT=/);
+    expect(problemsOf(() => loadConfig({ REDIS_HOST: 'h', REDIS_PORT: '70000' }))).toMatch(/^REDIS_PORT=/);
+    expect(problemsOf(() => loadConfig({ REDIS_HOST: 'h/x@y' }))).toMatch(/^REDIS_HOST=/);
+    expect(problemsOf(() => loadConfig({ REDIS_HOST: 'h', REDIS_DB: '-1' }))).toMatch(/^REDIS_DB=/);
+    // the password is a secret: never echoed
+    const pw = problemsOf(() => loadConfig({ REDIS_URL: 'redis://a:6379/0', REDIS_PASSWORD: 'hunter2' }));
+    expect(pw).toMatch(/REDIS_PASSWORD/);
+    expect(pw).not.toContain('hunter2');
   });
 });
 
@@ -219,7 +266,7 @@ describe('the original deployment env file boots', () => {
 LOG_LEVEL=INFO
 P28_MODE=shadow
 REDIS_HOST=127.0.0.1
-REDIS_PORT=6379
+REDIS_PORT=@REDIS_PORT@
 BUDGET_COMPUTE_INTERVAL_SEC=10
 STALE_SEC=30
 MAX_LKG_AGE_SEC=900
@@ -235,18 +282,19 @@ PORT=8049
 
   it('LOG_LEVEL=INFO and the old names: the service starts and answers /health/live', async () => {
     const env = Object.fromEntries(
-      ORIGINAL.trim()
+      ORIGINAL.replace('@REDIS_PORT@', String(redis.port))
+        .trim()
         .split('\n')
         .map((l) => l.split('=', 2) as [string, string]),
     );
-    const app = await startProcessApp({
-      ...env,
-      LOG_LEVEL: env.LOG_LEVEL,
-      REDIS_URL: redis.url,
-      HEAT_TIMEOUT_MS: '100',
-    });
+    // REDIS_URL is not set: the service must reach Redis through REDIS_HOST / REDIS_PORT
+    const app = await startProcessApp({ ...env, HEAT_TIMEOUT_MS: '100' });
     try {
       expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+      const health = (await (await fetch(`${app.url}/health`)).json()) as { redis: string };
+      expect(health.redis).toBe('connected');
+      // the mode was seeded in the test's Redis, not in whatever listens on 127.0.0.1:6379
+      expect(await redis.client().exists('quantum:{p28:ops}:mode')).toBe(1);
       expect(app.lines.some((l) => l.includes('"level":"info"'))).toBe(true);
     } finally {
       app.kill('SIGTERM');

@@ -17,6 +17,7 @@ export const CONTRACT_BUDGET_FIELDS = [
   'base_risk_pct',
   'position_notional',
   'utilization',
+  'price',
 ] as const;
 
 /** §4: fields of a ledger entry (`rollback_of` only on rollbacks). */

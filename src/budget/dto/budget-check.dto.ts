@@ -43,8 +43,9 @@ export class BudgetCheckResponse {
 
   @ApiPropertyOptional({
     type: String,
-    enum: ['no_budget_data_fail_open'],
-    description: 'only without a budget for the symbol: the check fails open',
+    enum: ['no_budget_data_fail_open', 'stale_budget_fail_open'],
+    description:
+      'only when the check fails open: no budget for the symbol, or one older than GATE_BUDGET_MAX_AGE_SEC',
   })
-  reason?: 'no_budget_data_fail_open';
+  reason?: 'no_budget_data_fail_open' | 'stale_budget_fail_open';
 }

@@ -46,6 +46,14 @@ export class BudgetRecordResponse implements BudgetRecord {
 
   @ApiProperty({ type: Number, example: 0.7194, description: 'position_notional / budget_usd' })
   utilization!: number;
+
+  @ApiProperty({
+    type: Number,
+    required: false,
+    example: 60000,
+    description: "reference price: the position's, else the live market state's; absent when none is known",
+  })
+  price?: number;
 }
 
 export class BudgetListResponse {

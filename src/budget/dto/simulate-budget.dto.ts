@@ -2,6 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNumber, IsOptional, IsPositive, Max, Min } from 'class-validator';
 
 const FINITE = { allowNaN: false, allowInfinity: false } as const;
+/** A sanity bound, far above any heat a real portfolio reaches. */
+const HEAT_MAX = 1000;
 
 /** POST /budgets/simulate: CONTRACT.md §2 inputs; omitted stress components count as 0. */
 export class SimulateBudgetDto {
@@ -10,11 +12,19 @@ export class SimulateBudgetDto {
   @IsPositive()
   equity_usd: number;
 
-  @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 1, default: 0, example: 0.25 })
+  /** Not clamped (docs/contract.md §1): the heat gate's heat can exceed 1; only the stress is clamped. */
+  @ApiPropertyOptional({
+    type: Number,
+    minimum: 0,
+    maximum: HEAT_MAX,
+    default: 0,
+    example: 0.25,
+    description: 'the heat gate value, not clamped: above 1 tightens the budget further',
+  })
   @IsOptional()
   @IsNumber(FINITE)
   @Min(0)
-  @Max(1)
+  @Max(HEAT_MAX)
   heat?: number;
 
   @ApiPropertyOptional({ type: Number, minimum: 0, maximum: 1, default: 0, example: 0 })

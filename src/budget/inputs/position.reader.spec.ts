@@ -26,8 +26,8 @@ describe('PositionReader.parse (CONTRACT.md §1 positions)', () => {
   });
 
   it('zero amount or side FLAT is not active', () => {
-    expect(parse('0', 'LONG', '10', null, null)).toEqual({ kind: 'inactive' });
-    expect(parse('3', 'flat', '10', null, null)).toEqual({ kind: 'inactive' });
+    expect(parse('0', 'LONG', '10', null, null)).toEqual({ kind: 'inactive', price: 10 });
+    expect(parse('3', 'flat', '10', null, null)).toEqual({ kind: 'inactive', price: 10 });
   });
 
   it('a key that vanished between SCAN and read is gone, not garbage', () => {

@@ -50,6 +50,8 @@ export class PositionReader {
   plan(
     plan: Batch,
     bySymbol: Map<string, string[]>,
+    /** filled with the price of a flat key, when it carries one (the budget's reference price) */
+    flatPrices?: Map<string, number>,
   ): (symbol: string, stale: StaleInputs) => Position | 'flat' | 'garbage' {
     const replies = new Map<string, Array<{ key: string; reply: () => Reply }>>();
     for (const [symbol, keys] of bySymbol) {
@@ -73,6 +75,7 @@ export class PositionReader {
           garbage = true;
         }
         if (parsed.kind === 'garbage' || parsed.kind === 'gone') continue;
+        if (parsed.kind === 'inactive' && parsed.price !== undefined) flatPrices?.set(symbol, parsed.price);
         return parsed.kind === 'active' ? parsed.position : 'flat';
       }
       return garbage ? 'garbage' : 'flat';
@@ -91,7 +94,7 @@ export class PositionReader {
     fields: ReadonlyArray<string | null>,
   ):
     | { kind: 'active'; position: Position }
-    | { kind: 'inactive' }
+    | { kind: 'inactive'; price: number | undefined }
     | { kind: 'gone' }
     | { kind: 'garbage'; why: string } {
     const parsed = parsePosition(positionHashFromList(fields));
@@ -99,7 +102,7 @@ export class PositionReader {
       case 'gone':
         return { kind: 'gone' };
       case 'inactive':
-        return { kind: 'inactive' };
+        return { kind: 'inactive', price: parsed.price };
       case 'garbage':
         return { kind: 'garbage', why: parsed.why };
     }

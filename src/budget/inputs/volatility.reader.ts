@@ -5,7 +5,16 @@ import { judgeAge, parseNumber, type Ages, type Reading, type StaleInputs } from
 
 export const VOL_NORMAL = 0.33;
 
-const MARKET_FIELDS: readonly string[] = ['sigma', 'ts_timestamp'];
+const MARKET_FIELDS: readonly string[] = ['sigma', 'ts_timestamp', 'price', 'mark_price', 'last_price'];
+/** Price fields a market state may carry, first usable one wins (docs/contract.md §2 `price`). */
+const MARKET_PRICE_AT = [2, 3, 4];
+
+/** What the live market state says beyond volatility: its age and a price, when it carries one. */
+export interface MarketView {
+  /** `none`: no key (it vanished since SCAN); `unreadable`: not a hash, or Redis failed the read */
+  age: 'fresh' | 'stale' | 'garbage' | 'absent' | 'none' | 'unreadable';
+  price?: number;
+}
 const LEGACY_FIELDS: readonly string[] = ['vol_regime', 'sigma'];
 
 /** `vol_regime` text → level (CONTRACT.md §1); undefined when it names none of them. */
@@ -53,6 +62,18 @@ export class VolatilityReader {
     symbols: Iterable<string>,
     ages: Ages,
   ): (symbol: string, stale: StaleInputs) => Reading<number> {
+    return this.planWithMarket(plan, symbols, ages).vol;
+  }
+
+  /** As `plan`, plus each symbol's market view from the same read (one HMGET per key). */
+  planWithMarket(
+    plan: Batch,
+    symbols: Iterable<string>,
+    ages: Ages,
+  ): {
+    vol: (symbol: string, stale: StaleInputs) => Reading<number>;
+    market: (symbol: string) => MarketView;
+  } {
     const replies = new Map<string, { market: () => Reply; legacy: () => Reply }>();
     for (const s of symbols) {
       replies.set(s, {
@@ -60,7 +81,20 @@ export class VolatilityReader {
         legacy: plan.hmget(Keys.legacyMarketState(s), LEGACY_FIELDS),
       });
     }
-    return (symbol, stale) => {
+    const market = (symbol: string): MarketView => {
+      const r = replies.get(symbol);
+      if (!r) return { age: 'none' };
+      const [err, value] = r.market();
+      if (err || !Array.isArray(value)) return { age: 'unreadable' };
+      if (value.every((v) => v === null)) return { age: 'none' };
+      const age = judgeAge(text(value[1]), ages);
+      for (const i of MARKET_PRICE_AT) {
+        const p = parseNumber(text(value[i]), 'positive');
+        if (p.ok) return { age, price: p.n };
+      }
+      return { age };
+    };
+    const vol = (symbol: string, stale: StaleInputs): Reading<number> => {
       const r = replies.get(symbol);
       const [mErr, market] = r ? r.market() : [null, null];
       const [lErr, legacy] = r ? r.legacy() : [null, null];
@@ -75,6 +109,7 @@ export class VolatilityReader {
         Boolean(mErr || lErr),
       );
     };
+    return { vol, market };
   }
 
   static resolve(
