@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -179,6 +180,14 @@ describe('reduce_only mode (kill switch) on the HTTP gate, the consumer, a froze
       symbol: 'BTCUSDT',
     });
     expect(await r.exists(Keys.permit('c-buy'))).toBe(0);
+  });
+
+  it('open /health does not show the consumer name (hostname:pid)', async () => {
+    const res = await request(t.http).get('/health');
+    const name = t.app.get(PlanConsumer).consumerName;
+    expect(res.text).toContain('plan_consumer');
+    expect(res.text).not.toContain(name);
+    expect(res.text).not.toContain(`${hostname()}:${process.pid}`);
   });
 
   it('fails closed from the cached mode while Redis is frozen (timeouts, then the open breaker)', async () => {
