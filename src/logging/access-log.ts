@@ -70,6 +70,7 @@ export function installAccessLog(fastify: FastifyInstance, deps: AccessLogDeps):
       if (held !== undefined) {
         logger.warn({
           msg: 'request refused',
+          request_id: req.id,
           status,
           method: req.method,
           route,
@@ -84,6 +85,7 @@ export function installAccessLog(fastify: FastifyInstance, deps: AccessLogDeps):
       if (actor?.role === 'operator') {
         logger.log({
           msg: 'operator write',
+          request_id: req.id,
           actor: actor.name,
           method: req.method,
           route: req.routeOptions.url ?? logPath(req.url),

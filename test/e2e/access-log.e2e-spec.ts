@@ -59,7 +59,11 @@ describe('access and audit log lines', () => {
     const refused = lines('request refused');
     const by = (status: number, route: string) =>
       refused.find((l) => l.status === status && l.route === route);
-    expect(by(401, '/ops/mode')).toMatchObject({ method: 'GET', reason: expect.stringContaining('missing') });
+    expect(by(401, '/ops/mode')).toMatchObject({
+      method: 'GET',
+      reason: expect.stringContaining('missing'),
+      request_id: expect.any(String),
+    });
     expect(by(403, '/ops/mode')).toMatchObject({ method: 'PUT', token_name: 'val' });
     expect(by(400, '/ops/mode')).toMatchObject({
       token_name: 'alice',
