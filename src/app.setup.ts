@@ -19,6 +19,10 @@ import {
 import { RedisUnavailableFilter } from './common/redis-unavailable.filter.js';
 import { EvaluatePlanDto, GateDecisionResponse } from './governor-gate/dto/evaluate-plan.dto.js';
 import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH } from './governor-gate/gate.route.js';
+import { Metrics } from './health/metrics.js';
+import { installAccessLog } from './logging/access-log.js';
+import { checkBearer } from './ops/auth/bearer.js';
+import { TokenRegistry } from './ops/auth/token-registry.js';
 
 /** Flattens nested validation errors into `field.path: rule` strings, so a 400 names the field. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
@@ -126,6 +130,15 @@ export function configureApp(app: NestFastifyApplication): void {
       return;
     }
     done();
+  });
+  const tokens = app.get(TokenRegistry, { strict: false });
+  const suppressed = app.get(Metrics, { strict: false }).logSuppressed.labels('request_refused');
+  installAccessLog(fastify, {
+    tokenName: (header) => {
+      const check = checkBearer(header, tokens);
+      return check.kind === 'actor' ? check.actor.name : undefined;
+    },
+    onSuppressed: () => suppressed.inc(),
   });
   app.useGlobalPipes(createValidationPipe());
   setupOpenApi(app);

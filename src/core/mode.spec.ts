@@ -31,3 +31,26 @@ describe('effectiveMode (CONTRACT §4)', () => {
     }
   });
 });
+
+describe('modes and expiry with reduce_only (CONTRACT §4)', () => {
+  it('one vocabulary: shadow, enforce, reduce_only', async () => {
+    const { MODES, isMode } = await import('./mode.js');
+    expect([...MODES]).toEqual(['shadow', 'enforce', 'reduce_only']);
+    expect(isMode('reduce_only')).toBe(true);
+    for (const bad of ['constructor', '__proto__', 'toString', '', 'REDUCE_ONLY', null, 1]) {
+      expect(isMode(bad)).toBe(false);
+    }
+  });
+
+  it('an expiring reduce_only reverts to the mode it replaced', () => {
+    const s = { mode: 'reduce_only', expires_at: 100, revert_to: 'enforce', overrides: new Map() };
+    expect(effectiveMode(s, 'ETHUSDT', 99)).toBe('reduce_only');
+    expect(isExpired(s, 100)).toBe(true);
+    expect(effectiveMode(s, 'ETHUSDT', 100)).toBe('enforce');
+  });
+
+  it('an enforce set on top of reduce_only with an expiry returns to reduce_only', () => {
+    const s = { mode: 'enforce', expires_at: 100, revert_to: 'reduce_only', overrides: new Map() };
+    expect(globalModeAt(s, 100)).toBe('reduce_only');
+  });
+});

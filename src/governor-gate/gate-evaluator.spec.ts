@@ -34,8 +34,10 @@ function snap(over: Partial<GateSnapshot> = {}): GateSnapshot {
   return {
     mode: 'enforce',
     modeExpiresAt: null,
+    modeRevertTo: null,
     override: null,
     budgetUsd: '1500',
+    budgetPrice: null,
     budgetTimestamp: String(NOW - 5),
     budgetPositionNotional: null,
     violationTimestamp: null,
@@ -264,10 +266,8 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
     );
     // no side: assumed to add (1 + 0.6 = 1600 > 1500)
     expect(gate.decide(plan({ qty: 0.6 }), long1, NOW).decision.reason).toBe(REASON_PROJECTED_OVER_BUDGET);
-    // no position hash: no price, not computable, judged on the violation only
-    expect(gate.decide(plan({ side: 'BUY', qty: 100 }), snap(), NOW).decision.reason).toBe(
-      REASON_WITHIN_BUDGET,
-    );
+    // no position hash and no reference price: not computable, a counted fail-open, not within_budget
+    expect(gate.decide(plan({ side: 'BUY', qty: 100 }), snap(), NOW).decision.reason).toBe('no_price');
     // a smaller projected_notional does not override the computed one (CONTRACT §3: the larger)
     expect(
       gate.decide(plan({ side: 'BUY', qty: 1, projected_notional: 10 }), long1, NOW).decision.reason,
@@ -306,10 +306,12 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
       }),
     );
     const arbSnap = fc.record({
-      mode: fc.constantFrom(null, 'shadow', 'enforce', 'x'),
+      mode: fc.constantFrom(null, 'shadow', 'enforce', 'reduce_only', 'x'),
       modeExpiresAt: str,
-      override: fc.constantFrom(null, 'shadow', 'enforce', 'x'),
+      modeRevertTo: fc.constantFrom(null, 'shadow', 'enforce', 'reduce_only', 'constructor'),
+      override: fc.constantFrom(null, 'shadow', 'enforce', 'reduce_only', 'x', '__proto__'),
       budgetUsd: str,
+      budgetPrice: str,
       budgetTimestamp: str,
       budgetPositionNotional: str,
       violationTimestamp: str,
@@ -333,9 +335,13 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
         const text = JSON.stringify(v);
         expect(text).not.toMatch(/NaN|Infinity|null/);
         if (v.decision.decision === 'BLOCK') {
-          expect(v.decision.mode).toBe('enforce');
-          expect(Number(s.budgetTimestamp)).toBeGreaterThan(NOW - 60);
           expect(reducesRisk(p, currentPosition(s).amount)).toBe(false);
+          if (v.decision.mode === 'enforce') expect(Number(s.budgetTimestamp)).toBeGreaterThan(NOW - 60);
+          else expect(v.decision).toMatchObject({ mode: 'reduce_only', reason: 'p28_reduce_only_mode' });
+        }
+        // the kill switch lets nothing through that it cannot see lowering |position|
+        if (v.decision.mode === 'reduce_only' && v.decision.decision === 'ALLOW') {
+          expect(v.decision.reason).toBe(REASON_REDUCES_RISK);
         }
         if (v.decision.mode === 'shadow') expect(v.decision.decision).toBe('ALLOW');
         if (v.wouldBlock) expect(v.decision.reason).toBe(REASON_SHADOW_MODE);
@@ -446,5 +452,112 @@ describe('position and projection helpers', () => {
     expect(projectedNotional(plan({ qty: 1 }), { price: 10 })).toBeUndefined();
     expect(projectedNotional(plan({}), { amount: 1, price: 10 })).toBeUndefined();
     expect(projectedNotional(plan({ side: 'SELL', qty: 3 }), { amount: 1, price: 10 })).toBe(20);
+  });
+});
+
+describe('reduce_only, the kill switch (CONTRACT.md §4)', () => {
+  const flat = snap({ mode: 'reduce_only' });
+  const blocked = (mode = 'reduce_only') => ({
+    decision: 'BLOCK',
+    reason: 'p28_reduce_only_mode',
+    mode,
+    enforced: true,
+  });
+
+  it('blocks a BUY on a flat symbol whatever its budget: within, none, stale, garbage', () => {
+    expect(gate.decide(plan({ side: 'BUY', qty: 0.001 }), flat, NOW).decision).toMatchObject(blocked());
+    for (const over of [
+      { budgetUsd: null, budgetTimestamp: null },
+      { budgetTimestamp: String(NOW - 3600) },
+      { budgetUsd: 'garbage' },
+    ]) {
+      const v = gate.decide(plan({ side: 'BUY', qty: 1 }), snap({ mode: 'reduce_only', ...over }), NOW);
+      expect(v.decision).toMatchObject(blocked());
+      expect(v.decision.fail_open).toBeUndefined();
+      expect(v.wouldBlock).toBeUndefined();
+    }
+  });
+
+  it('lets a plan that lowers |position| pass (SELL on a long), and blocks one that adds', () => {
+    const long = snap({ mode: 'reduce_only', position: position('2') });
+    expect(gate.decide(plan({ side: 'SELL', qty: 1 }), long, NOW).decision).toMatchObject({
+      decision: 'ALLOW',
+      reason: REASON_REDUCES_RISK,
+      mode: 'reduce_only',
+      enforced: true,
+    });
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), long, NOW).decision).toMatchObject(blocked());
+    // a claim that the position does not back is not believed
+    expect(gate.decide(plan({ reduce_only: true, side: 'BUY', qty: 1 }), long, NOW).decision).toMatchObject(
+      blocked(),
+    );
+    // garbage position: a reduction cannot be verified
+    const garbage = snap({ mode: 'reduce_only', position: position('garbage') });
+    expect(gate.decide(plan({ reduce_only: true }), garbage, NOW).decision).toMatchObject(blocked());
+  });
+
+  it('a per-symbol reduce_only override blocks under a global shadow, and only that symbol', () => {
+    const s = snap({ mode: 'shadow', override: 'reduce_only' });
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), s, NOW).decision).toMatchObject(blocked());
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), snap({ mode: 'shadow' }), NOW).decision.decision).toBe(
+      'ALLOW',
+    );
+  });
+
+  it('P28_MODE=reduce_only seeds the default when Redis holds no mode', () => {
+    const g = new GateEvaluator({ defaultMode: 'reduce_only', budgetMaxAgeSec: 60, violationWindowSec: 30 });
+    expect(g.decide(plan({ side: 'BUY', qty: 1 }), snap({ mode: null }), NOW).decision).toMatchObject(
+      blocked(),
+    );
+  });
+
+  it('an expired enforce set on top of reduce_only reads as reduce_only (the mode it replaced)', () => {
+    const s = snap({ mode: 'enforce', modeExpiresAt: String(NOW), modeRevertTo: 'reduce_only' });
+    expect(gate.effectiveMode(s, NOW - 1)).toBe('enforce');
+    expect(gate.effectiveMode(s, NOW)).toBe('reduce_only');
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), s, NOW).decision).toMatchObject(blocked());
+    // an unknown revert target reads as shadow, never as an Object.prototype member
+    const junk = snap({ mode: 'enforce', modeExpiresAt: String(NOW), modeRevertTo: 'constructor' });
+    expect(gate.effectiveMode(junk, NOW)).toBe('shadow');
+  });
+});
+
+describe('a first entry is judged by size with the budget reference price (issue 15 review)', () => {
+  it('uses the budget hash price when the position has none: a big BUY on a flat symbol blocks', () => {
+    const s = snap({ budgetPrice: '1000' });
+    expect(gate.decide(plan({ side: 'BUY', qty: 2 }), s, NOW).decision).toMatchObject({
+      decision: 'BLOCK',
+      reason: REASON_PROJECTED_OVER_BUDGET,
+    });
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), s, NOW).decision).toMatchObject({
+      decision: 'ALLOW',
+      reason: REASON_WITHIN_BUDGET,
+      enforced: true,
+    });
+  });
+
+  it('a position price wins over the reference price', () => {
+    const s = snap({ budgetPrice: '1', position: position('0.6', '1000') });
+    expect(gate.decide(plan({ side: 'BUY', qty: 1 }), s, NOW).decision.reason).toBe(
+      REASON_PROJECTED_OVER_BUDGET,
+    );
+  });
+
+  it('qty with no price anywhere and no projected_notional is a counted fail-open no_price', () => {
+    for (const budgetPrice of [null, 'garbage', '0', '-5', 'Infinity']) {
+      const v = gate.decide(plan({ side: 'BUY', qty: 1 }), snap({ budgetPrice }), NOW);
+      expect(v.decision).toEqual({
+        decision: 'ALLOW',
+        reason: 'no_price',
+        fail_open: 'no_price',
+        mode: 'enforce',
+        enforced: false,
+        budget_usd: 1500,
+      });
+    }
+    // projected_notional given: judged on it
+    expect(
+      gate.decide(plan({ side: 'BUY', qty: 1, projected_notional: 100 }), snap(), NOW).decision.reason,
+    ).toBe(REASON_WITHIN_BUDGET);
   });
 });

@@ -1,13 +1,15 @@
-import { MODES, type Mode } from '../config/index.js';
+import { effectiveMode, enforces, isMode, type Mode } from '../core/mode.js';
 import {
   REASON_BUDGET_VIOLATION,
   REASON_NO_BUDGET,
+  REASON_NO_PRICE,
   REASON_PROJECTED_OVER_BUDGET,
+  REASON_REDUCE_ONLY_MODE,
   REASON_REDUCES_RISK,
   REASON_SHADOW_MODE,
   REASON_STALE_BUDGET,
   REASON_WITHIN_BUDGET,
-  type BlockReason,
+  type BudgetBlockReason,
   type FailOpenReason,
   type GateReason,
 } from './gate-reasons.js';
@@ -28,7 +30,8 @@ export function finite(raw: string | null | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-const isMode = (v: string | null): v is Mode => v !== null && (MODES as readonly string[]).includes(v);
+const NO_OVERRIDES: ReadonlyMap<string, Mode> = new Map();
+const UINT = /^[0-9]{1,15}$/;
 
 /** The position as the gate uses it. */
 export interface GatePosition {
@@ -121,21 +124,23 @@ function computedNotional(plan: PlanInput, pos: GatePosition): number | undefine
 export class GateEvaluator {
   constructor(private readonly settings: GateSettings) {}
 
+  /** The one rule of src/core/mode.ts, over the raw fields this decision read. */
   effectiveMode(s: GateSnapshot, nowSec: number): Mode {
     if (isMode(s.override)) return s.override;
-    if (isMode(s.mode)) {
-      if (s.mode === 'enforce') {
-        const expires = finite(s.modeExpiresAt);
-        if (expires !== undefined && expires <= nowSec) return 'shadow';
-      }
-      return s.mode;
-    }
-    return this.settings.defaultMode;
+    if (!isMode(s.mode)) return this.settings.defaultMode;
+    const state: { mode: Mode; expires_at?: number; revert_to?: Mode; overrides: ReadonlyMap<string, Mode> } =
+      {
+        mode: s.mode,
+        overrides: NO_OVERRIDES,
+      };
+    if (s.modeExpiresAt !== null && UINT.test(s.modeExpiresAt)) state.expires_at = Number(s.modeExpiresAt);
+    if (isMode(s.modeRevertTo)) state.revert_to = s.modeRevertTo;
+    return effectiveMode(state, '', nowSec);
   }
 
   decide(plan: PlanInput, s: GateSnapshot, nowSec: number): GateVerdict {
     const mode = this.effectiveMode(s, nowSec);
-    const pos = currentPosition(s);
+    const pos = withReferencePrice(currentPosition(s), s.budgetPrice);
     const positionNotional =
       pos.amount !== undefined && pos.price !== undefined
         ? Math.abs(pos.amount) * pos.price
@@ -144,8 +149,10 @@ export class GateEvaluator {
     const budget = rawBudget !== undefined && rawBudget >= 0 ? rawBudget : undefined;
 
     if (reducesRisk(plan, pos.amount)) {
-      return { decision: allow(REASON_REDUCES_RISK, mode, mode === 'enforce', budget, positionNotional) };
+      return { decision: allow(REASON_REDUCES_RISK, mode, enforces(mode), budget, positionNotional) };
     }
+    // the kill switch fails closed: no budget, stale data or garbage never let an increase through
+    if (mode === 'reduce_only') return { decision: reduceOnlyBlock(budget, positionNotional) };
 
     const budgetTs = finite(s.budgetTimestamp);
     if (budget === undefined || budgetTs === undefined) {
@@ -155,7 +162,7 @@ export class GateEvaluator {
       return { decision: failOpen(REASON_STALE_BUDGET, mode, budget, positionNotional) };
     }
 
-    let block: BlockReason | undefined;
+    let block: BudgetBlockReason | undefined;
     let projected: number | undefined;
     const violationTs = finite(s.violationTimestamp);
     if (violationTs !== undefined && nowSec - violationTs < this.settings.violationWindowSec) {
@@ -163,10 +170,14 @@ export class GateEvaluator {
     } else {
       projected = projectedNotional(plan, pos);
       if (projected !== undefined && projected > budget) block = REASON_PROJECTED_OVER_BUDGET;
+      // a size was given but nothing prices it: not judged, so not `within_budget`
+      if (projected === undefined && plan.qty !== undefined) {
+        return { decision: failOpen(REASON_NO_PRICE, mode, budget, positionNotional) };
+      }
     }
 
     if (block === undefined) {
-      return { decision: allow(REASON_WITHIN_BUDGET, mode, mode === 'enforce', budget, positionNotional) };
+      return { decision: allow(REASON_WITHIN_BUDGET, mode, enforces(mode), budget, positionNotional) };
     }
     if (mode === 'enforce') {
       const decision: GateDecision = {
@@ -188,6 +199,26 @@ export class GateEvaluator {
 }
 
 const nonNegative = (n: number | undefined) => (n !== undefined && n >= 0 ? n : undefined);
+
+/** The budget hash's reference price stands in when the position has no price (a first entry). */
+function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition {
+  if (pos.price !== undefined) return pos;
+  const price = finite(raw);
+  return price !== undefined && price > 0 ? { ...pos, price } : pos;
+}
+
+/** reduce_only refuses a plan it cannot see lowering |position| (CONTRACT §4). */
+export function reduceOnlyBlock(budget?: number, positionNotional?: number): GateDecision {
+  const d: GateDecision = {
+    decision: 'BLOCK',
+    reason: REASON_REDUCE_ONLY_MODE,
+    mode: 'reduce_only',
+    enforced: true,
+  };
+  if (budget !== undefined) d.budget_usd = budget;
+  if (positionNotional !== undefined) d.position_notional = positionNotional;
+  return d;
+}
 
 function allow(
   reason: GateReason,

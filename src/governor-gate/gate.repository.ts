@@ -8,8 +8,8 @@ import { RedisService } from '../redis/redis.service.js';
 import { POSITION_FIELDS, positionHashFromList, type PositionHash } from '../core/position.js';
 import type { GateSnapshot } from './gate.types.js';
 
-const MODE_FIELDS = ['mode', 'expires_at'] as const;
-const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional'] as const;
+const MODE_FIELDS = ['mode', 'expires_at', 'revert_to'] as const;
+const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional', 'price'] as const;
 
 /** Rejection of a read that outlived GATE_TIMEOUT_MS. One instance: a timeout costs no stack trace. */
 export class GateReadTimeout extends Error {
@@ -36,9 +36,9 @@ local function get(...)
   return r
 end
 return {
-  get('HMGET', KEYS[1], 'mode', 'expires_at'),
+  get('HMGET', KEYS[1], ${luaFields(MODE_FIELDS)}),
   get('HGET', KEYS[2], ARGV[1]),
-  get('HMGET', KEYS[3], 'budget_usd', 'timestamp', 'position_notional'),
+  get('HMGET', KEYS[3], ${luaFields(BUDGET_FIELDS)}),
   get('HMGET', KEYS[4], 'timestamp'),
   get('HMGET', KEYS[5], ${luaFields(POSITION_FIELDS)}),
   get('HMGET', KEYS[6], ${luaFields(POSITION_FIELDS)})
@@ -65,10 +65,12 @@ function toSnapshot(r: ReadReply): GateSnapshot {
   return {
     mode: mode?.[0] ?? null,
     modeExpiresAt: mode?.[1] ?? null,
+    modeRevertTo: mode?.[2] ?? null,
     override: override || null,
     budgetUsd: budget?.[0] ?? null,
     budgetTimestamp: budget?.[1] ?? null,
     budgetPositionNotional: budget?.[2] ?? null,
+    budgetPrice: budget?.[3] ?? null,
     violationTimestamp: violation?.[0] ?? null,
     position: position(pos),
     legacyPosition: position(legacy),

@@ -49,7 +49,9 @@ export class GateRoute implements OnModuleInit {
 }
 
 const FAIL_OPEN_NOTE =
-  'Missing or stale budget, Redis errors, timeouts and shadow mode are fail-open ALLOWs naming `fail_open`.';
+  'Missing or stale budget, Redis errors, timeouts, shadow mode and a qty no price can size are fail-open ' +
+  'ALLOWs naming `fail_open`. In reduce_only (the kill switch) every plan that does not lower |position| ' +
+  'is a BLOCK `p28_reduce_only_mode`, also with no budget or Redis unreadable.';
 
 /**
  * The OpenAPI operation a controller's decorators would have produced; the schemas are the

@@ -3,7 +3,7 @@ import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/index.js';
 import { HealthParts } from '../health/health-parts.js';
 import { ModeReader } from '../ops/mode-reader.js';
-import { failOpen, GateEvaluator } from './gate-evaluator.js';
+import { failOpen, GateEvaluator, reduceOnlyBlock } from './gate-evaluator.js';
 import { GateMetrics } from './gate-metrics.js';
 import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
 import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
@@ -141,8 +141,10 @@ export class GateService implements OnModuleInit {
     reason: typeof REASON_TIMEOUT | typeof REASON_REDIS_UNAVAILABLE,
     err?: unknown,
   ): GateVerdict {
-    // the mode as last seen by the mode reader: Redis is what we could not read
-    const decision = failOpen(reason, this.modes.effectiveMode(plan.symbol));
+    // the mode as last seen by the mode reader: Redis is what we could not read. The kill switch
+    // fails closed: without the position no plan can be seen lowering it, and the operator asked for it
+    const mode = this.modes.effectiveMode(plan.symbol);
+    const decision = mode === 'reduce_only' ? reduceOnlyBlock() : failOpen(reason, mode);
     if (err !== undefined && !isTimeout(err) && this.logLimiter.take('read_error') !== undefined) {
       this.logger.warn({
         msg: 'gate could not read or judge; failing open',

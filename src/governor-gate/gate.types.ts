@@ -1,6 +1,6 @@
 import type { Mode } from '../config/index.js';
 import type { PositionHash } from '../core/position.js';
-import type { BlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
+import type { BudgetBlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
 
 export type PlanSide = 'BUY' | 'SELL';
 
@@ -23,11 +23,15 @@ export interface GateSnapshot {
   mode: string | null;
   /** Mode hash `expires_at`: an expiring enforce past its time counts as shadow even before the reverter runs. */
   modeExpiresAt: string | null;
+  /** Mode hash `revert_to`: the mode an expiring change replaced, which it reverts to. */
+  modeRevertTo: string | null;
   /** Overrides hash field for the symbol. */
   override: string | null;
   budgetUsd: string | null;
   budgetTimestamp: string | null;
   budgetPositionNotional: string | null;
+  /** Budget hash `price`: the engine's reference price, used when the position carries none. */
+  budgetPrice: string | null;
   violationTimestamp: string | null;
   /** Position hashes (CONTRACT §1 fields); null when every field is absent. */
   position: PositionHash | null;
@@ -51,7 +55,7 @@ export interface GateDecision {
 
 /** A shadow-mode plan that enforce would have blocked: what the would-block record carries. */
 export interface WouldBlock {
-  reason: BlockReason;
+  reason: BudgetBlockReason;
   budget_usd: number;
   /** The projected notional when known, else the current position notional. */
   notional?: number;

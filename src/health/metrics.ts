@@ -26,7 +26,10 @@ export class Metrics {
   readonly registry = new Registry();
 
   // --- mode (§4) ---
-  readonly enforceMode = this.gauge('p28_enforce_mode', '1 when the global mode is enforce, 0 in shadow');
+  readonly enforceMode = this.gauge(
+    'p28_enforce_mode',
+    '1 when the global mode blocks (enforce or reduce_only), 0 in shadow',
+  );
   readonly modeChanges = this.counter('p28_mode_changes_total', 'Mode changes applied, by target mode', [
     'to',
   ]);
@@ -155,8 +158,15 @@ export class Metrics {
   constructor() {
     ensureProcessMetrics();
     // labelled counters start at zero so the first event after a restart shows in rate()/increase()
-    for (const to of ['shadow', 'enforce']) this.modeChanges.labels(to).inc(0);
-    for (const r of ['no_budget', 'stale_budget', 'redis_unavailable', 'timeout', 'shadow_mode']) {
+    for (const to of ['shadow', 'enforce', 'reduce_only']) this.modeChanges.labels(to).inc(0);
+    for (const r of [
+      'no_budget',
+      'stale_budget',
+      'redis_unavailable',
+      'timeout',
+      'shadow_mode',
+      'no_price',
+    ]) {
       this.gateFailOpen.labels(r).inc(0);
     }
   }

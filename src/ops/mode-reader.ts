@@ -7,6 +7,8 @@ export interface ModeView {
   changed_at?: number;
   changed_by?: string;
   expires_at?: number;
+  /** the mode an expiring change replaced, which it reverts to */
+  revert_to?: Mode;
   /** the ledger entry of the last change */
   operation_id?: string;
   /** symbol -> mode; a Map, so no symbol can read an Object.prototype member as its mode */
@@ -20,7 +22,7 @@ export abstract class ModeReader {
   /** Epoch seconds by the injected clock: an expiry is judged on the same time as everything else. */
   protected abstract nowSec(): number;
 
-  /** The mode in force for `symbol` now: an expired enforce reads as shadow before Redis reverts it. */
+  /** The mode in force for `symbol` now: an expired mode reads as its revert target before Redis reverts it. */
   effectiveMode(symbol: string, nowSec: number = this.nowSec()): Mode {
     return effectiveMode(this.current(), symbol, nowSec);
   }

@@ -67,6 +67,7 @@ export class OpsController {
       changed_at: v.changed_at ?? null,
       changed_by: v.changed_by ?? null,
       ...(v.expires_at !== undefined ? { expires_at: v.expires_at } : {}),
+      ...(v.expires_at !== undefined ? { revert_to: v.revert_to ?? 'shadow' } : {}),
       ...(v.operation_id !== undefined ? { operation_id: v.operation_id } : {}),
       // built from the Map as own data properties, so `__proto__` or `constructor` stay plain symbols
       overrides: Object.fromEntries(v.overrides),

@@ -60,8 +60,15 @@ const CONTRACT_ROUTES: Array<{ method: string; path: string; protected: boolean 
 ];
 
 /** Contract §3 reason codes. */
-const BLOCK_REASONS = ['p28_budget_violation', 'p28_projected_over_budget'];
-const FAIL_OPEN_REASONS = ['no_budget', 'stale_budget', 'redis_unavailable', 'timeout', 'shadow_mode'];
+const BLOCK_REASONS = ['p28_budget_violation', 'p28_projected_over_budget', 'p28_reduce_only_mode'];
+const FAIL_OPEN_REASONS = [
+  'no_budget',
+  'stale_budget',
+  'redis_unavailable',
+  'timeout',
+  'shadow_mode',
+  'no_price',
+];
 
 const TAGS = ['health', 'budgets', 'governor', 'ops', 'test'];
 
@@ -187,7 +194,7 @@ describe('OpenAPI at /docs describes the real API', () => {
     const s = bodySchema('put', '/ops/mode');
     expectFields(s, ['mode', 'reason', 'expected_version', 'symbol', 'expires_in_sec'], ['mode', 'reason']);
     const p = s.properties!;
-    expect([...(p.mode.enum ?? [])].sort()).toEqual(['enforce', 'shadow']);
+    expect([...(p.mode.enum ?? [])].sort()).toEqual(['enforce', 'reduce_only', 'shadow']);
     expect(p.mode.nullable).toBe(true);
     expect(p.reason).toMatchObject({ type: 'string', minLength: 3, maxLength: 500 });
     expect(p.expected_version.type).toBe('integer');
@@ -285,7 +292,7 @@ describe('OpenAPI at /docs describes the real API', () => {
     expect([...(p.decision.enum ?? [])].sort()).toEqual(['ALLOW', 'BLOCK']);
     expect(p.reason.enum).toEqual(expect.arrayContaining([...BLOCK_REASONS, ...FAIL_OPEN_REASONS]));
     expect([...(p.fail_open.enum ?? [])].sort()).toEqual([...FAIL_OPEN_REASONS].sort());
-    expect([...(p.mode.enum ?? [])].sort()).toEqual(['enforce', 'shadow']);
+    expect([...(p.mode.enum ?? [])].sort()).toEqual(['enforce', 'reduce_only', 'shadow']);
     expect(p.enforced.type).toBe('boolean');
   });
 

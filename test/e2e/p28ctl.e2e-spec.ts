@@ -87,6 +87,35 @@ describe('p28ctl against a built service', () => {
     expect(v.stdout).toMatch(/^ok: \d+ entries/);
   });
 
+  it('mode reduce-only blocks a BUY at the gate; rollback lifts it', async () => {
+    const gate = async (side: 'BUY' | 'SELL', planId: string) => {
+      const res = await fetch(`${svc.url}/governor/evaluate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
+        body: JSON.stringify({ plan_id: planId, symbol: 'BTCUSDT', side, qty: 0.01 }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { decision: string; reason: string; mode: string };
+    };
+    const set = await runCli(built, ['mode', 'reduce-only', '--reason', 'kill switch drill', '--json'], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ mode: 'reduce_only' });
+    expect(await redis.client().hget(Keys.mode, 'mode')).toBe('reduce_only');
+    expect(await gate('BUY', 'cli-buy')).toMatchObject({
+      decision: 'BLOCK',
+      reason: 'p28_reduce_only_mode',
+      mode: 'reduce_only',
+    });
+    // BTCUSDT is long 0.1: selling 0.01 lowers it
+    expect(await gate('SELL', 'cli-sell')).toMatchObject({ decision: 'ALLOW', reason: 'reduces_risk' });
+
+    const r = await runCli(built, ['rollback', '--reason', 'drill over'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^mode\s+shadow$/m);
+    const after = await gate('BUY', 'cli-buy-2');
+    expect(after).toMatchObject({ decision: 'ALLOW', mode: 'shadow' });
+  });
+
   it('budgets lists what the engine wrote', async () => {
     let r = await runCli(built, ['budgets'], env);
     for (let i = 0; i < 40 && !r.stdout.includes('BTCUSDT'); i++) {

@@ -70,14 +70,14 @@ class ReasonFields {
   reason!: string;
 }
 
-@ValidatorConstraint({ name: 'enforceOnly' })
-class EnforceOnlyConstraint implements ValidatorConstraintInterface {
+@ValidatorConstraint({ name: 'expiringModeOnly' })
+class ExpiringModeOnlyConstraint implements ValidatorConstraintInterface {
   validate(_: unknown, args: ValidationArguments) {
     const o = args.object as ChangeModeDto;
-    return o.mode === 'enforce' && o.symbol === undefined;
+    return (o.mode === 'enforce' || o.mode === 'reduce_only') && o.symbol === undefined;
   }
   defaultMessage() {
-    return 'expires_in_sec is only allowed with "mode": "enforce" and no symbol';
+    return 'expires_in_sec is only allowed with "mode": "enforce" or "reduce_only" and no symbol';
   }
 }
 
@@ -88,10 +88,14 @@ export class ChangeModeDto extends ReasonFields {
     enum: MODES,
     nullable: true,
     example: 'enforce',
-    description: "null (only with symbol) clears that symbol's override",
+    description:
+      'reduce_only is the kill switch: every plan that does not lower |position| is blocked, also without ' +
+      "a budget or with Redis unreadable. null (only with symbol) clears that symbol's override",
   })
   @ValidateIf((o: ChangeModeDto) => !(o.mode === null && o.symbol !== undefined))
-  @IsIn(MODES, { message: 'mode must be "enforce" or "shadow" (null, with a symbol, clears its override)' })
+  @IsIn(MODES, {
+    message: 'mode must be "shadow", "enforce" or "reduce_only" (null, with a symbol, clears its override)',
+  })
   mode!: Mode | null;
 
   @ApiPropertyOptional({
@@ -125,13 +129,14 @@ export class ChangeModeDto extends ReasonFields {
     minimum: 1,
     maximum: MAX_EXPIRY_SEC,
     example: 3600,
-    description: 'global enforce only: reverts to shadow by itself after this many seconds',
+    description:
+      'global enforce or reduce_only only: reverts by itself after this many seconds to the mode this change replaced',
   })
   @IsOptional()
   @IsInt({ message: 'expires_in_sec must be an integer' })
   @Min(1, { message: 'expires_in_sec must be >= 1' })
   @Max(MAX_EXPIRY_SEC, { message: `expires_in_sec must be <= ${MAX_EXPIRY_SEC} (7 days)` })
-  @Validate(EnforceOnlyConstraint)
+  @Validate(ExpiringModeOnlyConstraint)
   expires_in_sec?: number;
 }
 
@@ -182,8 +187,17 @@ export class ModeViewResponse {
   @ApiProperty({ type: String, nullable: true, description: 'actor of the last change' })
   changed_by!: string | null;
 
-  @ApiPropertyOptional({ type: Number, description: 'epoch seconds an expiring enforce reverts to shadow' })
+  @ApiPropertyOptional({
+    type: Number,
+    description: 'epoch seconds an expiring enforce or reduce_only reverts (to revert_to)',
+  })
   expires_at?: number;
+
+  @ApiPropertyOptional({
+    enum: MODES,
+    description: 'the mode an expiring change replaced: what it reverts to',
+  })
+  revert_to?: Mode;
 
   @ApiPropertyOptional({ type: String, example: 'OPS-2026-11-21-003', description: 'the last operation' })
   operation_id?: string;

@@ -87,6 +87,28 @@ describe('verifyLedger with signatures', () => {
     expect(problems(verifyLedger(items(d), trust))).toEqual([[2, 'bad_shape']]);
   });
 
+  it('reduce_only entries verify; a mode outside the vocabulary (constructor) is bad_shape', () => {
+    const c = chain(3, () => a) as unknown as Array<Record<string, unknown>>;
+    const reseal = (from: number) => {
+      let prev = GENESIS_HASH;
+      for (let i = 0; i < c.length; i++) {
+        if (i >= from) {
+          const { hash: _h, signature: _s, ...rest } = { ...c[i], prev_hash: prev } as unknown as LedgerEntry;
+          const e = sealEntry(rest);
+          c[i] = { ...e, signature: signHash(e.hash, a) };
+        }
+        prev = c[i].hash as string;
+      }
+    };
+    c[1] = { ...c[1], from_mode: 'enforce', to_mode: 'reduce_only' };
+    c[2] = { ...c[2], from_mode: 'reduce_only', to_mode: 'shadow' };
+    reseal(1);
+    expect(verifyLedger(items(c), trust)).toMatchObject({ ok: true, breaks: [] });
+    c[2] = { ...c[2], to_mode: 'constructor' };
+    reseal(2);
+    expect(problems(verifyLedger(items(c), trust))).toEqual([[2, 'bad_shape']]);
+  });
+
   it('signed-from: entries before the mark may be unsigned, from it on they must be signed', () => {
     const marked = parseTrustedKeys('T', `${a.pem}signed-from: ${formatOperationId('2026-01-02', 3)}\n`);
     const c = chain(5, (i) => (i >= 3 ? a : undefined));

@@ -1,4 +1,4 @@
-import { MODES } from '../../config/env.schema.js';
+import { isMode } from '../../core/mode.js';
 import { SYMBOL_PATTERN } from '../../common/symbol.js';
 import { signatureValid, type TrustedKeys } from './ledger-keys.js';
 import {
@@ -59,7 +59,6 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const SIGNER = /^[0-9a-f]{16}$/;
 const KNOWN_FIELDS = new Set<string>(FIELD_ORDER);
 const OPERATIONS = new Set<string>(OPERATION_NAMES);
-const MODE_SET = new Set<string>(MODES);
 const isUint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isText = (v: unknown) => typeof v === 'string' && v.length > 0;
 
@@ -69,8 +68,8 @@ export function shapeProblem(e: Readonly<Record<string, unknown>>): string | und
   if (typeof e.operation_id !== 'string' || !OPERATION_ID.test(e.operation_id)) return 'bad operation_id';
   if (typeof e.operation_name !== 'string' || !OPERATIONS.has(e.operation_name))
     return 'unknown operation_name';
-  if (typeof e.from_mode !== 'string' || !MODE_SET.has(e.from_mode)) return 'bad from_mode';
-  if (typeof e.to_mode !== 'string' || !MODE_SET.has(e.to_mode)) return 'bad to_mode';
+  if (!isMode(e.from_mode)) return 'bad from_mode';
+  if (!isMode(e.to_mode)) return 'bad to_mode';
   const global =
     e.operation_name === 'set-mode' || e.operation_name === 'rollback' || e.operation_name === 'auto-revert';
   if (global ? e.scope !== 'global' : typeof e.scope !== 'string' || !SYMBOL_PATTERN.test(e.scope)) {

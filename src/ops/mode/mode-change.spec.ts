@@ -266,3 +266,89 @@ describe('RollbackTarget', () => {
     expect(target(s, log)).toEqual({ target: 'B', stoppedAt: 0 });
   });
 });
+
+describe('reduce_only in changes, the ledger replay and the mode hash (CONTRACT §4)', () => {
+  it('an expiring change records what it replaced; the auto-revert returns to it', () => {
+    const ro = state({ mode: 'reduce_only' });
+    const p = planChange(ro, { op: 'set-mode', mode: 'enforce', expiresInSec: 60 }, NOW);
+    expect(p).toMatchObject({ from_mode: 'reduce_only', to_mode: 'enforce', revert_to: 'reduce_only' });
+    const running = state({ mode: 'enforce', expires_at: NOW + 60, revert_to: 'reduce_only' });
+    expect(planChange(running, { op: 'auto-revert' }, NOW + 60)).toMatchObject({
+      operation_name: 'auto-revert',
+      from_mode: 'enforce',
+      to_mode: 'reduce_only',
+      mode: 'reduce_only',
+      risk_class: 'high',
+      expires_at: null,
+    });
+    // an expired mode not yet reverted is replaced as what it reads as
+    expect(planChange(running, { op: 'set-mode', mode: 'shadow' }, NOW + 61)?.from_mode).toBe('reduce_only');
+  });
+
+  it('reduce_only is high risk, may expire, and a rollback names it as what it undoes', () => {
+    expect(planChange(state(), { op: 'set-mode', mode: 'reduce_only', expiresInSec: 5 }, NOW)).toMatchObject({
+      risk_class: 'high',
+      expires_at: NOW + 5,
+      revert_to: 'shadow',
+    });
+    expect(planChange(state({ mode: 'reduce_only' }), { op: 'rollback' }, NOW)?.from_mode).toBe(
+      'reduce_only',
+    );
+    const over = state({ overrides: new Map([['BTCUSDT', 'reduce_only' as const]]) });
+    expect(planChange(over, { op: 'rollback' }, NOW)?.from_mode).toBe('reduce_only');
+    const walk = RollbackTarget.from(state({ mode: 'reduce_only' }));
+    expect(
+      walk?.visit({
+        operation_id: 'OPS-2025-05-05-001',
+        operation_name: 'set-mode',
+        scope: 'global',
+        to_mode: 'reduce_only',
+      }),
+    ).toBe(true);
+    expect(walk?.target).toBe('OPS-2025-05-05-001');
+  });
+
+  it('parses reduce_only and revert_to from the hashes; junk values are problems, not modes', () => {
+    const ok = parseModeState(
+      { mode: 'reduce_only', version: '4', expires_at: String(NOW), revert_to: 'enforce' },
+      { BTCUSDT: 'reduce_only', constructor: 'reduce_only', __proto__x: 'toString' },
+      'shadow',
+    );
+    expect(ok.state).toMatchObject({ mode: 'reduce_only', expires_at: NOW, revert_to: 'enforce' });
+    expect(ok.state.overrides.get('constructor')).toBe('reduce_only');
+    expect(ok.state.overrides.has('__proto__x')).toBe(false);
+    const bad = parseModeState({ mode: 'enforce', version: '1', revert_to: 'constructor' }, {}, 'shadow');
+    expect(bad.state.revert_to).toBeUndefined();
+    expect(bad.problems).toHaveLength(1);
+  });
+
+  it('the replay restores an expiring mode with what it reverts to', () => {
+    const e = (n: number, f: Partial<LedgerEntry>) =>
+      sealEntry({
+        operation_id: formatOperationId('2025-05-06', n),
+        operation_name: 'set-mode',
+        actor: 'a',
+        scope: 'global',
+        from_mode: 'shadow',
+        to_mode: 'shadow',
+        reason: 'r',
+        risk_class: 'high',
+        outcome: 'applied',
+        version: n,
+        git_commit: 'c',
+        hostname: 'h',
+        timestamp: NOW + n,
+        prev_hash: GENESIS_HASH,
+        ...f,
+      });
+    const entries = [
+      e(1, { to_mode: 'reduce_only' }),
+      e(2, { from_mode: 'reduce_only', to_mode: 'enforce', expires_at: NOW + 60 }),
+    ];
+    expect(replayState(entries, 'shadow')).toMatchObject({
+      mode: 'enforce',
+      expires_at: NOW + 60,
+      revert_to: 'reduce_only',
+    });
+  });
+});

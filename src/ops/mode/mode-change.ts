@@ -1,5 +1,12 @@
-import type { Mode } from '../../config/index.js';
-import { isExpired } from '../../core/mode.js';
+import {
+  EXPIRING_MODES,
+  enforces,
+  globalModeAt,
+  isExpired,
+  isMode,
+  revertTarget,
+  type Mode,
+} from '../../core/mode.js';
 import type { LedgerEntry, OperationName, RiskClass } from '../ledger/ledger-entry.js';
 
 /** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
@@ -10,6 +17,8 @@ export interface ModeState {
   changed_by?: string;
   operation_id?: string;
   expires_at?: number;
+  /** the mode an expiring change replaced: what it reverts to */
+  revert_to?: Mode;
   /** symbol -> mode; a Map, so a symbol named like an Object.prototype member is just a symbol */
   overrides: ReadonlyMap<string, Mode>;
   /** false while Redis holds no mode hash (readers then use P28_MODE) */
@@ -38,12 +47,15 @@ export interface ChangePlan {
   symbol?: string;
   /** `null` removes an expiry, `undefined` leaves it as it is (override changes) */
   expires_at: number | null | undefined;
+  /** with an expiry: the mode it reverts to (the one the change replaced) */
+  revert_to?: Mode;
 }
 
-/** Longest expiring enforce: a week. Anything longer should be a plain enforce, decided on purpose. */
+/** Longest expiring enforce or reduce_only: a week. Anything longer should be a plain enforce, decided on purpose. */
 export const MAX_EXPIRY_SEC = 7 * 24 * 3600;
 
-export const riskOf = (to: Mode): RiskClass => (to === 'enforce' ? 'high' : 'low');
+/** A change that makes the gate block (enforce, or the reduce_only kill switch) is high risk. */
+export const riskOf = (to: Mode): RiskClass => (enforces(to) ? 'high' : 'low');
 
 /**
  * What a change does to the state and what its ledger entry says. Pure. Returns `undefined` when
@@ -54,16 +66,21 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
   switch (intent.op) {
     case 'set-mode': {
       const expires =
-        intent.mode === 'enforce' && intent.expiresInSec !== undefined ? nowSec + intent.expiresInSec : null;
+        EXPIRING_MODES.includes(intent.mode) && intent.expiresInSec !== undefined
+          ? nowSec + intent.expiresInSec
+          : null;
+      // an expired mode not yet reverted is replaced as what it reads as: its revert target
+      const replaced = globalModeAt(state, nowSec);
       return {
         operation_name: 'set-mode',
         scope: 'global',
-        from_mode: state.mode,
+        from_mode: replaced,
         to_mode: intent.mode,
         risk_class: riskOf(intent.mode),
         action: 'mode',
         mode: intent.mode,
         expires_at: expires,
+        ...(expires !== null ? { revert_to: replaced } : {}),
       };
     }
     case 'set-override':
@@ -96,12 +113,12 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
       if (state.mode === 'shadow' && state.overrides.size === 0 && state.expires_at === undefined) {
         return undefined;
       }
-      // rollback also clears overrides, so its from_mode says whether anything was enforcing
-      const anyEnforce = state.mode === 'enforce' || [...state.overrides.values()].includes('enforce');
+      // rollback also clears overrides, so its from_mode says whether anything was blocking, and how
+      const from = enforces(state.mode) ? state.mode : [...state.overrides.values()].find(enforces);
       return {
         operation_name: 'rollback',
         scope: 'global',
-        from_mode: anyEnforce ? 'enforce' : 'shadow',
+        from_mode: from ?? 'shadow',
         to_mode: 'shadow',
         risk_class: 'low',
         action: 'rollback',
@@ -114,11 +131,11 @@ export function planChange(state: ModeState, intent: ChangeIntent, nowSec: numbe
       return {
         operation_name: 'auto-revert',
         scope: 'global',
-        from_mode: 'enforce',
-        to_mode: 'shadow',
-        risk_class: 'low',
+        from_mode: state.mode,
+        to_mode: revertTarget(state),
+        risk_class: riskOf(revertTarget(state)),
         action: 'mode',
-        mode: 'shadow',
+        mode: revertTarget(state),
         expires_at: null,
       };
   }
@@ -139,8 +156,8 @@ export class RollbackTarget {
   private readonly symbols: Set<string>;
 
   private constructor(state: Pick<ModeState, 'mode' | 'overrides'>) {
-    this.global = state.mode === 'enforce';
-    this.symbols = new Set([...state.overrides].filter(([, m]) => m === 'enforce').map(([symbol]) => symbol));
+    this.global = enforces(state.mode);
+    this.symbols = new Set([...state.overrides].filter(([, m]) => enforces(m)).map(([symbol]) => symbol));
   }
 
   static from(state: Pick<ModeState, 'mode' | 'overrides'>): RollbackTarget | undefined {
@@ -153,13 +170,14 @@ export class RollbackTarget {
     const scope = e.scope;
     if (scope === 'global') {
       if (this.global) {
-        if (e.operation_name === 'set-mode' && e.to_mode === 'enforce') return this.found(e);
+        if (e.operation_name === 'set-mode' && isMode(e.to_mode) && enforces(e.to_mode)) return this.found(e);
         this.global = false;
       }
       // a rollback cleared every override: an override enforcing now was set after it, or not by an entry
       if (e.operation_name === 'rollback') this.symbols.clear();
     } else if (typeof scope === 'string' && this.symbols.has(scope)) {
-      if (e.operation_name === 'set-override' && e.to_mode === 'enforce') return this.found(e);
+      if (e.operation_name === 'set-override' && isMode(e.to_mode) && enforces(e.to_mode))
+        return this.found(e);
       this.symbols.delete(scope);
     }
     return !this.global && this.symbols.size === 0;
@@ -177,7 +195,6 @@ export { isExpired };
 const own = (h: Record<string, string>, k: string): string | undefined =>
   Object.prototype.hasOwnProperty.call(h, k) ? h[k] : undefined;
 
-const MODE_VALUES = new Set(['shadow', 'enforce']);
 // same rule as the Lua scripts' `^[0-9]+$`, so Node and Redis agree on what a version is
 const UINT = /^[0-9]{1,15}$/;
 const int = (v: string | undefined): number | undefined =>
@@ -198,14 +215,14 @@ export function parseModeState(
   const field = (k: string) => own(modeHash, k);
   if (stored) {
     const m = field('mode');
-    if (m !== undefined && MODE_VALUES.has(m)) mode = m as Mode;
+    if (isMode(m)) mode = m;
     else problems.push(`mode hash field "mode" is ${JSON.stringify(m ?? null)}`);
   }
   const version = int(field('version'));
   if (stored && version === undefined) problems.push('mode hash field "version" is not an integer');
   const overrides = new Map<string, Mode>();
   for (const [symbol, m] of Object.entries(overridesHash)) {
-    if (typeof m === 'string' && MODE_VALUES.has(m)) overrides.set(symbol, m as Mode);
+    if (isMode(m)) overrides.set(symbol, m);
     else problems.push(`override for ${symbol} is ${JSON.stringify(m)}`);
   }
   const state: ModeState = { mode, version: version ?? 0, overrides, stored };
@@ -218,6 +235,10 @@ export function parseModeState(
   const expiresAt = int(field('expires_at'));
   if (expiresAt !== undefined) state.expires_at = expiresAt;
   else if (field('expires_at') !== undefined) problems.push('mode hash field "expires_at" is not an integer');
+  const revertTo = field('revert_to');
+  if (isMode(revertTo)) state.revert_to = revertTo;
+  else if (revertTo !== undefined)
+    problems.push(`mode hash field "revert_to" is ${JSON.stringify(revertTo)}`);
   return { state, problems };
 }
 
@@ -228,8 +249,9 @@ export interface ReplayedState {
   changed_by: string;
   operation_id: string;
   overrides: Map<string, Mode>;
-  /** The expiry of a time-boxed enforce still in force at the last entry. */
+  /** The expiry of a time-boxed mode still in force at the last entry, and what it reverts to. */
   expires_at?: number;
+  revert_to?: Mode;
 }
 
 /**
@@ -241,6 +263,7 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
   if (!last) return undefined;
   let mode = initial;
   let expiresAt: number | undefined;
+  let revertTo: Mode | undefined;
   const overrides = new Map<string, Mode>();
   for (const e of entries) {
     switch (e.operation_name) {
@@ -253,12 +276,15 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
       case 'rollback':
         mode = 'shadow';
         expiresAt = undefined;
+        revertTo = undefined;
         overrides.clear();
         break;
       default:
-        // set-mode and auto-revert: a new global mode replaces any earlier expiry
+        // set-mode and auto-revert: a new global mode replaces any earlier expiry; an expiring
+        // set-mode's from_mode is the mode it replaced, so the one it reverts to
         mode = e.to_mode;
-        expiresAt = e.to_mode === 'enforce' ? e.expires_at : undefined;
+        expiresAt = EXPIRING_MODES.includes(e.to_mode) ? e.expires_at : undefined;
+        revertTo = expiresAt !== undefined ? e.from_mode : undefined;
     }
   }
   return {
@@ -268,6 +294,7 @@ export function replayState(entries: readonly LedgerEntry[], initial: Mode): Rep
     changed_by: last.actor,
     operation_id: last.operation_id,
     overrides,
-    ...(mode === 'enforce' && expiresAt !== undefined ? { expires_at: expiresAt } : {}),
+    ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
+    ...(expiresAt !== undefined && revertTo !== undefined ? { revert_to: revertTo } : {}),
   };
 }

@@ -8,8 +8,8 @@ import { ModeStore } from './mode-store.js';
 export const EXPIRY_CHECK_MS = 250;
 
 /**
- * Ends an expiring enforce. The expiry lives in Redis (`expires_at` in the mode hash), so it
- * survives restarts; the replica holding the lease reverts to shadow with its own ledger entry
+ * Ends an expiring enforce or reduce_only, back to the mode its change replaced. The expiry lives in Redis (`expires_at` in the mode hash), so it
+ * survives restarts; the replica holding the lease reverts it with its own ledger entry
  * (`auto-revert`, actor `system`). The change re-checks the expiry against Redis under
  * compare-and-set, so a racing operator change or a second replica cannot double it.
  */
@@ -44,11 +44,14 @@ export class ModeExpiryService implements OnModuleInit, OnApplicationShutdown {
       const res = await this.store.change({
         intent: { op: 'auto-revert' },
         actor: 'system',
-        reason: `expiring enforce reached expires_at ${new Date((view.expires_at ?? 0) * 1000).toISOString()}`,
+        reason: `expiring ${view.mode} reached expires_at ${new Date((view.expires_at ?? 0) * 1000).toISOString()}`,
       });
       const applied = res !== undefined && !('unchanged' in res);
       if (applied) {
-        this.logger.warn({ msg: 'enforce expired; reverted to shadow', operation_id: res.operation_id });
+        this.logger.warn({
+          msg: `${res.entry.from_mode} expired; reverted to ${res.entry.to_mode}`,
+          operation_id: res.operation_id,
+        });
       }
       return applied;
     } catch (err) {

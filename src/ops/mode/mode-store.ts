@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { AppConfig, type Mode } from '../../config/index.js';
+import { enforces, globalModeAt, MODES } from '../../core/mode.js';
 import { HealthParts } from '../../health/health-parts.js';
 import { Metrics } from '../../health/metrics.js';
 import { Keys } from '../../redis/keys.js';
@@ -136,7 +137,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   }
 
   async onModuleInit() {
-    this.metrics.enforceMode.set(this.view.mode === 'enforce' ? 1 : 0);
+    this.setModeGauges(this.view);
     this.health.add('mode_sync', () => ({
       ok: true,
       detail: {
@@ -278,6 +279,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             changedAt: nowSec,
             changedBy: req.actor,
             expiresAt: plan.expires_at,
+            ...(plan.revert_to !== undefined ? { revertTo: plan.revert_to } : {}),
             entry,
           })
           .catch((err: Error) => {
@@ -423,11 +425,12 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
       ...(state.changed_at !== undefined ? { changed_at: state.changed_at } : {}),
       ...(state.changed_by !== undefined ? { changed_by: state.changed_by } : {}),
       ...(state.expires_at !== undefined ? { expires_at: state.expires_at } : {}),
+      ...(state.revert_to !== undefined ? { revert_to: state.revert_to } : {}),
       ...(state.operation_id !== undefined ? { operation_id: state.operation_id } : {}),
       overrides: state.overrides,
     };
     this.lastSyncMs = performance.now();
-    this.metrics.enforceMode.set(state.mode === 'enforce' ? 1 : 0);
+    this.setModeGauges(this.view);
     if (prev.mode !== state.mode || prev.version !== state.version) {
       this.logger.log({
         msg: `mode is ${state.mode} (version ${state.version})`,
@@ -436,6 +439,20 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         overrides: state.overrides.size,
       });
     }
+  }
+
+  /** p28_enforce_mode, p28_reduce_only_mode and p28_mode_overrides{mode} from the cached view. */
+  private setModeGauges(v: ModeView) {
+    const mode = this.effectiveGlobal(v);
+    this.metrics.enforceMode.set(enforces(mode) ? 1 : 0);
+    this.metrics.reduceOnlyMode.set(mode === 'reduce_only' ? 1 : 0);
+    const counts = new Map<Mode, number>(MODES.map((m) => [m, 0]));
+    for (const m of v.overrides.values()) counts.set(m, (counts.get(m) ?? 0) + 1);
+    for (const [m, n] of counts) this.metrics.modeOverrides.set({ mode: m }, n);
+  }
+
+  private effectiveGlobal(v: ModeView): Mode {
+    return globalModeAt(v, this.clock.nowSec());
   }
 
   private subscribe() {

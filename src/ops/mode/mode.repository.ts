@@ -32,6 +32,8 @@ export interface ChangeWrite {
   changedAt: number;
   changedBy: string;
   expiresAt: number | null | undefined;
+  /** with an expiry: the mode it reverts to */
+  revertTo?: Mode;
   entry: LedgerEntry;
 }
 
@@ -51,6 +53,7 @@ export interface RestoreWrite {
     changed_by: string;
     operation_id: string;
     expires_at?: number;
+    revert_to?: Mode;
   };
   overrides: ReadonlyMap<string, Mode>;
 }
@@ -181,6 +184,7 @@ export class ModeRepository {
       expires,
       Keys.modeChannel,
       GENESIS_HASH,
+      w.revertTo ?? '',
       ...toStreamFields(w.entry),
     )) as [string, string];
     if (res[0] === 'OK') return { ok: true, streamId: res[1], replicated: await this.waitForReplicas() };
@@ -206,6 +210,7 @@ export class ModeRepository {
       s?.changed_by ?? '',
       s?.operation_id ?? '',
       s?.expires_at !== undefined ? String(s.expires_at) : '',
+      s?.revert_to ?? '',
       String(overrides.length),
       ...overrides,
       ...w.entries.flatMap((e) => {

@@ -31,7 +31,8 @@ end
  *   5 action (mode | override-set | override-clear | rollback), 6 global mode after the change,
  *   7 symbol, 8 override mode, 9 changed_at, 10 changed_by, 11 operation_id,
  *   12 expires_at ('' removes it, '-' keeps it), 13 pub/sub channel, 14 genesis hash,
- *   15.. the entry's field/value pairs.
+ *   15 revert_to (the mode an expiry returns to; written with an expiry, removed with it),
+ *   16.. the entry's field/value pairs.
  * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ'|'TYPE', what was found}.
  */
 export const CHANGE_SCRIPT = `${HEAD}
@@ -50,16 +51,21 @@ if (ARGV[5] == 'override-set' or ARGV[5] == 'override-clear') and otype ~= 'hash
 end
 
 local fields = {}
-for i = 15, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 16, #ARGV do fields[#fields + 1] = ARGV[i] end
 -- the stream write goes first: if it fails, nothing else has been written
 local id = redis.call('XADD', KEYS[3], '*', unpack(fields))
 redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'mode', ARGV[6], 'version', tostring(version + 1),
   'changed_at', ARGV[9], 'changed_by', ARGV[10], 'operation_id', ARGV[11])
 if ARGV[12] == '' then
-  redis.call('HDEL', KEYS[1], 'expires_at')
+  redis.call('HDEL', KEYS[1], 'expires_at', 'revert_to')
 elseif ARGV[12] ~= '-' then
   redis.call('HSET', KEYS[1], 'expires_at', ARGV[12])
+  if ARGV[15] == '' then
+    redis.call('HDEL', KEYS[1], 'revert_to')
+  else
+    redis.call('HSET', KEYS[1], 'revert_to', ARGV[15])
+  end
 end
 local action = ARGV[5]
 if action == 'override-set' then
@@ -90,7 +96,7 @@ return 1
  * ARGV: 1 expected chain head, 2 genesis hash, 3 channel, 4 counter TTL (s),
  *   then one sequence value per counter key, then the state block:
  *   restore? ('1'|'0'), mode, version, changed_at, changed_by, operation_id, expires_at ('' for
- *   none), N, N override strings
+ *   none), revert_to ('' for none), N, N override strings
  *   (symbol, mode, ...), then the entries, each as a count K followed by K field/value strings.
  * Returns {'OK', entries appended, 1 if the state was restored} or {'HEAD', found head}.
  */
@@ -105,9 +111,9 @@ for k = 4, #KEYS do
 end
 local want_state = ARGV[p] == '1'
 local s_mode, s_version, s_at, s_by, s_op = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], ARGV[p + 5]
-local s_exp = ARGV[p + 6]
-local n_over = tonumber(ARGV[p + 7])
-local over_from = p + 8
+local s_exp, s_rev = ARGV[p + 6], ARGV[p + 7]
+local n_over = tonumber(ARGV[p + 8])
+local over_from = p + 9
 p = over_from + n_over
 local appended = 0
 while p <= #ARGV do
@@ -124,6 +130,7 @@ if want_state and stored_version(KEYS[1], -1) < tonumber(s_version) then
   redis.call('HSET', KEYS[1], 'mode', s_mode, 'version', s_version, 'changed_at', s_at,
     'changed_by', s_by, 'operation_id', s_op)
   if s_exp ~= '' then redis.call('HSET', KEYS[1], 'expires_at', s_exp) end
+  if s_exp ~= '' and s_rev ~= '' then redis.call('HSET', KEYS[1], 'revert_to', s_rev) end
   for i = over_from, over_from + n_over - 1, 2 do
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   end
