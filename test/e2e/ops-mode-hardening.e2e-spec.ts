@@ -85,8 +85,12 @@ describe('ops: the mode cannot be switched off quietly', () => {
       .set(auth)
       .send({ plan_id: 'p-exp', symbol: 'ETHUSDT' })
       .expect(200);
-    // a caller without a token gets the bare answer (no fail_open field): the reason says it
-    expect(gate.body).toMatchObject({ decision: 'ALLOW', mode: 'shadow', reason: 'redis_unavailable' });
+    expect(gate.body).toMatchObject({
+      decision: 'ALLOW',
+      mode: 'shadow',
+      reason: 'redis_unavailable',
+      fail_open: 'redis_unavailable',
+    });
     await redis.start();
   }, 30_000);
 
