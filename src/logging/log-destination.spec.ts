@@ -38,4 +38,24 @@ describe('createLogDestination', () => {
     dest.flushSync();
     expect(performance.now() - started).toBeLessThan(100);
   });
+
+  it('a sink that went away (EPIPE) costs lines, counted, never an uncaught error', async () => {
+    const child = spawn('true', [], { stdio: ['pipe', 'ignore', 'ignore'] });
+    children.push(child);
+    const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    await new Promise((r) => child.once('exit', r));
+    const dest = createLogDestination({ fd, maxBufferBytes: 4096 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const before = logLinesDropped();
+    try {
+      for (let i = 0; i < 200; i++) dest.write(`${JSON.stringify({ msg: i })}\n`);
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    expect(logLinesDropped() - before).toBeGreaterThan(0);
+  });
 });

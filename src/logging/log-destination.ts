@@ -51,6 +51,11 @@ export function createLogDestination(opts: LogDestinationOptions = {}): LogDesti
   let progressAt = Date.now();
   let dropped = false;
 
+  const countDrop = () => {
+    droppedLines++;
+    for (const listener of dropListeners) listener();
+  };
+
   const boom = pino.destination({
     dest: opts.fd ?? 1,
     sync: false,
@@ -60,8 +65,15 @@ export function createLogDestination(opts: LogDestinationOptions = {}): LogDesti
   });
   boom.on('drop', () => {
     dropped = true;
-    droppedLines++;
-    for (const listener of dropListeners) listener();
+    countDrop();
+  });
+  // a sink that went away (EPIPE, EBADF) must not crash the service it only reports on: from then
+  // on every line is dropped and counted
+  let broken = false;
+  boom.on('error', () => {
+    if (!broken) countDrop();
+    broken = true;
+    pending = 0;
   });
   boom.on('write', (n: number) => {
     pending = Math.max(0, pending - n);
@@ -85,6 +97,10 @@ export function createLogDestination(opts: LogDestinationOptions = {}): LogDesti
 
   return {
     write(line: string) {
+      if (broken) {
+        countDrop();
+        return;
+      }
       dropped = false;
       boom.write(line);
       if (dropped) return;
