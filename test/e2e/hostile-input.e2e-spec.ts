@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keys } from '../../src/redis/keys.js';
+import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
@@ -155,6 +156,8 @@ describe('hostile input: 2xx or 4xx only, nothing written on a 4xx', () => {
       BUDGET_COMPUTE_INTERVAL_SEC: '3600',
       OPS_API_TOKENS: `${tokenEntry('op', 'operator', operatorToken)},${tokenEntry('view', 'viewer', viewerToken)}`,
     });
+    // the startup tick writes the budget status: it must land before the first digest, not inside one
+    await t.app.get(BudgetScheduler).settled();
   });
   afterAll(async () => {
     await t?.close();
