@@ -27,10 +27,10 @@ import { PortfolioStateReader } from '../src/budget/inputs/portfolio-state.reade
 import { PositionReader } from '../src/budget/inputs/position.reader.js';
 import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
-import { ManualClock } from '../src/common/clock.js';
+import { ManualClock } from '../src/platform/clock.js';
 import { POSITION_FIELDS } from '../src/core/position.js';
-import type { AppConfig } from '../src/config/index.js';
-import { Keys, symbolFromKey } from '../src/redis/keys.js';
+import type { AppConfig } from '../src/platform/config/index.js';
+import { Keys, symbolFromKey } from '../src/platform/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
 import { startHeatStub } from '../test/support/heat-stub.js';
 import { startTestRedis } from '../test/support/redis-server.js';

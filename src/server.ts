@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
-import { configureApp, createAdapter, NEST_APP_OPTIONS } from './app.setup.js';
-import { AppConfig, ConfigError, readEnvConfig } from './config/index.js';
-import { createPino, PinoLoggerService } from './logging/pino-logger.js';
-import { ModeReader } from './ops/mode-reader.js';
+import { configureApp, createAdapter, NEST_APP_OPTIONS } from './platform/http/app.setup.js';
+import { AppConfig, ConfigError, readEnvConfig } from './platform/config/index.js';
+import { createPino, PinoLoggerService } from './platform/logging/pino-logger.js';
+import { ModeReader } from './platform/mode/mode-reader.js';
 
 async function bootstrap() {
   let config: AppConfig;

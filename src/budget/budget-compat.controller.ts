@@ -6,7 +6,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { RequireRole } from '../ops/auth/roles.js';
+import { RequireRole } from '../platform/auth/roles.js';
 import { BudgetService } from './budget.service.js';
 import { BudgetCheckQueryDto, BudgetCheckResponse, SymbolParamDto } from './dto/budget-check.dto.js';
 import { BudgetRecordResponse } from './dto/budget-responses.dto.js';

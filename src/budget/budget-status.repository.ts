@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import type { Command } from './batch.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import type { Command } from '../platform/redis/batch.js';
 import { BudgetRedis } from './budget-redis.js';
 import { FUTURE_TOLERANCE_SEC, parseNumber } from './inputs/reading.js';
 

@@ -1,4 +1,4 @@
-import type { AppConfig } from '../config/index.js';
+import type { AppConfig } from '../platform/config/index.js';
 import { clamp01 } from './inputs/reading.js';
 
 export interface BudgetParams {

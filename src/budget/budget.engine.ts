@@ -1,11 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig, MODES, type Mode } from '../config/index.js';
-import { KnownSymbols } from '../health/known-symbols.js';
-import { Metrics } from '../health/metrics.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { Keys } from '../redis/keys.js';
-import { Batch, type Command, type RedisSession, type Reply, type WriteOutcome } from './batch.js';
+import { Clock } from '../platform/clock.js';
+import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { KnownSymbols } from '../platform/observability/known-symbols.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { Keys } from '../platform/redis/keys.js';
+import {
+  Batch,
+  type Command,
+  type RedisSession,
+  type Reply,
+  type WriteOutcome,
+} from '../platform/redis/batch.js';
 import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';

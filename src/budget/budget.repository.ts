@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type Mode } from '../config/index.js';
-import { Keys, symbolFromKey } from '../redis/keys.js';
-import type { Command, RedisSession } from './batch.js';
+import { AppConfig, type Mode } from '../platform/config/index.js';
+import { Keys, symbolFromKey } from '../platform/redis/keys.js';
+import type { Command, RedisSession } from '../platform/redis/batch.js';
 import { roundTo } from './budget.calculator.js';
 
 /** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (CONTRACT.md §2). */

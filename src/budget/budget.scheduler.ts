@@ -5,12 +5,12 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { LoopHeartbeat } from '../health/loop-heartbeat.js';
-import { Metrics } from '../health/metrics.js';
-import { LeaderService } from '../redis/leader.service.js';
+import { Clock } from '../platform/clock.js';
+import { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { LeaderService } from '../platform/redis/leader.service.js';
 import { BudgetEngine, type TickResult } from './budget.engine.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 

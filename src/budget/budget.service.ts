@@ -1,10 +1,10 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig, MODES, type Mode } from '../config/index.js';
-import { KnownSymbols } from '../health/known-symbols.js';
-import { Metrics } from '../health/metrics.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { Keys } from '../redis/keys.js';
+import { Clock } from '../platform/clock.js';
+import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { KnownSymbols } from '../platform/observability/known-symbols.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { Keys } from '../platform/redis/keys.js';
 import { BudgetCalculator, budgetParams, roundTo } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';

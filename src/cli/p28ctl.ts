@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ACTOR_NAME, newToken, ROLES, tokenEntry, type Role } from '../ops/auth/token-entries.js';
+import { ACTOR_NAME, newToken, ROLES, tokenEntry, type Role } from '../platform/auth/token-entries.js';
 
 /** Exit codes: scripts tell a refused request from a typo. */
 export const EXIT_OK = 0;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type GateAuth as GateAuthMode } from '../config/index.js';
-import { checkBearer, type BearerCheck } from '../ops/auth/bearer.js';
-import { TokenRegistry } from '../ops/auth/token-registry.js';
+import { AppConfig, type GateAuth as GateAuthMode } from '../platform/config/index.js';
+import { checkBearer, type BearerCheck } from '../platform/auth/bearer.js';
+import { TokenRegistry } from '../platform/auth/token-registry.js';
 
 /** Roles whose tokens the gate accepts (CONTRACT §3): the governor's service token, and operators. */
 const GATE_ROLES = new Set(['service', 'operator']);

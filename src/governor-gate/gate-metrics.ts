@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import { Metrics } from '../health/metrics.js';
+import { Metrics } from '../platform/observability/metrics.js';
 import type { GateDecision } from './gate.types.js';
 
 /**

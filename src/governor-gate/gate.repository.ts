@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../redis/redis.factory.js';
-import { RedisService } from '../redis/redis.service.js';
+import type { RedisClient } from '../platform/redis/redis.factory.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { POSITION_FIELDS, positionHashFromList, type PositionHash } from '../core/position.js';
 import type { GateSnapshot } from './gate.types.js';
 

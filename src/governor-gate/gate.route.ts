@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../platform/http/body-limits.js';
 import { checkEvaluatePlan } from './dto/evaluate-plan.check.js';
 import { GateAuth } from './gate-auth.js';
 import { GateService } from './gate.service.js';

@@ -1,4 +1,4 @@
-import type { Mode } from '../config/index.js';
+import type { Mode } from '../platform/config/index.js';
 import type { PositionHash } from '../core/position.js';
 import type { BudgetBlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
 

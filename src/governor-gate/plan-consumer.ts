@@ -7,15 +7,15 @@ import {
   type OnApplicationBootstrap,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { Metrics } from '../health/metrics.js';
-import { Keys } from '../redis/keys.js';
-import type { RedisClient } from '../redis/redis.factory.js';
-import { RedisService } from '../redis/redis.service.js';
+import { Clock } from '../platform/clock.js';
+import { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { Keys } from '../platform/redis/keys.js';
+import type { RedisClient } from '../platform/redis/redis.factory.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { GateService } from './gate.service.js';
-import { LogRateLimiter } from '../logging/log-rate-limiter.js';
+import { LogRateLimiter } from '../platform/logging/log-rate-limiter.js';
 import { parsePlanEntry } from './plan-parser.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import type { PlanInput } from './gate.types.js';

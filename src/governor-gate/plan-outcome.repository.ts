@@ -1,8 +1,8 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import { RedisService } from '../redis/redis.service.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import type { GateDecision, PlanInput } from './gate.types.js';
 
 export const PERMIT_TTL_SEC = 60;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import { RedisService } from '../redis/redis.service.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { finite } from './gate-evaluator.js';
 import type { WouldBlock } from './gate.types.js';
 import { MAX_RECORDED_NOTIONAL_USD, type ShadowRecord } from './shadow-report.js';

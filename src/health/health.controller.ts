@@ -8,13 +8,13 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { MODES, type Mode } from '../config/index.js';
-import { Clock } from '../common/clock.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { RedisService } from '../redis/redis.service.js';
-import { HealthParts } from './health-parts.js';
+import { MODES, type Mode } from '../platform/config/index.js';
+import { Clock } from '../platform/clock.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { RedisService } from '../platform/redis/redis.service.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
 import { LoopHealthIndicator } from './loop.health.js';
-import { LoopHeartbeat } from './loop-heartbeat.js';
+import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
 import { REDIS_PING_TIMEOUT_MS, RedisHealthIndicator } from './redis.health.js';
 
 export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';

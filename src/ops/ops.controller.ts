@@ -10,10 +10,10 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
-import { CurrentActor, OperatorWrite, RequireRole } from './auth/roles.js';
-import type { Actor } from './auth/token-registry.js';
-import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../platform/http/body-limits.js';
+import { CurrentActor, OperatorWrite, RequireRole } from '../platform/auth/roles.js';
+import type { Actor } from '../platform/auth/token-registry.js';
+import { JsonObjectBodyInterceptor } from '../platform/http/json-object-body.interceptor.js';
 import {
   ChainReportResponse,
   ChangeModeDto,

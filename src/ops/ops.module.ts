@@ -1,13 +1,17 @@
 import { Global, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { AuthGuard } from './auth/auth.guard.js';
-import { OPS_WRITE_LIMIT, OPS_WRITE_WINDOW_MS, OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
-import { TokenRegistry } from './auth/token-registry.js';
+import { AuthGuard } from '../platform/auth/auth.guard.js';
+import {
+  OPS_WRITE_LIMIT,
+  OPS_WRITE_WINDOW_MS,
+  OpsWriteThrottlerGuard,
+} from '../platform/auth/ops-throttler.guard.js';
+import { TokenRegistry } from '../platform/auth/token-registry.js';
 import { LedgerMirror } from './ledger/ledger-mirror.js';
 import { LedgerRepository } from './ledger/ledger.repository.js';
 import { LedgerSigner } from './ledger/ledger-signer.js';
 import { LedgerService } from './ledger/ledger.service.js';
-import { ModeReader } from './mode-reader.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
 import { ModeExpiryService } from './mode/mode-expiry.service.js';
 import { ModeStore } from './mode/mode-store.js';
 import { ModeRepository } from './mode/mode.repository.js';

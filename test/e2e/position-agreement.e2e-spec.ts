@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Batch, RedisSession } from '../../src/budget/batch.js';
+import { Batch, RedisSession } from '../../src/platform/redis/batch.js';
 import { PositionReader } from '../../src/budget/inputs/position.reader.js';
 import { StaleInputs } from '../../src/budget/inputs/reading.js';
-import type { AppConfig } from '../../src/config/index.js';
+import type { AppConfig } from '../../src/platform/config/index.js';
 import { parsePosition } from '../../src/core/position.js';
 import { currentPosition } from '../../src/governor-gate/gate-evaluator.js';
 import { GateReader } from '../../src/governor-gate/gate.repository.js';

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
-import { MODES, type Mode } from '../../config/index.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 
 /**
  * A plain decimal, as the original service's callers send it: no sign, exponent, hex or

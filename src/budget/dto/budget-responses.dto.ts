@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import type { BudgetParams } from '../budget.calculator.js';
 import type { BudgetRecord } from '../budget.repository.js';
 

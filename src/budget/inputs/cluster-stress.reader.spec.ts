@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batch, type RedisSession, type Reply } from '../batch.js';
+import { Batch, type RedisSession, type Reply } from '../../platform/redis/batch.js';
 import { ClusterStressReader } from './cluster-stress.reader.js';
 import { StaleInputs } from './reading.js';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch, Reply } from '../batch.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch, Reply } from '../../platform/redis/batch.js';
 import {
   clamp01,
   judgeAge,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch } from '../batch.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch } from '../../platform/redis/batch.js';
 import type { PortfolioState } from '../lkg.js';
 import { parseNumber, type Reading, type StaleInputs } from './reading.js';
 

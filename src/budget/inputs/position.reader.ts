@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
+import { AppConfig } from '../../platform/config/index.js';
 import { parsePosition, POSITION_FIELDS, positionHashFromList } from '../../core/position.js';
-import type { Batch, Reply, RedisSession } from '../batch.js';
+import type { Batch, Reply, RedisSession } from '../../platform/redis/batch.js';
 import { roundTo } from '../budget.calculator.js';
 import { type StaleInputs } from './reading.js';
 import { symbolOfKey } from './symbols.js';

@@ -1,5 +1,5 @@
-import { SYMBOL_PATTERN } from '../../common/symbol.js';
-import { symbolFromKey } from '../../redis/keys.js';
+import { SYMBOL_PATTERN } from '../../core/symbol.js';
+import { symbolFromKey } from '../../platform/redis/keys.js';
 import type { StaleInputs } from './reading.js';
 
 /** How much of a refused key a log sample keeps: another service's junk must not fill the log. */

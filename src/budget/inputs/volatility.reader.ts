@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch, Reply } from '../batch.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch, Reply } from '../../platform/redis/batch.js';
 import { judgeAge, parseNumber, type Ages, type Reading, type StaleInputs } from './reading.js';
 
 export const VOL_NORMAL = 0.33;

@@ -1,4 +1,4 @@
-import { MAX_UNKNOWN_KEYS_REPORTED } from '../../common/body-limits.js';
+import { MAX_UNKNOWN_KEYS_REPORTED } from '../../platform/http/body-limits.js';
 import type { PlanInput } from '../gate.types.js';
 import { SYMBOL_PATTERN } from './evaluate-plan.dto.js';
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNumber, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import {
   BLOCK_REASONS,
   FAIL_OPEN_REASONS,
@@ -10,7 +10,7 @@ import {
   type GateReason,
 } from '../gate-reasons.js';
 import type { GateDecision, PlanInput, PlanSide } from '../gate.types.js';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 
 export { SYMBOL_PATTERN };
 

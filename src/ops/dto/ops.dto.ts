@@ -15,7 +15,7 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import {
   OPERATION_ID,
   OPERATION_NAMES,
@@ -30,7 +30,7 @@ import {
   type LedgerReport,
 } from '../ledger/ledger-verify.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 
 /**
  * One line of visible text: C0/C1 controls (newlines and tab included), format characters (bidi

@@ -7,9 +7,9 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
-import { HealthParts } from '../../health/health-parts.js';
-import { Metrics } from '../../health/metrics.js';
+import { AppConfig } from '../../platform/config/index.js';
+import { HealthParts } from '../../platform/observability/health-parts.js';
+import { Metrics } from '../../platform/observability/metrics.js';
 import { replayState } from '../mode/mode-change.js';
 import { ModeRepository } from '../mode/mode.repository.js';
 import { GENESIS_HASH, parseOperationId, toJsonLine, type LedgerEntry } from './ledger-entry.js';

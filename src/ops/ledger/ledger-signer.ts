@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
+import { AppConfig } from '../../platform/config/index.js';
 import { sealEntry, type LedgerEntry, type UnsealedEntry } from './ledger-entry.js';
 import {
   loadSigningKey,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
 import { fromStreamFields } from './ledger-entry.js';
 
 export interface StoredEntry {

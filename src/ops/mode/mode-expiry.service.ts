@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
-import { LeaderService } from '../../redis/leader.service.js';
+import { Clock } from '../../platform/clock.js';
+import { LeaderService } from '../../platform/redis/leader.service.js';
 import { isExpired } from '../../core/mode.js';
 import { ModeStore } from './mode-store.js';
 

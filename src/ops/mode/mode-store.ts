@@ -7,18 +7,18 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
-import { AppConfig, type Mode } from '../../config/index.js';
+import { Clock } from '../../platform/clock.js';
+import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { enforces, globalModeAt, MODES } from '../../core/mode.js';
-import { HealthParts } from '../../health/health-parts.js';
-import { Metrics } from '../../health/metrics.js';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { HealthParts } from '../../platform/observability/health-parts.js';
+import { Metrics } from '../../platform/observability/metrics.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
 import { formatOperationId, parseOperationId, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
-import { ModeReader, type ModeView } from '../mode-reader.js';
+import { ModeReader, type ModeView } from '../../platform/mode/mode-reader.js';
 import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeRepository } from './mode.repository.js';
 

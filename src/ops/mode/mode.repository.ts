@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type Mode } from '../../config/index.js';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { AppConfig, type Mode } from '../../platform/config/index.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
 import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../ledger/ledger-entry.js';
 import { parseModeState, type ModeState, type StateAction } from './mode-change.js';
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';

@@ -6,7 +6,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { depthExceeds } from '../../common/body-limits.js';
+import { depthExceeds } from './body-limits.js';
 
 /** The ops bodies are flat; deeper nesting is refused before the recursive validators see it. */
 export const MAX_BODY_DEPTH = 8;

@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { checkBootPaths } from './boot-paths.js';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../common/symbol.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 import { AppConfig } from './env.schema.js';
 
 export class ConfigError extends Error {

@@ -15,14 +15,14 @@ import {
   depthExceeds,
   routeBodyLimit,
   unknownKeys,
-} from './common/body-limits.js';
-import { RedisUnavailableFilter } from './common/redis-unavailable.filter.js';
-import { EvaluatePlanDto, GateDecisionResponse } from './governor-gate/dto/evaluate-plan.dto.js';
-import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH } from './governor-gate/gate.route.js';
-import { Metrics } from './health/metrics.js';
-import { installAccessLog } from './logging/access-log.js';
-import { checkBearer } from './ops/auth/bearer.js';
-import { TokenRegistry } from './ops/auth/token-registry.js';
+} from './body-limits.js';
+import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
+import { EvaluatePlanDto, GateDecisionResponse } from '../../governor-gate/dto/evaluate-plan.dto.js';
+import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH } from '../../governor-gate/gate.route.js';
+import { Metrics } from '../observability/metrics.js';
+import { installAccessLog } from '../logging/access-log.js';
+import { checkBearer } from '../auth/bearer.js';
+import { TokenRegistry } from '../auth/token-registry.js';
 
 /** Flattens nested validation errors into `field.path: rule` strings, so a 400 names the field. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {

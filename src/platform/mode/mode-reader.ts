@@ -1,5 +1,5 @@
 import type { Mode } from '../config/index.js';
-import { effectiveMode } from '../core/mode.js';
+import { effectiveMode } from '../../core/mode.js';
 
 export interface ModeView {
   mode: Mode;

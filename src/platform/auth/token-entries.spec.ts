@@ -8,7 +8,7 @@ import {
   tokenEntry,
   UsageError,
 } from './token-entries.js';
-import { loadConfig, type AppConfig } from '../../config/index.js';
+import { loadConfig, type AppConfig } from '../config/index.js';
 
 const registry = (entries: string[]) =>
   new TokenRegistry({ OPS_API_TOKENS: entries } as unknown as AppConfig);

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Metrics } from '../health/metrics.js';
+import { Metrics } from '../observability/metrics.js';
 import { onLogLineDropped } from './log-destination.js';
 
 /** Counts the lines the bounded log destination drops in p28_log_dropped_total. */

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/index.js';
-import { Metrics } from '../health/metrics.js';
+import { Metrics } from '../observability/metrics.js';
 import { Keys } from './keys.js';
 import { RedisService } from './redis.service.js';
 

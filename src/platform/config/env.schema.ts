@@ -14,7 +14,7 @@ import {
   type ValidatorConstraintInterface,
 } from 'class-validator';
 
-import { MODES, type Mode } from '../core/mode.js';
+import { MODES, type Mode } from '../../core/mode.js';
 
 // one vocabulary of modes (src/core/mode.ts); P28_MODE may seed any of them
 export { MODES, type Mode };

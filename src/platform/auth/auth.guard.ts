@@ -7,9 +7,9 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Metrics } from '../../health/metrics.js';
-import { logPath } from '../../logging/log-path.js';
-import { LogRateLimiter } from '../../logging/log-rate-limiter.js';
+import { Metrics } from '../observability/metrics.js';
+import { logPath } from '../logging/log-path.js';
+import { LogRateLimiter } from '../logging/log-rate-limiter.js';
 import { checkBearer } from './bearer.js';
 import { TokenRegistry, type Actor, type Role } from './token-registry.js';
 

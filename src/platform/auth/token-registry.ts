@@ -1,6 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
+import { AppConfig } from '../config/index.js';
 import { parseTokenEntries, type Role, type TokenEntry } from './token-entries.js';
 
 export { sha256Hex } from './token-entries.js';

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../redis/redis.factory.js';
+import type { RedisClient } from './redis.factory.js';
 
 /** A batch that Redis did not answer within REDIS_COMMAND_TIMEOUT_MS (frozen or unreachable). */
 export class RedisBatchTimeout extends Error {

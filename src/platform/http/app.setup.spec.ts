@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { BadRequestException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { createValidationPipe } from './app.setup.js';
-import { SimulateBudgetDto } from './budget/dto/simulate-budget.dto.js';
+import { SimulateBudgetDto } from '../../budget/dto/simulate-budget.dto.js';
 
 const pipe = createValidationPipe();
 const meta = { type: 'body' as const, metatype: SimulateBudgetDto };
