@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { OpenApiExtras } from '../platform/http/openapi-extras.js';
+import { EvaluatePlanDto, GateDecisionResponse } from './dto/evaluate-plan.dto.js';
 import { GateAuth } from './gate-auth.js';
 import { GateMetrics } from './gate-metrics.js';
 import { GateRepository } from './gate.repository.js';
-import { GateRoute } from './gate.route.js';
+import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH, GateRoute } from './gate.route.js';
 import { GateService } from './gate.service.js';
 import { GovernorGateController } from './governor-gate.controller.js';
 import { PlanConsumer } from './plan-consumer.js';
@@ -23,6 +25,13 @@ import { ShadowRepository } from './shadow.repository.js';
     ShadowReportService,
     PlanOutcomeRepository,
     PlanConsumer,
+    {
+      provide: OpenApiExtras,
+      useValue: {
+        paths: { [GATE_EVALUATE_PATH]: GATE_EVALUATE_OPENAPI },
+        models: [EvaluatePlanDto, GateDecisionResponse],
+      } satisfies OpenApiExtras,
+    },
   ],
   exports: [GateService, PlanConsumer],
 })

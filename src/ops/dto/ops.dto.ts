@@ -21,14 +21,14 @@ import {
   OPERATION_NAMES,
   type LedgerEntry,
   type OperationName,
-} from '../ledger/ledger-entry.js';
+} from '../../core/ledger/ledger-entry.js';
 import type { RestoreResult } from '../ledger/ledger-mirror.js';
 import {
   BREAK_PROBLEMS,
   type BreakProblem,
   type LedgerBreak,
   type LedgerReport,
-} from '../ledger/ledger-verify.js';
+} from '../../core/ledger/ledger-verify.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 

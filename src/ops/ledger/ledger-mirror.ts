@@ -12,9 +12,14 @@ import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
 import { replayState } from '../mode/mode-change.js';
 import { ModeRepository } from '../mode/mode.repository.js';
-import { GENESIS_HASH, parseOperationId, toJsonLine, type LedgerEntry } from './ledger-entry.js';
+import {
+  GENESIS_HASH,
+  parseOperationId,
+  toJsonLine,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import { LedgerSigner } from './ledger-signer.js';
-import { acceptVerified, ChainCursor, type LedgerBreak } from './ledger-verify.js';
+import { acceptVerified, ChainCursor, type LedgerBreak } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { ledgerUnavailable } from './ledger.service.js';
 

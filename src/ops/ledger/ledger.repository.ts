@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
-import { fromStreamFields } from './ledger-entry.js';
+import { fromStreamFields } from '../../core/ledger/ledger-entry.js';
 
 export interface StoredEntry {
   stream_id: string;

@@ -1,6 +1,6 @@
 import { BadRequestException, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { LedgerSigner } from './ledger-signer.js';
-import { verifyLedger, type LedgerReport } from './ledger-verify.js';
+import { verifyLedger, type LedgerReport } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 
 export const DEFAULT_PAGE = 50;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { formatOperationId, GENESIS_HASH, sealEntry, type LedgerEntry } from '../ledger/ledger-entry.js';
+import {
+  formatOperationId,
+  GENESIS_HASH,
+  sealEntry,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import {
   isExpired,
   parseModeState,

@@ -7,7 +7,7 @@ import {
   revertTarget,
   type Mode,
 } from '../../core/mode.js';
-import type { LedgerEntry, OperationName, RiskClass } from '../ledger/ledger-entry.js';
+import type { LedgerEntry, OperationName, RiskClass } from '../../core/ledger/ledger-entry.js';
 
 /** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
 export interface ModeState {

@@ -14,7 +14,12 @@ import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
-import { formatOperationId, parseOperationId, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
+import {
+  formatOperationId,
+  parseOperationId,
+  utcDay,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';

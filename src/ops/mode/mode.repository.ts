@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
-import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
 import { parseModeState, type ModeState, type StateAction } from './mode-change.js';
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
 

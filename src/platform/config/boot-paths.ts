@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import type { AppConfig } from './env.schema.js';
-import { ConfigError } from './load-config.js';
+import { ConfigError } from './config-error.js';
 
 /** Kernel file systems: reading /dev/zero or a /proc file as a ledger never ends or never makes sense. */
 const SPECIAL_ROOTS = ['/proc', '/sys', '/dev'];

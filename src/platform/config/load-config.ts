@@ -1,15 +1,9 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { checkBootPaths } from './boot-paths.js';
+import { ConfigError } from './config-error.js';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 import { AppConfig } from './env.schema.js';
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /** Old names accepted for compatibility with the Python service's env file (they were USD). */
 const ALIASES: Record<string, string> = { MIN_BUDGET_K: 'MIN_BUDGET_USD', MAX_BUDGET_K: 'MAX_BUDGET_USD' };

@@ -17,8 +17,7 @@ import {
   unknownKeys,
 } from './body-limits.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
-import { EvaluatePlanDto, GateDecisionResponse } from '../../governor-gate/dto/evaluate-plan.dto.js';
-import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH } from '../../governor-gate/gate.route.js';
+import { OpenApiExtras } from './openapi-extras.js';
 import { Metrics } from '../observability/metrics.js';
 import { installAccessLog } from '../logging/access-log.js';
 import { checkBearer } from '../auth/bearer.js';
@@ -156,10 +155,18 @@ function setupOpenApi(app: NestFastifyApplication): void {
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'token from `npm run token`' }, 'bearer')
     .build();
-  // the gate's evaluate route is a Fastify route (gate.route.ts): its operation is added by hand
-  const document = SwaggerModule.createDocument(app, config, {
-    extraModels: [EvaluatePlanDto, GateDecisionResponse],
-  });
-  document.paths[GATE_EVALUATE_PATH] = GATE_EVALUATE_OPENAPI as (typeof document.paths)[string];
+  // routes registered on Fastify directly (the gate's evaluate) bring their operations by hand
+  const extras = openApiExtras(app);
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [...(extras?.models ?? [])] });
+  for (const [path, op] of Object.entries(extras?.paths ?? {}))
+    document.paths[path] = op as (typeof document.paths)[string];
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+function openApiExtras(app: NestFastifyApplication): OpenApiExtras | undefined {
+  try {
+    return app.get(OpenApiExtras, { strict: false });
+  } catch {
+    return undefined;
+  }
 }

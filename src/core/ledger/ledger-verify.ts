@@ -1,5 +1,5 @@
-import { isMode } from '../../core/mode.js';
-import { SYMBOL_PATTERN } from '../../core/symbol.js';
+import { isMode } from '../mode.js';
+import { SYMBOL_PATTERN } from '../symbol.js';
 import { signatureValid, type TrustedKeys } from './ledger-keys.js';
 import {
   entryHash,

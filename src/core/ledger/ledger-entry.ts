@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Mode } from '../../platform/config/index.js';
+import type { Mode } from '../mode.js';
 
 /**
  * The audit ledger's entry (CONTRACT.md §4) and its SHA-256 hash chain. Pure: no Redis, no clock.
