@@ -27,7 +27,7 @@ import { PortfolioStateReader } from '../src/budget/inputs/portfolio-state.reade
 import { PositionReader } from '../src/budget/inputs/position.reader.js';
 import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
-import { ManualClock } from '../src/platform/clock.js';
+import { ManualClock } from '../src/platform/clock/clock.js';
 import { POSITION_FIELDS } from '../src/core/position.js';
 import type { AppConfig } from '../src/platform/config/index.js';
 import { Keys, symbolFromKey } from '../src/platform/redis/keys.js';

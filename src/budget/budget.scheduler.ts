@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { Clock } from '../platform/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { AppConfig } from '../platform/config/index.js';
 import { HealthParts } from '../platform/observability/health-parts.js';
 import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';

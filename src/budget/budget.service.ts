@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { Clock } from '../platform/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
 import { KnownSymbols } from '../platform/observability/known-symbols.js';
 import { Metrics } from '../platform/observability/metrics.js';

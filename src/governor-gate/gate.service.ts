@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { Clock } from '../platform/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { AppConfig } from '../platform/config/index.js';
 import { HealthParts } from '../platform/observability/health-parts.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';

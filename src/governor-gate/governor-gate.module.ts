@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../platform/auth/auth.module.js';
+import { ClockModule } from '../platform/clock/clock.module.js';
+import { RedisModule } from '../platform/redis/redis.module.js';
 import { OpenApiExtras } from '../platform/http/openapi-extras.js';
 import { EvaluatePlanDto, GateDecisionResponse } from './dto/evaluate-plan.dto.js';
 import { GateAuth } from './gate-auth.js';
@@ -14,6 +17,7 @@ import { ShadowRepository } from './shadow.repository.js';
 
 /** Gate 0 (CONTRACT.md §3): the evaluate endpoint, the shadow report and the plan-stream consumer. */
 @Module({
+  imports: [AuthModule, ClockModule, RedisModule],
   controllers: [GovernorGateController],
   providers: [
     GateRepository,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../platform/clock.js';
+import { ManualClock } from '../platform/clock/clock.js';
 import type { AppConfig } from '../platform/config/index.js';
 import { HealthParts } from '../platform/observability/health-parts.js';
 import { Metrics } from '../platform/observability/metrics.js';

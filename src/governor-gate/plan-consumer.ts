@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Clock } from '../platform/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { AppConfig } from '../platform/config/index.js';
 import { HealthParts } from '../platform/observability/health-parts.js';
 import { Metrics } from '../platform/observability/metrics.js';

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { MODES, type Mode } from '../platform/config/index.js';
-import { Clock } from '../platform/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
 import { RedisService } from '../platform/redis/redis.service.js';
 import { HealthParts } from '../platform/observability/health-parts.js';

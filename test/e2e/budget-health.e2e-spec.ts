@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { Metrics } from '../../src/platform/observability/metrics.js';
 import { LeaderService } from '../../src/platform/redis/leader.service.js';
 import { Keys } from '../../src/platform/redis/keys.js';

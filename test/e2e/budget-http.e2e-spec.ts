@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetEngine } from '../../src/budget/budget.engine.js';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { sha256Hex } from '../../src/platform/auth/token-registry.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startHeatStub, type HeatStub } from '../support/heat-stub.js';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BudgetEngine } from '../../src/budget/budget.engine.js';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import type { Mode } from '../../src/platform/config/index.js';
 import { Metrics } from '../../src/platform/observability/metrics.js';
 import { ModeReader } from '../../src/platform/mode/mode-reader.js';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetEngine } from '../../src/budget/budget.engine.js';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { Clock, ManualClock } from '../../src/platform/clock.js';
+import { Clock, ManualClock } from '../../src/platform/clock/clock.js';
 import { LoopHeartbeat } from '../../src/platform/observability/loop-heartbeat.js';
 import { Metrics } from '../../src/platform/observability/metrics.js';
 import { LeaderService } from '../../src/platform/redis/leader.service.js';

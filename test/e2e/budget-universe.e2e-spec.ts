@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetEngine } from '../../src/budget/budget.engine.js';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { Metrics } from '../../src/platform/observability/metrics.js';
 import { sha256Hex } from '../../src/platform/auth/token-registry.js';
 import { Keys } from '../../src/platform/redis/keys.js';

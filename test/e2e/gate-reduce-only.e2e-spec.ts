@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
 import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 import { ModeExpiryService } from '../../src/ops/mode/mode-expiry.service.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { GateService } from '../../src/governor-gate/gate.service.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
 import { ModeReader } from '../../src/platform/mode/mode-reader.js';

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { LeaderService } from '../../src/platform/redis/leader.service.js';
 import { Keys } from '../../src/platform/redis/keys.js';
 import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';

@@ -13,8 +13,8 @@ import {
   toStreamFields,
   utcDay,
   type LedgerEntry,
-} from '../../src/ops/ledger/ledger-entry.js';
-import { loadSigningKey, loadTrustedKeys, signHash } from '../../src/ops/ledger/ledger-keys.js';
+} from '../../src/core/ledger/ledger-entry.js';
+import { loadSigningKey, loadTrustedKeys, signHash } from '../../src/core/ledger/ledger-keys.js';
 import { verifyCli } from '../../src/tools/ledger-verify.js';
 import { keygen } from '../../src/tools/ledger-keygen.js';
 import { startProcessApp } from '../support/process-app.js';

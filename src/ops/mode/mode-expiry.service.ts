@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Clock } from '../../platform/clock.js';
+import { Clock } from '../../platform/clock/clock.js';
 import { LeaderService } from '../../platform/redis/leader.service.js';
 import { isExpired } from '../../core/mode.js';
 import { ModeStore } from './mode-store.js';

@@ -7,7 +7,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Clock } from '../../platform/clock.js';
+import { Clock } from '../../platform/clock/clock.js';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { enforces, globalModeAt, MODES } from '../../core/mode.js';
 import { HealthParts } from '../../platform/observability/health-parts.js';

@@ -10,4 +10,4 @@ import { Metrics } from './metrics.js';
   providers: [Metrics, LoopHeartbeat, HealthParts, KnownSymbols],
   exports: [Metrics, LoopHeartbeat, HealthParts, KnownSymbols],
 })
-export class MetricsModule {}
+export class ObservabilityModule {}

@@ -1,8 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { LeaderService } from './leader.service.js';
 import { RedisService } from './redis.service.js';
 
-@Global()
 @Module({
   providers: [RedisService, LeaderService],
   exports: [RedisService, LeaderService],
