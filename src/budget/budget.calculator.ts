@@ -36,7 +36,7 @@ export interface BudgetInputs {
   positionNotional?: number;
 }
 
-export interface BudgetResult {
+interface BudgetResult {
   stress: number;
   /** Rounded to cents, so the written budget is the one the violation check used. */
   budgetUsd: number;

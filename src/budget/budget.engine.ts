@@ -25,7 +25,7 @@ import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { LkgCache, type PortfolioDecision } from './lkg.js';
 
-export type TickOutcome =
+type TickOutcome =
   /** budgets computed and written (possibly for zero active symbols) */
   | 'written'
   /** no usable portfolio state: nothing written (fail-open) */

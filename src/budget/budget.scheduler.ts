@@ -14,9 +14,9 @@ import { LeaderService } from '../platform/redis/leader.service.js';
 import { BudgetEngine, type TickResult } from './budget.engine.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 
-export const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
+const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
 /** How long shutdown waits for a tick in flight before letting Redis close under it. */
-export const SHUTDOWN_WAIT_MS = 5000;
+const SHUTDOWN_WAIT_MS = 5000;
 /** At startup the lease request is usually still in flight: wait this long for it before the first tick. */
 const FIRST_TICK_LEADER_WAIT_MS = 1000;
 

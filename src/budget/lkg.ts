@@ -16,7 +16,7 @@ export interface LkgLimits {
 }
 
 /** How far ahead of our clock a producer's timestamp may be before the state is refused. */
-export const FUTURE_TOLERANCE_SEC = 60;
+const FUTURE_TOLERANCE_SEC = 60;
 
 const ageOf = (s: PortfolioState, nowSec: number) => Math.max(0, nowSec - s.timestamp);
 

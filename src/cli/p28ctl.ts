@@ -7,7 +7,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-export const USAGE = `usage: p28ctl [--url URL] [--json] COMMAND
+const USAGE = `usage: p28ctl [--url URL] [--json] COMMAND
   status                                   mode, overrides, expiry, health, leader, last tick, ledger check
   mode shadow|enforce|reduce-only --reason TEXT [--symbol S] [--expires 15m] [--expect-version N]
   mode clear --symbol S --reason TEXT      remove a per-symbol override

@@ -13,7 +13,7 @@ export const POSITION_FIELDS = [
   'current_price',
   'entry_price',
 ] as const;
-export type PositionField = (typeof POSITION_FIELDS)[number];
+type PositionField = (typeof POSITION_FIELDS)[number];
 export type PositionHash = Partial<Record<PositionField, string | null | undefined>>;
 
 export type ParsedPosition =

@@ -6,7 +6,7 @@ import { TokenRegistry } from '../platform/auth/token-registry.js';
 /** Roles whose tokens the gate accepts (CONTRACT §3): the governor's service token, and operators. */
 const GATE_ROLES = new Set(['service', 'operator']);
 
-export interface GateRefusal {
+interface GateRefusal {
   status: 401 | 403;
   body: { statusCode: 401 | 403; error: string; message: string; required_role: 'service' };
   /** why, for the (rate-limited) log line: never the token */

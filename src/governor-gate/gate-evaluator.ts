@@ -42,7 +42,7 @@ export interface GatePosition {
 }
 
 /** One position hash through the one parser of CONTRACT §1 (quantity/qty fallbacks included). */
-export function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
+function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
   const p = parsePosition(h);
   if (p.kind === 'active') return { amount: p.amount, price: p.price, known: true };
   if (p.kind === 'inactive') return { amount: 0, price: p.price, known: true };

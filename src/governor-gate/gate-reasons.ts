@@ -38,7 +38,7 @@ export type FailOpenReason =
   | typeof REASON_TIMEOUT
   | typeof REASON_SHADOW_MODE
   | typeof REASON_NO_PRICE;
-export type AllowReason = FailOpenReason | typeof REASON_REDUCES_RISK | typeof REASON_WITHIN_BUDGET;
+type AllowReason = FailOpenReason | typeof REASON_REDUCES_RISK | typeof REASON_WITHIN_BUDGET;
 export type GateReason = BlockReason | AllowReason;
 
 export const BLOCK_REASONS: readonly BlockReason[] = [

@@ -12,7 +12,7 @@ const MODE_FIELDS = ['mode', 'expires_at', 'revert_to'] as const;
 const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional', 'price'] as const;
 
 /** Rejection of a read that outlived GATE_TIMEOUT_MS. One instance: a timeout costs no stack trace. */
-export class GateReadTimeout extends Error {
+class GateReadTimeout extends Error {
   constructor() {
     super('gate read timed out');
     this.name = 'GateReadTimeout';
@@ -29,7 +29,7 @@ export const GATE_READ_TIMEOUT = new GateReadTimeout();
  */
 const luaFields = (fields: readonly string[]) => fields.map((f) => `'${f}'`).join(', ');
 
-export const GATE_READ_LUA = `
+const GATE_READ_LUA = `
 local function get(...)
   local r = redis.pcall(...)
   if type(r) == 'table' and r.err then return false end
@@ -51,7 +51,7 @@ type GateReadClient = RedisClient & {
 };
 
 /** Registers the read script on a client (ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT). */
-export function defineGateRead(client: RedisClient): void {
+function defineGateRead(client: RedisClient): void {
   client.defineCommand('p28GateRead', { numberOfKeys: 6, lua: GATE_READ_LUA });
 }
 
@@ -92,7 +92,7 @@ function orAbsent<T>(p: Promise<T>): Promise<T | null> {
  * pipeline may span them: the six commands are issued back to back without awaiting each other,
  * which ioredis writes to the nodes at once; the wait is the slowest node's round trip, not the sum.
  */
-export function readGateSnapshot(
+function readGateSnapshot(
   client: RedisClient,
   symbol: string,
   cluster: boolean,

@@ -36,7 +36,7 @@ export interface PlanConsumerOptions {
   maxInFlight?: number;
 }
 
-export const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
+const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
   batchSize: 100,
   blockMs: 1000,
   claimIdleMs: 30_000,

@@ -8,7 +8,7 @@ import { MAX_RECORDED_NOTIONAL_USD, type ShadowRecord } from './shadow-report.js
 
 const PAGE = 1000;
 /** The stream is capped at SHADOW_STREAM_MAXLEN (~10k by default); this bounds a report's scan anyway. */
-export const SHADOW_SCAN_CAP = 100_000;
+const SHADOW_SCAN_CAP = 100_000;
 
 /** The shadow would-block stream: appended by the gate, read by the shadow report. */
 @Injectable()

@@ -17,13 +17,13 @@ import { LoopHealthIndicator } from './loop.health.js';
 import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
 import { REDIS_PING_TIMEOUT_MS, RedisHealthIndicator } from './redis.health.js';
 
-export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
+const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
 
 const seconds = (ms: number | undefined): number | null =>
   ms === undefined ? null : Math.round(ms / 100) / 10;
 
 /** The /health body (documentation only). Parts added through HealthParts appear as extra fields. */
-export class HealthBodyResponse {
+class HealthBodyResponse {
   @ApiProperty({ enum: ['healthy', 'degraded', 'unhealthy'] })
   status!: 'healthy' | 'degraded' | 'unhealthy';
 

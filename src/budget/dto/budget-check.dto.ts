@@ -7,7 +7,7 @@ import { MODES, type Mode } from '../../platform/config/index.js';
  * A plain decimal, as the original service's callers send it: no sign, exponent, hex or
  * Infinity; at most 16 integer digits, so the number is exact enough to compare with a budget.
  */
-export const NOTIONAL_PATTERN = /^(0|[1-9][0-9]{0,15})(\.[0-9]{1,8})?$/;
+const NOTIONAL_PATTERN = /^(0|[1-9][0-9]{0,15})(\.[0-9]{1,8})?$/;
 
 /** `:symbol` of the budget routes: the symbol rule, so nothing else reaches Redis or a message. */
 export class SymbolParamDto {

@@ -22,7 +22,7 @@ export interface ClusterMap {
 }
 
 /** A stress value judged with its `updated_ts`: `stale` is a value too old to use. */
-export type Stress = Parsed | { ok: false; why: 'stale' };
+type Stress = Parsed | { ok: false; why: 'stale' };
 
 /** HMGET [stress field, updated_ts]: the cluster service sets no TTL, so the age is its own. */
 const readStress = (reply: Reply, ages: Ages): Stress => {

@@ -2,8 +2,7 @@
  * The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`.
  * `symbol`: a discovered key whose symbol part breaks the symbol rule (ignored, never budgeted).
  */
-export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol', 'symbol'] as const;
-export type InputType = (typeof INPUT_TYPES)[number];
+export type InputType = 'portfolio' | 'position' | 'heat' | 'cluster' | 'vol' | 'symbol';
 
 /**
  * How an input was obtained: `fresh` from its source, `missing` (absent or unreachable), `garbage`
@@ -38,7 +37,7 @@ export function parseNumber(raw: unknown, rule: 'any' | 'nonNegative' | 'positiv
 }
 
 /** Epoch values above this are milliseconds (1e11 s is the year 5138): some producers write ms. */
-export const MS_THRESHOLD = 1e11;
+const MS_THRESHOLD = 1e11;
 /** How far ahead of our clock a producer's timestamp may be before it is refused. */
 export const FUTURE_TOLERANCE_SEC = 60;
 

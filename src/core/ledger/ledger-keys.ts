@@ -36,7 +36,7 @@ export interface SigningKey {
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 const SIGNED_FROM = /^\s*signed-from:\s*(\S+)\s*$/m;
 
-export function signerId(publicKey: KeyObject): string {
+function signerId(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('hex').slice(0, 16);
 }

@@ -63,7 +63,7 @@ const isUint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) 
 const isText = (v: unknown) => typeof v === 'string' && v.length > 0;
 
 /** What is wrong with an entry's fields on their own, or undefined. */
-export function shapeProblem(e: Readonly<Record<string, unknown>>): string | undefined {
+function shapeProblem(e: Readonly<Record<string, unknown>>): string | undefined {
   for (const key of Object.keys(e)) if (!KNOWN_FIELDS.has(key)) return `unknown field ${JSON.stringify(key)}`;
   if (typeof e.operation_id !== 'string' || !OPERATION_ID.test(e.operation_id)) return 'bad operation_id';
   if (typeof e.operation_name !== 'string' || !OPERATIONS.has(e.operation_name))

@@ -8,7 +8,7 @@ const isNonNegativeNumber = (v: unknown): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 /** The app's 400 body: `message: ["field: rule", ...]`, `fields: [...]` (as the global ValidationPipe's). */
-export interface InvalidBody {
+interface InvalidBody {
   statusCode: 400;
   error: 'Bad Request';
   message: string[];

@@ -66,7 +66,7 @@ export class EvaluatePlanDto implements PlanInput {
 }
 
 /** Every reason a decision can carry, in a stable order for the schema. */
-export const GATE_REASONS: readonly GateReason[] = [
+const GATE_REASONS: readonly GateReason[] = [
   ...BLOCK_REASONS,
   ...FAIL_OPEN_REASONS,
   REASON_REDUCES_RISK,

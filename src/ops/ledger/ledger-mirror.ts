@@ -35,7 +35,7 @@ export interface RestoreResult {
 
 const STARTUP_CHECK_MS = 2000;
 /** How often a replica looks again while Redis lacks mirrored entries. */
-export const RESTORE_RETRY_MS = 1000;
+const RESTORE_RETRY_MS = 1000;
 
 /**
  * The optional LEDGER_FILE mirror: an append-only JSONL copy of the ledger stream, one fsynced line

@@ -3,7 +3,7 @@ import { LedgerSigner } from './ledger-signer.js';
 import { verifyLedger, type LedgerReport } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 
-export const DEFAULT_PAGE = 50;
+const DEFAULT_PAGE = 50;
 
 export interface LedgerPage {
   entries: Array<Record<string, unknown>>;

@@ -55,7 +55,7 @@ export interface ChangePlan {
 export const MAX_EXPIRY_SEC = 7 * 24 * 3600;
 
 /** A change that makes the gate block (enforce, or the reduce_only kill switch) is high risk. */
-export const riskOf = (to: Mode): RiskClass => (enforces(to) ? 'high' : 'low');
+const riskOf = (to: Mode): RiskClass => (enforces(to) ? 'high' : 'low');
 
 /**
  * What a change does to the state and what its ledger entry says. Pure. Returns `undefined` when

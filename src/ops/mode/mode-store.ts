@@ -35,7 +35,7 @@ export interface ChangeRequest {
   expectedVersion?: number;
 }
 
-export interface AppliedChange {
+interface AppliedChange {
   /** the global mode, or the symbol's effective mode for an override change */
   mode: Mode;
   version: number;
@@ -47,7 +47,7 @@ export interface AppliedChange {
 }
 
 /** A rollback with nothing to undo: nothing written; operation_id is the current state's entry. */
-export interface UnchangedResult {
+interface UnchangedResult {
   mode: Mode;
   version: number;
   operation_id?: string;
@@ -74,7 +74,7 @@ const STARTUP_SYNC_MS = 2000;
  * Redis failed under a change. Before the script ran nothing was written; if the script itself
  * timed out it may still have run, so the operator is told to look rather than assume.
  */
-export function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnavailableException {
+function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnavailableException {
   return new ServiceUnavailableException({
     statusCode: 503,
     error: 'Service Unavailable',
@@ -85,7 +85,7 @@ export function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnava
   });
 }
 
-export function staleVersion(current: number, expected: number): ConflictException {
+function staleVersion(current: number, expected: number): ConflictException {
   return new ConflictException({
     statusCode: 409,
     error: 'Conflict',

@@ -1,7 +1,7 @@
 import type { Actor, TokenRegistry } from './token-registry.js';
 
 /** Longer than any token `npm run token` makes; refuses absurd headers before hashing them. */
-export const MAX_TOKEN_LENGTH = 512;
+const MAX_TOKEN_LENGTH = 512;
 const BEARER = /^Bearer[ \t]+([!-~]+)[ \t]*$/i;
 
 export type BearerCheck =

@@ -9,7 +9,7 @@ const SPECIAL_ROOTS = ['/proc', '/sys', '/dev'];
 const isUnder = (path: string, root: string) => path === root || path.startsWith(root + sep);
 
 /** Why `path` cannot hold the ledger mirror, or undefined when it can. Follows symlinks first. */
-export function ledgerFileProblem(path: string): string | undefined {
+function ledgerFileProblem(path: string): string | undefined {
   let target = resolve(path);
   // existsSync follows links: a dangling one would send the mirror's first append wherever it points
   if (!existsSync(target) && lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink()) {

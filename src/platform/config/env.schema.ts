@@ -19,7 +19,7 @@ import { MODES, type Mode } from '../../core/mode.js';
 // one vocabulary of modes (src/core/mode.ts); P28_MODE may seed any of them
 export { MODES, type Mode };
 
-export const GATE_AUTH_MODES = ['optional', 'required'] as const;
+const GATE_AUTH_MODES = ['optional', 'required'] as const;
 export type GateAuth = (typeof GATE_AUTH_MODES)[number];
 
 const toBool = ({ value }: { value: unknown }) => {

@@ -1,4 +1,4 @@
-export { AppConfig, GATE_AUTH_MODES, MODES, type GateAuth, type Mode } from './env.schema.js';
+export { AppConfig, MODES, type GateAuth, type Mode } from './env.schema.js';
 export { checkBootPaths } from './boot-paths.js';
 export { ConfigError } from './config-error.js';
 export { loadConfig, readEnvConfig } from './load-config.js';

@@ -24,7 +24,7 @@ import { checkBearer } from '../auth/bearer.js';
 import { TokenRegistry } from '../auth/token-registry.js';
 
 /** Flattens nested validation errors into `field.path: rule` strings, so a 400 names the field. */
-export function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
+function flattenValidationErrors(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {
     const path = parent ? `${parent}.${e.property}` : e.property;
     const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`);

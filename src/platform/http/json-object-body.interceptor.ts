@@ -9,7 +9,7 @@ import type { Observable } from 'rxjs';
 import { depthExceeds } from './body-limits.js';
 
 /** The ops bodies are flat; deeper nesting is refused before the recursive validators see it. */
-export const MAX_BODY_DEPTH = 8;
+const MAX_BODY_DEPTH = 8;
 
 /**
  * Write endpoints take a JSON object and nothing else. Fastify already answers 400 for malformed

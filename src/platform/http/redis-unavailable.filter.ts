@@ -13,7 +13,7 @@ const UNAVAILABLE = [
   /All sentinels are unreachable/i,
 ];
 
-export function isRedisUnavailable(err: unknown): err is Error {
+function isRedisUnavailable(err: unknown): err is Error {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||

@@ -4,9 +4,9 @@ import { logPath } from './log-path.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
 
 /** Statuses that mean "refused" (auth, role, bad body, size, type, throttle): each leaves a trace. */
-export const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 413, 415, 429]);
+const REFUSED_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 413, 415, 429]);
 /** Longest refusal reason a line carries: the API's own message, never a body echo. */
-export const REASON_MAX = 200;
+const REASON_MAX = 200;
 
 const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -23,7 +23,7 @@ interface ActorRequest {
 }
 
 /** The `message` of an error body, flattened, cleaned and cut: what the caller was told. */
-export function refusalReason(payload: unknown): string {
+function refusalReason(payload: unknown): string {
   if (typeof payload !== 'string' || payload.length > 64 * 1024) return '';
   let message: unknown;
   try {

@@ -2,11 +2,11 @@ import type { DestinationStream } from 'pino';
 import { pino } from 'pino';
 
 /** Log bytes held for a sink that falls behind; past this, lines are dropped and counted. */
-export const LOG_BUFFER_MAX_BYTES = 1024 * 1024;
+const LOG_BUFFER_MAX_BYTES = 1024 * 1024;
 /** The longest the exit flush writes to a sink that is still taking lines. */
-export const EXIT_FLUSH_MS = 1000;
+const EXIT_FLUSH_MS = 1000;
 /** A sink that took no byte for this long is stalled: the exit flush leaves it alone. */
-export const SINK_STALLED_MS = 1000;
+const SINK_STALLED_MS = 1000;
 
 let droppedLines = 0;
 const dropListeners = new Set<() => void>();

@@ -3,7 +3,7 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 import { createLogDestination } from './log-destination.js';
 
 /** Keys whose values never reach a log line, wherever they appear. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'authorization',
   'token',
   'password',

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
-export const OTHER_SYMBOL_LABEL = '_other';
+const OTHER_SYMBOL_LABEL = '_other';
 
 /**
  * The symbols the budget engine budgeted in its last tick on this replica (CONTRACT.md §3: a

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.factory.js';
 
 /** A batch that Redis did not answer within REDIS_COMMAND_TIMEOUT_MS (frozen or unreachable). */
-export class RedisBatchTimeout extends Error {
+class RedisBatchTimeout extends Error {
   override name = 'RedisBatchTimeout';
 }
 
@@ -16,7 +16,7 @@ export type Reply = [error: Error | null, value: unknown];
  * 50 ms budget) and keeps the page count low: 10,000 symbols under two patterns are a handful of
  * pages instead of the ~60 that COUNT 1000 needed.
  */
-export const SCAN_COUNT = 10_000;
+const SCAN_COUNT = 10_000;
 
 /**
  * Hashes per script call. A script holds Redis while it runs, so other clients (the gate above
@@ -193,7 +193,7 @@ function defineBatchScripts(client: Redis): void {
  * parsing. Should a value hold a NUL byte itself, `values` is the plain array instead (nil where
  * absent) and `absent` is empty.
  */
-export const HMGET_SCRIPT = `local nf = #ARGV
+const HMGET_SCRIPT = `local nf = #ARGV
 local vals, absent, errs, k = {}, {}, {}, 0
 for i = 1, #KEYS do
   local r = redis.pcall('HMGET', KEYS[i], unpack(ARGV))
@@ -223,7 +223,7 @@ return {vals, '', errs}`;
  * pipeline; answers only the keys where something failed, as `{index, failed commands, first
  * error, ...}`, so a clean chunk answers an empty array.
  */
-export const HSET_EXPIRE_SCRIPT = `local ttl, nf, packed = ARGV[1], tonumber(ARGV[2]), ARGV[3] == 'packed'
+const HSET_EXPIRE_SCRIPT = `local ttl, nf, packed = ARGV[1], tonumber(ARGV[2]), ARGV[3] == 'packed'
 local args, errs = {}, {}
 for j = 1, nf do args[2 * j - 1] = ARGV[3 + j] end
 local at, blob, pos = 3 + nf, ARGV[4 + nf], 1

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/index.js';
 export type RedisClient = Redis | Cluster;
 
 /** Reconnect backoff: 50 ms doubling to a 2 s ceiling, forever (the service stays up while Redis is down). */
-export const reconnectBackoff = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+const reconnectBackoff = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
 
 function hostPort(entry: string): { host: string; port: number } {
   const i = entry.lastIndexOf(':');
