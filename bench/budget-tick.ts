@@ -25,7 +25,8 @@ import { ClusterStressReader } from '../src/budget/inputs/cluster-stress.reader.
 import { HeatReader } from '../src/budget/inputs/heat.reader.js';
 import { PortfolioStateReader } from '../src/budget/inputs/portfolio-state.reader.js';
 import { PositionReader } from '../src/budget/inputs/position.reader.js';
-import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
+import { clamp01, StaleInputs } from '../src/budget/inputs/reading.js';
+import { parseNumber } from '../src/core/numbers.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
 import { ManualClock } from '../src/platform/clock/clock.js';
 import { POSITION_FIELDS } from '../src/core/position.js';

@@ -1,3 +1,4 @@
+import { parseUint } from '../core/numbers.js';
 import { effectiveMode, enforces, isMode, type Mode } from '../core/mode.js';
 import {
   REASON_BUDGET_VIOLATION,
@@ -31,7 +32,6 @@ export function finite(raw: string | null | undefined): number | undefined {
 }
 
 const NO_OVERRIDES: ReadonlyMap<string, Mode> = new Map();
-const UINT = /^[0-9]{1,15}$/;
 
 /** The position as the gate uses it. */
 export interface GatePosition {
@@ -133,7 +133,8 @@ export class GateEvaluator {
         mode: s.mode,
         overrides: NO_OVERRIDES,
       };
-    if (s.modeExpiresAt !== null && UINT.test(s.modeExpiresAt)) state.expires_at = Number(s.modeExpiresAt);
+    const expiresAt = parseUint(s.modeExpiresAt);
+    if (expiresAt !== undefined) state.expires_at = expiresAt;
     if (isMode(s.modeRevertTo)) state.revert_to = s.modeRevertTo;
     return effectiveMode(state, '', nowSec);
   }

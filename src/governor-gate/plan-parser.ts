@@ -1,3 +1,4 @@
+import { parseNonNegative } from '../core/numbers.js';
 import { SYMBOL_PATTERN } from './dto/evaluate-plan.dto.js';
 import type { PlanInput, PlanSide } from './gate.types.js';
 
@@ -14,12 +15,7 @@ const PLAN_ID_MAX = 128;
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 
-function num(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : undefined;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
-}
+const num = parseNonNegative;
 
 function bool(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;

@@ -1,15 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../platform/redis/keys.js';
 import type { Batch, Reply } from '../../platform/redis/batch.js';
-import {
-  clamp01,
-  judgeAge,
-  parseNumber,
-  type Ages,
-  type Parsed,
-  type Reading,
-  type StaleInputs,
-} from './reading.js';
+import { clamp01, judgeAge, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { parseNumber, type Parsed } from '../../core/numbers.js';
 
 /** What the first read returns: membership plus the two portfolio-wide fallbacks. */
 export interface ClusterMap {

@@ -3,7 +3,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Injectable } from '@nestjs/common';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { AppConfig } from '../../platform/config/index.js';
-import { parseNumber, type Reading } from './reading.js';
+import { type Reading } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 /**
  * Portfolio heat from the heat gate's Prometheus text (one fetch per tick). Anything short of a

@@ -1,3 +1,5 @@
+import { parseNumber } from '../../core/numbers.js';
+
 /**
  * The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`.
  * `symbol`: a discovered key whose symbol part breaks the symbol rule (ignored, never budgeted).
@@ -16,24 +18,6 @@ export interface Reading<T> {
   status: InputStatus;
   /** Which source answered (`cluster:ID`, `sigma`, ...) or why not (`timeout`, `http 500`). */
   source?: string;
-}
-
-export type Parsed = { ok: true; n: number } | { ok: false; why: 'missing' | 'garbage' };
-
-/**
- * Numbers arrive from Redis as strings. Absent or empty → missing; anything that is not a finite
- * number, or breaks the sign rule, → garbage. Never returns NaN/Infinity as `ok`.
- */
-export function parseNumber(raw: unknown, rule: 'any' | 'nonNegative' | 'positive' = 'any'): Parsed {
-  if (raw === null || raw === undefined) return { ok: false, why: 'missing' };
-  if (typeof raw !== 'string' && typeof raw !== 'number') return { ok: false, why: 'garbage' };
-  const text = typeof raw === 'string' ? raw.trim() : raw;
-  if (text === '') return { ok: false, why: 'missing' };
-  const n = Number(text);
-  if (!Number.isFinite(n)) return { ok: false, why: 'garbage' };
-  if (rule === 'nonNegative' && n < 0) return { ok: false, why: 'garbage' };
-  if (rule === 'positive' && n <= 0) return { ok: false, why: 'garbage' };
-  return { ok: true, n };
 }
 
 /** Epoch values above this are milliseconds (1e11 s is the year 5138): some producers write ms. */

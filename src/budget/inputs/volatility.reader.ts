@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../platform/redis/keys.js';
 import type { Batch, Reply } from '../../platform/redis/batch.js';
-import { judgeAge, parseNumber, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { judgeAge, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 export const VOL_NORMAL = 0.33;
 

@@ -1,3 +1,4 @@
+import { parseUint } from '../../core/numbers.js';
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
@@ -51,7 +52,7 @@ export class LedgerRepository {
     return {
       entries: decode(rows),
       ...(op ? { lastOperationId: op } : {}),
-      version: version && /^[0-9]{1,15}$/.test(version) ? Number(version) : 0,
+      version: parseUint(version) ?? 0,
     };
   }
 

@@ -1,3 +1,4 @@
+import { parseUint } from '../../core/numbers.js';
 import {
   EXPIRING_MODES,
   enforces,
@@ -195,10 +196,7 @@ export { isExpired };
 const own = (h: Record<string, string>, k: string): string | undefined =>
   Object.prototype.hasOwnProperty.call(h, k) ? h[k] : undefined;
 
-// same rule as the Lua scripts' `^[0-9]+$`, so Node and Redis agree on what a version is
-const UINT = /^[0-9]{1,15}$/;
-const int = (v: string | undefined): number | undefined =>
-  v !== undefined && UINT.test(v) ? Number(v) : undefined;
+const int = parseUint;
 
 /**
  * The state from the raw hashes. A field that does not parse is left out rather than guessed, and

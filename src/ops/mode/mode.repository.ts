@@ -1,3 +1,4 @@
+import { parseUint } from '../../core/numbers.js';
 import type { Redis } from 'ioredis';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
@@ -132,7 +133,7 @@ export class ModeRepository {
       string | null,
     ];
     const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    const n = seq !== null && /^[0-9]{1,15}$/.test(seq) ? Number(seq) : 0;
+    const n = parseUint(seq) ?? 0;
     return {
       state,
       problems: bad.problem ? [...problems, bad.problem] : problems,
