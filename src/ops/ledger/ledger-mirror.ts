@@ -1,12 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  ConflictException,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConflictError } from '../../core/errors.js';
 import { AppConfig } from '../../platform/config/index.js';
 import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
@@ -202,13 +197,10 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   async restoreBeforeChange(towardsShadow: boolean): Promise<void> {
     if (!this.enabled || this.missing === 0) return;
     if (!towardsShadow) {
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis, and the mode they imply may differ from what Redis holds now; run POST /ops/ledger/restore (it restores that mode too), check GET /ops/mode, then retry`,
-        missing_in_redis: this.missing,
-        action: 'POST /ops/ledger/restore',
-      });
+      throw new ConflictError(
+        `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis, and the mode they imply may differ from what Redis holds now; run POST /ops/ledger/restore (it restores that mode too), check GET /ops/mode, then retry`,
+        { missing_in_redis: this.missing, action: 'POST /ops/ledger/restore' },
+      );
     }
     try {
       const r = await this.restore('system');
@@ -228,11 +220,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
    */
   async restore(actor: string): Promise<RestoreResult> {
     if (!this.enabled) {
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'LEDGER_FILE is not configured: there is no mirror to restore from',
-      });
+      throw new ConflictError('LEDGER_FILE is not configured: there is no mirror to restore from');
     }
     return this.serialized(async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -240,15 +228,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
           throw ledgerUnavailable(err);
         });
         if (this.status === 'forked' || this.status === 'redis_chain_broken') {
-          throw new ConflictException({
-            statusCode: 409,
-            error: 'Conflict',
-            message:
-              this.status === 'forked'
-                ? `the ledger in Redis has entries the file does not after entry #${this.common}: the chains forked; compare them before restoring`
-                : 'the ledger in Redis does not verify; run GET /ops/ledger/verify',
-            status: this.status,
-          });
+          throw new ConflictError(
+            this.status === 'forked'
+              ? `the ledger in Redis has entries the file does not after entry #${this.common}: the chains forked; compare them before restoring`
+              : 'the ledger in Redis does not verify; run GET /ops/ledger/verify',
+            { status: this.status },
+          );
         }
         if (this.missing === 0) return this.result(0, false);
         const missingEntries = this.entries.slice(this.common);
@@ -298,11 +283,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
         await this.reconcile();
         return this.result(res.appended, res.stateRestored);
       }
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'the ledger kept changing during the restore; retry',
-      });
+      throw new ConflictError('the ledger kept changing during the restore; retry');
     });
   }
 

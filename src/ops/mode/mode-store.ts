@@ -1,12 +1,6 @@
 import { hostname } from 'node:os';
-import {
-  ConflictException,
-  Injectable,
-  Logger,
-  ServiceUnavailableException,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConflictError, UnavailableError } from '../../core/errors.js';
 import { Clock } from '../../platform/clock/clock.js';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { enforces, globalModeAt, MODES } from '../../core/mode.js';
@@ -74,24 +68,20 @@ const STARTUP_SYNC_MS = 2000;
  * Redis failed under a change. Before the script ran nothing was written; if the script itself
  * timed out it may still have run, so the operator is told to look rather than assume.
  */
-function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnavailableException {
-  return new ServiceUnavailableException({
-    statusCode: 503,
-    error: 'Service Unavailable',
-    message: duringWrite
+function redisUnavailable(err: Error, duringWrite: boolean): UnavailableError {
+  return new UnavailableError(
+    duringWrite
       ? `Redis failed during the change (${err.message}); it may or may not have been applied: check GET /ops/mode and GET /ops/ledger before retrying`
       : `Redis is unavailable (${err.message}); nothing was changed`,
-    outcome: duringWrite ? 'unknown' : 'not_applied',
-  });
+    { outcome: duringWrite ? 'unknown' : 'not_applied' },
+  );
 }
 
-function staleVersion(current: number, expected: number): ConflictException {
-  return new ConflictException({
-    statusCode: 409,
-    error: 'Conflict',
-    message: `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
-    current_version: current,
-  });
+function staleVersion(current: number, expected: number): ConflictError {
+  return new ConflictError(
+    `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
+    { current_version: current },
+  );
 }
 
 /**
@@ -292,11 +282,9 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           });
         if (!res.ok) {
           if (res.conflict === 'TYPE') {
-            throw new ConflictException({
-              statusCode: 409,
-              error: 'Conflict',
-              message: `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
-            });
+            throw new ConflictError(
+              `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
+            );
           }
           if (res.conflict === 'STALE' && req.expectedVersion !== undefined) {
             throw staleVersion(Number(res.found), req.expectedVersion);
@@ -333,13 +321,10 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             msg: 'mode change not confirmed by replicas',
             operation_id: entry.operation_id,
           });
-          throw new ServiceUnavailableException({
-            statusCode: 503,
-            error: 'Service Unavailable',
-            message: `applied on the Redis master as ${entry.operation_id}, but fewer than REDIS_WAIT_REPLICAS replicas confirmed it within REDIS_WAIT_TIMEOUT_MS; check GET /ops/mode and GET /ops/ledger before retrying`,
-            outcome: 'unconfirmed',
-            operation_id: entry.operation_id,
-          });
+          throw new UnavailableError(
+            `applied on the Redis master as ${entry.operation_id}, but fewer than REDIS_WAIT_REPLICAS replicas confirmed it within REDIS_WAIT_TIMEOUT_MS; check GET /ops/mode and GET /ops/ledger before retrying`,
+            { outcome: 'unconfirmed', operation_id: entry.operation_id },
+          );
         }
         const expiresAt = typeof plan.expires_at === 'number' ? plan.expires_at : undefined;
         return {
@@ -351,11 +336,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           entry,
         };
       }
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'other changes kept landing first; re-read GET /ops/mode and retry',
-      });
+      throw new ConflictError('other changes kept landing first; re-read GET /ops/mode and retry');
     });
   }
 
