@@ -1,4 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { errorBody } from '../platform/http/error-body.js';
 import { Clock } from '../platform/clock/clock.js';
 import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
 import { KnownSymbols } from '../platform/observability/known-symbols.js';
@@ -40,12 +41,7 @@ export class BudgetService {
   /** `symbol` has passed the symbol rule: it is safe in a key and in a message. */
   async get(symbol: string) {
     const budget = await this.repo.get(this.redis.session(), symbol);
-    if (!budget)
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no budget for ${symbol}`,
-      });
+    if (!budget) throw new NotFoundException(errorBody(404, `no budget for ${symbol}`));
     return budget;
   }
 
@@ -157,10 +153,5 @@ export class BudgetService {
 
 /** The same 400 shape as the global ValidationPipe, for checks it cannot express. */
 function badRequest(field: string, rule: string) {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: [`${field}: ${field} ${rule}`],
-    fields: [field],
-  });
+  return new BadRequestException(errorBody(400, [`${field}: ${field} ${rule}`], { fields: [field] }));
 }

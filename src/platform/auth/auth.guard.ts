@@ -6,6 +6,7 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
+import { errorBody } from '../http/error-body.js';
 import { Reflector } from '@nestjs/core';
 import { Metrics } from '../observability/metrics.js';
 import { logPath } from '../logging/log-path.js';
@@ -63,12 +64,7 @@ export class AuthGuard implements CanActivate {
     const req = http.getRequest<AuthRequest>();
     const unauthorized = (message: string) => {
       http.getResponse<HeaderReply>().header?.('WWW-Authenticate', 'Bearer realm="p28-ops"');
-      return new UnauthorizedException({
-        statusCode: 401,
-        error: 'Unauthorized',
-        message,
-        required_role: needed,
-      });
+      return new UnauthorizedException(errorBody(401, message, { required_role: needed }));
     };
     if (!this.tokens.configured) {
       throw unauthorized(
@@ -97,13 +93,12 @@ export class AuthGuard implements CanActivate {
     }
     const actor = check.actor;
     if (RANK[actor.role] < RANK[needed]) {
-      throw new ForbiddenException({
-        statusCode: 403,
-        error: 'Forbidden',
-        message: `role "${needed}" required; the token of "${actor.name}" has role "${actor.role}"`,
-        required_role: needed,
-        actor: actor.name,
-      });
+      throw new ForbiddenException(
+        errorBody(403, `role "${needed}" required; the token of "${actor.name}" has role "${actor.role}"`, {
+          required_role: needed,
+          actor: actor.name,
+        }),
+      );
     }
     req.actor = actor;
     return true;

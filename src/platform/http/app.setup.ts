@@ -17,6 +17,7 @@ import {
   unknownKeys,
 } from './body-limits.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
+import { errorBody } from './error-body.js';
 import { OpenApiExtras } from './openapi-extras.js';
 import { Metrics } from '../observability/metrics.js';
 import { installAccessLog } from '../logging/access-log.js';
@@ -33,12 +34,11 @@ function flattenValidationErrors(errors: ValidationError[], parent = ''): string
 }
 
 function badRequest(messages: string[], fields: string[]): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: messages.slice(0, MAX_VALIDATION_MESSAGES),
-    fields: fields.slice(0, MAX_VALIDATION_MESSAGES),
-  });
+  return new BadRequestException(
+    errorBody(400, messages.slice(0, MAX_VALIDATION_MESSAGES), {
+      fields: fields.slice(0, MAX_VALIDATION_MESSAGES),
+    }),
+  );
 }
 
 /**
@@ -120,12 +120,11 @@ export function configureApp(app: NestFastifyApplication): void {
   fastify.addHook('preValidation', (req, reply, done) => {
     const body = req.body;
     if (body !== null && typeof body === 'object' && depthExceeds(body, MAX_REQUEST_BODY_DEPTH)) {
-      void reply.code(400).send({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: [`body: nested deeper than ${MAX_REQUEST_BODY_DEPTH} levels`],
-        fields: ['body'],
-      });
+      void reply
+        .code(400)
+        .send(
+          errorBody(400, [`body: nested deeper than ${MAX_REQUEST_BODY_DEPTH} levels`], { fields: ['body'] }),
+        );
       return;
     }
     done();

@@ -5,6 +5,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
+import { errorBody } from './error-body.js';
 import type { Observable } from 'rxjs';
 import { depthExceeds } from './body-limits.js';
 
@@ -25,24 +26,22 @@ export class JsonObjectBodyInterceptor implements NestInterceptor {
     const isJson = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/.test(type);
     const body = req.body;
     if (!isJson || body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: [
-          isJson
-            ? `body: must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`
-            : `body: must be a JSON object sent with Content-Type: application/json (got ${type || 'no content type'})`,
-        ],
-        fields: ['body'],
-      });
+      throw new BadRequestException(
+        errorBody(
+          400,
+          [
+            isJson
+              ? `body: must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`
+              : `body: must be a JSON object sent with Content-Type: application/json (got ${type || 'no content type'})`,
+          ],
+          { fields: ['body'] },
+        ),
+      );
     }
     if (depthExceeds(body, MAX_BODY_DEPTH)) {
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: [`body: nested deeper than ${MAX_BODY_DEPTH} levels`],
-        fields: ['body'],
-      });
+      throw new BadRequestException(
+        errorBody(400, [`body: nested deeper than ${MAX_BODY_DEPTH} levels`], { fields: ['body'] }),
+      );
     }
     return next.handle();
   }
