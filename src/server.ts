@@ -1,3 +1,4 @@
+import { SHUTDOWN_KILL_MS } from './platform/clock/bounded.js';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -32,9 +33,9 @@ async function bootstrap() {
       logger.log({ msg: `${signal} received: shutting down`, signal });
       // a shutdown that hangs must not outlive the orchestrator's patience
       setTimeout(() => {
-        logger.error({ msg: 'shutdown did not finish within 9 s; exiting' });
+        logger.error({ msg: `shutdown did not finish within ${SHUTDOWN_KILL_MS / 1000} s; exiting` });
         process.exit(1);
-      }, 9000).unref();
+      }, SHUTDOWN_KILL_MS).unref();
     });
   }
   await app.listen(config.PORT, config.HOST);

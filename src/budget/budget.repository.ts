@@ -1,3 +1,4 @@
+import { isWrongType } from '../platform/redis/redis-errors.js';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../platform/config/index.js';
 import { Keys, symbolFromKey } from '../platform/redis/keys.js';
@@ -192,7 +193,7 @@ export class BudgetRepository {
   async get(session: RedisSession, symbol: string): Promise<Record<string, string | number> | undefined> {
     const [[err, hash]] = await session.exec([['hgetall', Keys.budget(symbol)]]);
     // a key of another type (another service's junk) holds no budget; other errors are Redis's
-    if (err && /^WRONGTYPE/.test(err.message)) return undefined;
+    if (isWrongType(err)) return undefined;
     if (err) throw err;
     if (!hash || Object.keys(hash).length === 0) return undefined;
     return parseBudgetHash(hash as Record<string, string>);

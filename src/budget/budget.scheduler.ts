@@ -1,3 +1,4 @@
+import { settledWithin, STOP_WAIT_MS } from '../platform/clock/bounded.js';
 import {
   Injectable,
   Logger,
@@ -16,7 +17,6 @@ import { BudgetStatusRepository } from './budget-status.repository.js';
 
 const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
 /** How long shutdown waits for a tick in flight before letting Redis close under it. */
-const SHUTDOWN_WAIT_MS = 5000;
 /** At startup the lease request is usually still in flight: wait this long for it before the first tick. */
 const FIRST_TICK_LEADER_WAIT_MS = 1000;
 
@@ -202,18 +202,11 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
       this.registry.deleteTimeout(BUDGET_TIMEOUT_NAME);
     const running = this.inFlight;
     if (!running) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      running.then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), SHUTDOWN_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    const gaveUp = !(await settledWithin(running, STOP_WAIT_MS));
     if (gaveUp)
       this.logger.warn({
         msg: 'shutdown: budget tick still running, not waiting longer',
-        waited_ms: SHUTDOWN_WAIT_MS,
+        waited_ms: STOP_WAIT_MS,
       });
   }
 }

@@ -1,3 +1,5 @@
+import { isWrongType } from '../platform/redis/redis-errors.js';
+import { settledWithin } from '../platform/clock/bounded.js';
 import { once } from 'node:events';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../platform/config/index.js';
@@ -80,7 +82,7 @@ function toSnapshot(r: ReadReply): GateSnapshot {
 /** Cluster: as the script's `pcall`, a WRONGTYPE reads as absent and any other error fails the read. */
 function orAbsent<T>(p: Promise<T>): Promise<T | null> {
   return p.catch((e: Error) => {
-    if (e.message.startsWith('WRONGTYPE')) return null;
+    if (isWrongType(e)) return null;
     throw e;
   });
 }
@@ -261,9 +263,7 @@ export class GateRepository implements OnApplicationBootstrap {
    * (on a cluster: every master's connection, see connectNodesEagerly).
    */
   async onApplicationBootstrap(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.connected(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-    clearTimeout(timer);
+    await settledWithin(this.connected(), 2000);
   }
 
   /**

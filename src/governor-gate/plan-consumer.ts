@@ -1,3 +1,5 @@
+import { isBusyGroup, isNoGroup } from '../platform/redis/redis-errors.js';
+import { settledWithin, STOP_WAIT_MS } from '../platform/clock/bounded.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
@@ -134,9 +136,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
     // closing the connection makes a pending XREADGROUP return at once instead of after blockMs
     this.blocking?.disconnect();
     const done = this.loopDone;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-    clearTimeout(timer);
+    await settledWithin(done, STOP_WAIT_MS);
     this.logger.log({ msg: 'plan consumer stopped', consumer: this.consumerName, processed: this.processed });
   }
 
@@ -159,7 +159,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
       } catch (err) {
         if (this.stopping) break;
         const message = (err as Error).message;
-        if (message.includes('NOGROUP')) groupReady = false;
+        if (isNoGroup(err as Error)) groupReady = false;
         failures++;
         if (this.logLimiter.take('loop_error') !== undefined) {
           this.logger.warn({
@@ -182,7 +182,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
     try {
       await this.redis.client.xgroup('CREATE', Keys.planStream, Keys.planConsumerGroup, '$', 'MKSTREAM');
     } catch (err) {
-      if (!(err as Error).message.includes('BUSYGROUP')) throw err;
+      if (!isBusyGroup(err as Error)) throw err;
     }
   }
 

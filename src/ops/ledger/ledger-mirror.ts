@@ -1,3 +1,4 @@
+import { settledWithin } from '../../platform/clock/bounded.js';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -114,18 +115,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     });
     if (!this.path) return;
     this.load(this.path);
-    let timer: NodeJS.Timeout | undefined;
     // the first reconcile records the head, so the mode store's first read will not trigger a
     // restore: the startup check restores by itself
-    await Promise.race([
-      this.serialized(() => this.reconcile())
-        .then(() => this.autoRestore())
-        .catch(() => undefined),
-      new Promise((r) => {
-        timer = setTimeout(r, STARTUP_CHECK_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    await settledWithin(
+      this.serialized(() => this.reconcile()).then(() => this.autoRestore()),
+      STARTUP_CHECK_MS,
+    );
     this.retryTimer = setInterval(() => void this.retryRestore(), RESTORE_RETRY_MS);
     this.retryTimer.unref();
   }

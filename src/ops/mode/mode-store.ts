@@ -1,3 +1,4 @@
+import { settledWithin } from '../../platform/clock/bounded.js';
 import { hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
@@ -155,19 +156,15 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         : {}),
     }));
     // a Redis that is down at boot must not hold the app: P28_MODE serves until the first read
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await settledWithin(
       this.refresh().catch((err: Error) =>
         this.logger.warn({
           msg: 'initial mode read failed; using P28_MODE until Redis answers',
           error: err.message,
         }),
       ),
-      new Promise((r) => {
-        timer = setTimeout(r, STARTUP_SYNC_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+      STARTUP_SYNC_MS,
+    );
     this.subscribe();
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.config.MODE_REFRESH_MS);
     this.timer.unref();

@@ -1,3 +1,4 @@
+import { isWrongType } from '../../platform/redis/redis-errors.js';
 import { parseUint } from '../../core/numbers.js';
 import type { Redis } from 'ioredis';
 import { Injectable } from '@nestjs/common';
@@ -73,7 +74,7 @@ function unwrap(res: Exec): unknown[] {
  */
 function overridesOf(res: Exec, i: number): { hash: Record<string, string>; problem?: string } {
   const err = res?.[i]?.[0];
-  if (err && /WRONGTYPE/.test(err.message)) {
+  if (isWrongType(err)) {
     return { hash: {}, problem: `${Keys.modeOverrides} is not a hash; POST /ops/rollback deletes it` };
   }
   return { hash: {} };

@@ -1,28 +1,8 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { DomainError } from '../../core/errors.js';
 import { domainErrorBody, domainStatus, errorBody } from './error-body.js';
-
-/** ioredis's ways of saying "Redis is not there right now" (connection, retries, timeout, cluster). */
-const UNAVAILABLE = [
-  /Connection is closed/i,
-  /Stream isn't writeable/i,
-  /Command timed out/i,
-  /Reached the max retries per request limit/i,
-  /connect ECONNREFUSED/i,
-  /ClusterAllFailedError|Failed to refresh slots cache/i,
-  /LOADING Redis is loading/i,
-  /All sentinels are unreachable/i,
-];
-
-function isRedisUnavailable(err: unknown): err is Error {
-  if (!(err instanceof Error)) return false;
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    err.name === 'RedisBatchTimeout' ||
-    UNAVAILABLE.some((re) => re.test(err.message))
-  );
-}
 
 /**
  * The one exception filter: a domain error answers with its contract body; a read or write endpoint

@@ -1,3 +1,4 @@
+import { rejectAfter } from '../clock/bounded.js';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.factory.js';
 
@@ -154,15 +155,10 @@ export class RedisSession {
   private bounded<T>(work: Promise<T>, what: string): Promise<T> {
     const ms = this.options.timeoutMs;
     if (!ms) return work;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.options.onTimeout?.();
-        reject(new RedisBatchTimeout(`${what} timed out after ${ms} ms`));
-      }, ms);
+    return rejectAfter(work, ms, () => {
+      this.options.onTimeout?.();
+      return new RedisBatchTimeout(`${what} timed out after ${ms} ms`);
     });
-    // race() also handles a late rejection of `work`, so it never goes unhandled
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -1,3 +1,4 @@
+import { rejectAfter, settledWithin } from '../clock/bounded.js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
 import { AppConfig } from '../config/index.js';
@@ -47,18 +48,8 @@ export class RedisService implements OnApplicationShutdown {
   /** PING bounded by `timeoutMs`; resolves with the round-trip time, rejects on error or timeout. */
   async ping(timeoutMs: number): Promise<number> {
     const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.client.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`PING timed out after ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-      return performance.now() - started;
-    } finally {
-      clearTimeout(timer);
-    }
+    await rejectAfter(this.client.ping(), timeoutMs, () => new Error(`PING timed out after ${timeoutMs} ms`));
+    return performance.now() - started;
   }
 
   private track(c: RedisClient, name: string) {
@@ -90,7 +81,7 @@ export class RedisService implements OnApplicationShutdown {
     await Promise.all(
       all.map(async (c) => {
         try {
-          await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 1000))]);
+          await settledWithin(c.quit(), 1000);
         } catch {
           /* already closed */
         }
