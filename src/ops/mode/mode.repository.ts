@@ -1,3 +1,4 @@
+import { runScript } from '../../platform/redis/scripts.js';
 import { isWrongType } from '../../platform/redis/redis-errors.js';
 import { parseUint } from '../../core/numbers.js';
 import type { Redis } from 'ioredis';
@@ -144,7 +145,7 @@ export class ModeRepository {
   }
 
   async seed(mode: Mode, nowSec: number): Promise<boolean> {
-    const r = await this.redis.client.eval(SEED_SCRIPT, 1, Keys.mode, mode, String(nowSec), 'P28_MODE');
+    const r = await runScript(this.redis.client, SEED, 1, Keys.mode, mode, String(nowSec), 'P28_MODE');
     return r === 1;
   }
 
@@ -165,8 +166,9 @@ export class ModeRepository {
 
   async change(w: ChangeWrite): Promise<ChangeWriteResult> {
     const expires = w.expiresAt === undefined ? '-' : w.expiresAt === null ? '' : String(w.expiresAt);
-    const res = (await this.redis.client.eval(
-      CHANGE_SCRIPT,
+    const res = (await runScript(
+      this.redis.client,
+      CHANGE,
       4,
       Keys.mode,
       Keys.modeOverrides,
@@ -220,8 +222,9 @@ export class ModeRepository {
         return [String(f.length), ...f];
       }),
     ];
-    const res = (await this.redis.client.eval(
-      RESTORE_SCRIPT,
+    const res = (await runScript(
+      this.redis.client,
+      RESTORE,
       3 + days.length,
       Keys.mode,
       Keys.modeOverrides,
@@ -233,3 +236,7 @@ export class ModeRepository {
     return { ok: false, head: String(res[1]) };
   }
 }
+
+const SEED = { name: 'p28ModeSeed', lua: SEED_SCRIPT };
+const CHANGE = { name: 'p28ModeChange', lua: CHANGE_SCRIPT };
+const RESTORE = { name: 'p28ModeRestore', lua: RESTORE_SCRIPT };

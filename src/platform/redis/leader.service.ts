@@ -1,3 +1,4 @@
+import { runScript } from './scripts.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -73,13 +74,17 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
       const c = this.redis.client;
       let ok: boolean;
       if (this.leading) {
-        ok = (await c.eval(RENEW, 1, Keys.leaderLease, this.id, String(this.leaseMs))) === 1;
+        ok = (await runScript(c, RENEW_SCRIPT, 1, Keys.leaderLease, this.id, String(this.leaseMs))) === 1;
       } else {
         // SET NX and the holder's remaining time in one script, so the next try lands right at expiry
-        const [won, pttl] = (await c.eval(ACQUIRE, 1, Keys.leaderLease, this.id, String(this.leaseMs))) as [
-          number,
-          number,
-        ];
+        const [won, pttl] = (await runScript(
+          c,
+          ACQUIRE_SCRIPT,
+          1,
+          Keys.leaderLease,
+          this.id,
+          String(this.leaseMs),
+        )) as [number, number];
         ok = won === 1;
         this.holderPttl = ok ? undefined : pttl;
       }
@@ -105,7 +110,7 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
     this.abandon();
     if (!was) return;
     try {
-      await this.redis.client.eval(RELEASE, 1, Keys.leaderLease, this.id);
+      await runScript(this.redis.client, RELEASE_SCRIPT, 1, Keys.leaderLease, this.id);
       this.logger.log({ msg: 'lease released', holder: this.id });
     } catch (err) {
       this.logger.warn({ msg: 'lease release failed; it expires by itself', error: (err as Error).message });
@@ -135,3 +140,7 @@ export class LeaderService implements OnModuleInit, OnApplicationShutdown {
     for (const fn of this.listeners) fn(leading);
   }
 }
+
+const RENEW_SCRIPT = { name: 'p28LeaseRenew', lua: RENEW };
+const ACQUIRE_SCRIPT = { name: 'p28LeaseAcquire', lua: ACQUIRE };
+const RELEASE_SCRIPT = { name: 'p28LeaseRelease', lua: RELEASE };
