@@ -62,7 +62,7 @@ export const roundTo = (n: number, decimals: number): number => {
 };
 
 /**
- * CONTRACT.md §2, and nothing else: no Redis, no clock, no Nest.
+ * docs/contract.md §2 Budget engine, and nothing else: no Redis, no clock, no Nest.
  *   stress = clamp01(α·heat + β·cluster + γ·vol)
  *   budget = clamp(equity · BASE_RISK_PCT · (1 − stress), MIN, MAX)
  * Invalid input is refused with the field named rather than turned into a NaN budget.

@@ -108,7 +108,7 @@ export interface TickResult {
 }
 
 /**
- * One budget tick (CONTRACT.md §1–2): read every input in a fixed number of round trips, compute
+ * One budget tick (docs/contract.md §1–2 Inputs, Budget engine): read every input in a fixed number of round trips, compute
  * per active symbol, write everything in one batch. It does not judge leadership: the scheduler
  * only calls it on the leader. Calls are serialised, so ticks never overlap even when a test or
  * an operator calls tick() while the scheduler's tick runs.
@@ -416,7 +416,7 @@ export class BudgetEngine {
       });
     } catch (err) {
       this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
-      // CONTRACT §2: a Redis read error behaves like a missing state. When the state's own read
+      // docs/contract.md §2 Budget engine: a Redis read error behaves like a missing state. When the state's own read
       // failed, the LKG rule still decides on the cache alone, so its counters say what the tick had
       // to go on (lkg, too old or missing); nothing can be written while Redis fails the reads.
       partial.portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;
@@ -435,7 +435,7 @@ export class BudgetEngine {
 
   /**
    * A tick succeeded when it wrote a budget, or had no symbol to budget (nothing to enforce).
-   * Anything else while symbols are budgeted is a failed tick (CONTRACT.md §2).
+   * Anything else while symbols are budgeted is a failed tick (docs/contract.md §2 Budget engine).
    */
   static succeeded(r: Pick<TickResult, 'outcome' | 'symbols' | 'written'>): boolean {
     if (r.outcome === 'failed') return false;

@@ -19,7 +19,7 @@ import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
 
-/** The P2.8 budget engine (CONTRACT.md §1–2). */
+/** The P2.8 budget engine (docs/contract.md §1–2 Inputs, Budget engine). */
 @Module({
   imports: [AuthModule, ClockModule, RedisModule, ScheduleModule.forRoot()],
   controllers: [BudgetController, BudgetCompatController, TestInjectController],

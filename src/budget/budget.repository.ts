@@ -5,7 +5,7 @@ import { Keys, symbolFromKey } from '../platform/redis/keys.js';
 import type { Command, RedisSession } from '../platform/redis/batch.js';
 import { roundTo } from './budget.calculator.js';
 
-/** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (CONTRACT.md §2). */
+/** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (docs/contract.md §2 Budget engine). */
 export interface BudgetRecord {
   symbol: string;
   budget_usd: number;
@@ -74,7 +74,7 @@ export function toFields(record: object): string[] {
   return out;
 }
 
-/** The budget hash's fields in the order they are written (CONTRACT.md §2). */
+/** The budget hash's fields in the order they are written (docs/contract.md §2 Budget engine). */
 export const BUDGET_FIELDS = [
   'symbol',
   'budget_usd',
@@ -137,7 +137,7 @@ export function parseBudgetHash(hash: Record<string, string>): Record<string, st
   return out;
 }
 
-/** Writes of the budget engine and reads of the budget API (CONTRACT.md §2). */
+/** Writes of the budget engine and reads of the budget API (docs/contract.md §2 Budget engine). */
 @Injectable()
 export class BudgetRepository {
   constructor(private readonly config: AppConfig) {}

@@ -46,7 +46,7 @@ export class BudgetService {
   }
 
   /**
-   * The original service's budget check (CONTRACT.md §5): the notional against the current budget,
+   * The original service's budget check (docs/contract.md §5 HTTP API): the notional against the current budget,
    * failing open without one. A check within budget counts in p28_budget_allow_total.
    */
   async check(symbol: string, positionNotional: number) {
@@ -95,7 +95,7 @@ export class BudgetService {
       equity_usd: dto.equity_usd,
       heat: dto.heat ?? 0,
       cluster_stress: dto.cluster_stress ?? 0,
-      // as the engine: a missing volatility input counts as normal (CONTRACT.md §1)
+      // as the engine: a missing volatility input counts as normal (docs/contract.md §1 Inputs)
       vol_regime: dto.vol_regime ?? VOL_NORMAL,
       position_notional: dto.position_notional ?? 0,
     };

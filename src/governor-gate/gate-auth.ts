@@ -3,7 +3,7 @@ import { AppConfig, type GateAuth as GateAuthMode } from '../platform/config/ind
 import { checkBearer, type BearerCheck } from '../platform/auth/bearer.js';
 import { TokenRegistry } from '../platform/auth/token-registry.js';
 
-/** Roles whose tokens the gate accepts (CONTRACT §3): the governor's service token, and operators. */
+/** Roles whose tokens the gate accepts (docs/contract.md §3 Gate 0): the governor's service token, and operators. */
 const GATE_ROLES = new Set(['service', 'operator']);
 
 interface GateRefusal {

@@ -41,7 +41,7 @@ export interface GatePosition {
   price?: number;
 }
 
-/** One position hash through the one parser of CONTRACT §1 (quantity/qty fallbacks included). */
+/** One position hash through the one parser of docs/contract.md §1 Inputs (quantity/qty fallbacks included). */
 function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
   const p = parsePosition(h);
   if (p.kind === 'active') return { amount: p.amount, price: p.price, known: true };
@@ -63,7 +63,7 @@ export function currentPosition(s: GateSnapshot): GatePosition {
 }
 
 /**
- * True when the plan lowers |position| (CONTRACT §3): the claim `reduce_only` is checked against
+ * True when the plan lowers |position| (docs/contract.md §3 Gate 0): the claim `reduce_only` is checked against
  * the position rather than believed. A side and qty > 0 reduce when |position ± qty| < |position|
  * (a flip that ends smaller still lowers it), whether or not reduce_only is set. With reduce_only
  * and no qty, a side must oppose the position; with neither side nor qty, a position must exist.
@@ -109,7 +109,7 @@ function computedNotional(plan: PlanInput, pos: GatePosition): number | undefine
 }
 
 /**
- * Gate 0 (CONTRACT.md §3) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
+ * Gate 0 (docs/contract.md §3 Gate 0) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
  *
  * Order of the checks, and why:
  * 1. effective mode (override > global hash > P28_MODE): it only decides whether a block is binding;
@@ -208,7 +208,7 @@ function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition
   return price !== undefined && price > 0 ? { ...pos, price } : pos;
 }
 
-/** reduce_only refuses a plan it cannot see lowering |position| (CONTRACT §4). */
+/** reduce_only refuses a plan it cannot see lowering |position| (docs/contract.md §4 Modes and the audit trail). */
 export function reduceOnlyBlock(budget?: number, positionNotional?: number): GateDecision {
   const d: GateDecision = {
     decision: 'BLOCK',

@@ -1,5 +1,5 @@
 /**
- * Every reason code Gate 0 answers with (CONTRACT.md §3). Other services and dashboards match on
+ * Every reason code Gate 0 answers with (docs/contract.md §3 Gate 0). Other services and dashboards match on
  * these strings, so they never change meaning; add new ones rather than renaming.
  */
 

@@ -23,8 +23,8 @@ class GateReadTimeout extends Error {
 export const GATE_READ_TIMEOUT = new GateReadTimeout();
 
 /**
- * The single-Redis read: one script, so one command, one reply and one timer per decision (a
- * six-command pipeline measured ~3× slower in client CPU). A key of the wrong type (someone wrote a
+ * The single-Redis read: one script, so one command, one reply and one timer per decision (cheaper
+ * in client CPU than a six-command pipeline: bench/RESULTS.md). A key of the wrong type (someone wrote a
  * string where a hash belongs) is bad data for that input, not an unreachable Redis: `pcall` turns
  * it into "absent" instead of failing the whole read.
  * KEYS: mode, overrides, budget, violation, position, legacy position. ARGV: symbol.
@@ -166,8 +166,8 @@ interface Waiting {
 
 /**
  * Sends the reads of all requests that arrived in the same event-loop turn as one pipeline, so one
- * socket write carries them (the write syscall was the largest single cost per decision in
- * profiles). Unlike ioredis's enableAutoPipelining, which holds new commands until the pipeline in
+ * socket write carries them (a write syscall per request would dominate the cost of a decision).
+ * Unlike ioredis's enableAutoPipelining, which holds new commands until the pipeline in
  * flight has answered, every batch goes out at once: a slow Redis does not make later requests wait
  * for earlier ones, which would spend their GATE_TIMEOUT_MS before they were even sent.
  * Each read is still one script per request, with its own reply. Cluster: no batching (the keys of

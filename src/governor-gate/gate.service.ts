@@ -188,7 +188,7 @@ export class GateService implements OnModuleInit {
   }
 }
 
-/** What a caller without a token learns (CONTRACT §3): no budget, no position. */
+/** What a caller without a token learns (docs/contract.md §3 Gate 0): no budget, no position. */
 function publicAnswer(d: GateDecision): GateDecision {
   return { decision: d.decision, reason: d.reason, mode: d.mode, enforced: d.enforced };
 }

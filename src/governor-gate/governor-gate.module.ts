@@ -15,7 +15,7 @@ import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import { ShadowReportService } from './shadow-report.service.js';
 import { ShadowRepository } from './shadow.repository.js';
 
-/** Gate 0 (CONTRACT.md §3): the evaluate endpoint, the shadow report and the plan-stream consumer. */
+/** Gate 0 (docs/contract.md §3 Gate 0): the evaluate endpoint, the shadow report and the plan-stream consumer. */
 @Module({
   imports: [AuthModule, ClockModule, RedisModule],
   controllers: [GovernorGateController],

@@ -41,7 +41,7 @@ const BAD_BODY = {
   description: 'invalid body: `message` lists `field: rule`, `fields` names the fields; nothing is written',
 };
 
-/** CONTRACT.md §5 ops endpoints (the shadow report lives with the gate). */
+/** docs/contract.md §5 HTTP API ops endpoints (the shadow report lives with the gate). */
 @ApiTags('ops')
 @Controller('ops')
 export class OpsController {

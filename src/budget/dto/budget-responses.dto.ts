@@ -5,7 +5,7 @@ import type { BudgetRecord } from '../budget.repository.js';
 
 // Response shapes of the budget endpoints: documentation only, never instantiated.
 
-/** `quantum:portfolio:budget:{SYMBOL}` as read back (CONTRACT.md §2). */
+/** `quantum:portfolio:budget:{SYMBOL}` as read back (docs/contract.md §2 Budget engine). */
 export class BudgetRecordResponse implements BudgetRecord {
   @ApiProperty({ type: String, example: 'BTCUSDT' })
   symbol!: string;

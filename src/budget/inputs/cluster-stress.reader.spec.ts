@@ -11,7 +11,7 @@ async function answer(plan: Batch, replies: unknown[]) {
   await plan.run(session as unknown as RedisSession);
 }
 
-describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
+describe('ClusterStressReader (docs/contract.md §1 Inputs cluster stress)', () => {
   const reader = new ClusterStressReader();
   const NOW = 1_900_000_000;
   const AGES = { nowSec: NOW, maxAgeSec: 300 };

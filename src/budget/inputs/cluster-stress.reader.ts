@@ -32,7 +32,7 @@ const WIDE_FIELDS = ['cluster_stress', 'updated_ts'];
 const unusable = (p: Stress) => !p.ok && p.why !== 'missing';
 
 /**
- * Cluster stress per symbol (CONTRACT.md §1): the symbol's cluster `stress`
+ * Cluster stress per symbol (docs/contract.md §1 Inputs): the symbol's cluster `stress`
  * (`quantum:portfolio:cluster_state:{ID}`, membership in `quantum:portfolio:clusters`), else the
  * portfolio-wide `cluster_stress`, else the legacy default key, else 0 (counted stale). A value
  * whose `updated_ts` is older than INPUT_MAX_AGE_SEC is stale: counted and skipped for the next

@@ -86,7 +86,7 @@ export class HeatReader {
     const values = candidates.flatMap((p) => (p.ok ? [p.n] : []));
     if (values.length === 0)
       return { value: 0, status: 'garbage', source: `${metric} not a finite number >= 0` };
-    // not clamped (CONTRACT.md §1): Σ|notional|·σ / equity exceeds 1 when the portfolio is hot,
+    // not clamped (docs/contract.md §1 Inputs): Σ|notional|·σ / equity exceeds 1 when the portfolio is hot,
     // and only the final stress is clamped
     return { value: Math.max(...values), status: 'fresh', source: metric };
   }

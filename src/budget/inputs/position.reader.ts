@@ -83,7 +83,7 @@ export class PositionReader {
   }
 
   /**
-   * The position of one key, by the one position rule (core/position.ts, CONTRACT.md §1), from
+   * The position of one key, by the one position rule (core/position.ts, docs/contract.md §1 Inputs), from
    * HMGET values in POSITION_FIELDS order. `inactive`: zero amount or FLAT (a real answer: the
    * symbol has no position). `gone`: the key vanished between SCAN and read. `garbage`: present
    * but unusable, including an active position without a usable price.

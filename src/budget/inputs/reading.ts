@@ -25,7 +25,7 @@ const MS_THRESHOLD = 1e11;
 /** How far ahead of our clock a producer's timestamp may be before it is refused. */
 export const FUTURE_TOLERANCE_SEC = 60;
 
-/** When an input was written and how old that makes it (CONTRACT.md §1 `INPUT_MAX_AGE_SEC`). */
+/** When an input was written and how old that makes it (docs/contract.md §1 Inputs `INPUT_MAX_AGE_SEC`). */
 export interface Ages {
   nowSec: number;
   maxAgeSec: number;

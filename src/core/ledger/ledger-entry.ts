@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Mode } from '../mode.js';
 
 /**
- * The audit ledger's entry (CONTRACT.md §4) and its SHA-256 hash chain. Pure: no Redis, no clock.
+ * The audit ledger's entry (docs/contract.md §4 Modes and the audit trail) and its SHA-256 hash chain. Pure: no Redis, no clock.
  *
  * Chain rule: `hash = sha256hex(canonical(entry))`, where `canonical` is the JSON of every field
  * except `hash` and `signature`, keys sorted, absent optionals left out. `prev_hash` is one of those fields, so each
@@ -34,7 +34,7 @@ export interface LedgerEntry {
   outcome: 'applied';
   rollback_of?: string;
   /**
-   * Epoch seconds: set on an enforce change made with `expires_in_sec`. Not in CONTRACT.md §4's
+   * Epoch seconds: set on an enforce change made with `expires_in_sec`. Not in docs/contract.md §4 Modes and the audit trail's
    * list, but without it a ledger restored after a Redis loss would turn a time-boxed enforce into
    * a permanent one.
    */

@@ -10,7 +10,7 @@ import {
 import { readFileSync } from 'node:fs';
 
 /**
- * Ed25519 keys of the signed ledger (CONTRACT.md §4), with node:crypto only. No Nest, so the
+ * Ed25519 keys of the signed ledger (docs/contract.md §4 Modes and the audit trail), with node:crypto only. No Nest, so the
  * offline tools share it. A signer id is the first 16 hex digits of the SHA-256 of the public key
  * (SPKI DER); a signature is Ed25519 over the entry's `hash` (its 64 hex characters, as ASCII).
  */

@@ -11,7 +11,7 @@ import {
 } from './ledger-entry.js';
 
 /**
- * Checks of the audit ledger (CONTRACT.md §4): hash, chain, signature by a trusted key, and shape
+ * Checks of the audit ledger (docs/contract.md §4 Modes and the audit trail): hash, chain, signature by a trusted key, and shape
  * (known operation, valid modes, scope, version = previous + 1, ids increasing per day). Pure: the
  * service, the mirror and the offline verifier share it.
  */

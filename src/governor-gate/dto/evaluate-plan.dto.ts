@@ -16,7 +16,7 @@ export { SYMBOL_PATTERN };
 
 const FINITE = { allowNaN: false, allowInfinity: false } as const;
 
-/** Body of `POST /governor/evaluate` (CONTRACT.md §5). */
+/** Body of `POST /governor/evaluate` (docs/contract.md §5 HTTP API). */
 export class EvaluatePlanDto implements PlanInput {
   @ApiProperty({
     type: String,
@@ -73,7 +73,7 @@ const GATE_REASONS: readonly GateReason[] = [
   REASON_WITHIN_BUDGET,
 ];
 
-/** Response of `POST /governor/evaluate` (CONTRACT.md §3); documentation only, never instantiated. */
+/** Response of `POST /governor/evaluate` (docs/contract.md §3 Gate 0); documentation only, never instantiated. */
 export class GateDecisionResponse implements GateDecision {
   @ApiProperty({ enum: ['ALLOW', 'BLOCK'], description: '200 for both: a BLOCK is an answer, not an error' })
   decision!: 'ALLOW' | 'BLOCK';

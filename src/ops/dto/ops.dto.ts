@@ -81,7 +81,7 @@ class ExpiringModeOnlyConstraint implements ValidatorConstraintInterface {
   }
 }
 
-/** `PUT /ops/mode` (CONTRACT.md §5). */
+/** `PUT /ops/mode` (docs/contract.md §5 HTTP API). */
 export class ChangeModeDto extends ReasonFields {
   // null is only meaningful with a symbol: it clears that symbol's override
   @ApiProperty({
@@ -243,7 +243,7 @@ export class ChangeModeResponse {
   unchanged?: boolean;
 }
 
-/** One audit ledger entry (CONTRACT.md §4). */
+/** One audit ledger entry (docs/contract.md §4 Modes and the audit trail). */
 export class LedgerEntryResponse implements LedgerEntry {
   @ApiProperty({ type: String, pattern: OPERATION_ID.source, example: 'OPS-2026-11-21-004' })
   operation_id!: string;

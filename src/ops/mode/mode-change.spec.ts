@@ -272,7 +272,7 @@ describe('RollbackTarget', () => {
   });
 });
 
-describe('reduce_only in changes, the ledger replay and the mode hash (CONTRACT §4)', () => {
+describe('reduce_only in changes, the ledger replay and the mode hash (docs/contract.md §4 Modes and the audit trail)', () => {
   it('an expiring change records what it replaced; the auto-revert returns to it', () => {
     const ro = state({ mode: 'reduce_only' });
     const p = planChange(ro, { op: 'set-mode', mode: 'enforce', expiresInSec: 60 }, NOW);

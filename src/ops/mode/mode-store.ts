@@ -51,7 +51,7 @@ interface UnchangedResult {
 
 export type ChangeResult = AppliedChange | UnchangedResult;
 
-/** What this replica saw when the shared state went backwards (CONTRACT §5: state lost). */
+/** What this replica saw when the shared state went backwards (docs/contract.md §5 HTTP API: state lost). */
 export interface StateLoss {
   /** the highest version this replica held before */
   held_version: number;

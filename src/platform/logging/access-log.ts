@@ -52,7 +52,7 @@ function operationId(payload: unknown): string | undefined {
 }
 
 /**
- * Access and audit lines (issue 15 item 5) from one Fastify onSend hook, so every route is covered,
+ * Access and audit lines from one Fastify onSend hook, so every route is covered,
  * the gate's raw route included, and a 2xx costs one set lookup:
  * - a refused request: route pattern, path without its query string, status, reason, token name;
  *   one line per (status, route) per interval, with how many were held back;

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 const OTHER_SYMBOL_LABEL = '_other';
 
 /**
- * The symbols the budget engine budgeted in its last tick on this replica (CONTRACT.md §3: a
+ * The symbols the budget engine budgeted in its last tick on this replica (docs/contract.md §3 Gate 0: a
  * `symbol` label is only ever one of these). Label code asks here instead of trusting a caller's
  * symbol, so no request can create or crowd out series.
  */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KnownSymbols } from './known-symbols.js';
 import { LoopHeartbeat } from './loop-heartbeat.js';
 
-describe('LoopHeartbeat: ran vs enforced (CONTRACT.md §5)', () => {
+describe('LoopHeartbeat: ran vs enforced (docs/contract.md §5 HTTP API)', () => {
   it('a loop that runs without a successful write is fresh but not enforcing', () => {
     const hb = new LoopHeartbeat();
     hb.register(10_000);

@@ -17,7 +17,7 @@ function ensureProcessMetrics() {
 }
 
 /**
- * Every metric of CONTRACT.md, owned by one registry per app instance. prom-client's global
+ * Every metric of docs/contract.md, owned by one registry per app instance. prom-client's global
  * registry would refuse a second app in the same process (tests, two replicas in one run), so
  * only the process defaults go there and `/metrics` serves the two merged.
  */

@@ -96,7 +96,7 @@ export class RedisSession {
     // A pipeline is written to the socket in one piece when exec() is called. Once a pipeline
     // holds a script call and enough arguments, it is sent and the next one started, so Redis
     // runs the first chunks while the next ones are still being encoded here; small batches
-    // stay one write (a socket write costs tens of µs). Every pipeline is written before any
+    // stay one write (each socket write has a fixed cost). Every pipeline is written before any
     // reply is awaited: still one round trip (one wait), on one connection, replies in order.
     const client = this.client as Redis;
     const parts: Array<Promise<Array<[Error | null, unknown]> | null>> = [];
@@ -171,8 +171,8 @@ const SCRIPT_COMMANDS = new Set<string>([BATCH_HMGET, BATCH_HSET_EXPIRE]);
  * Registers the batch scripts on a client, once. ioredis then sends a script's body (EVAL) only the
  * first time on each connection and its SHA (EVALSHA) after that, and resends it as EVAL should
  * Redis answer NOSCRIPT (a restart, SCRIPT FLUSH): a script that was not found never ran, so the
- * resend cannot apply anything twice. Sending the ~1 KB bodies with every call was a tenth of the
- * tick's CPU at 100 symbols.
+ * resend cannot apply anything twice. Bodies sent with every call cost the tick real CPU
+ * (bench/RESULTS.md).
  */
 function defineBatchScripts(client: Redis): void {
   if (typeof (client as unknown as Record<string, unknown>)[BATCH_HMGET] === 'function') return;

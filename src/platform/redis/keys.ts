@@ -1,9 +1,9 @@
 /**
- * Every Redis key of CONTRACT.md, in one place. Inputs are owned by other services (read only);
+ * Every Redis key of docs/contract.md, in one place. Inputs are owned by other services (read only);
  * outputs are written by this one. Keys written together atomically share the `{p28:ops}` hash tag.
  */
 export const Keys = {
-  // --- inputs (CONTRACT.md §1) ---
+  // --- inputs (docs/contract.md §1 Inputs) ---
   portfolioState: 'quantum:state:portfolio',
   positionPatterns: ['quantum:state:positions:*', 'quantum:position:snapshot:*'] as readonly string[],
   position: (symbol: string) => `quantum:state:positions:${symbol}`,
