@@ -1,3 +1,4 @@
+import { streamPairs } from '../core/stream-fields.js';
 import { isWrongType } from '../platform/redis/redis-errors.js';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../platform/config/index.js';
@@ -157,7 +158,9 @@ export class BudgetRepository {
 
   violationCommands(event: ViolationEvent): Command[] {
     const fields = toFields(event);
-    const json = JSON.stringify(Object.fromEntries(pairs(fields).map(([k, v]) => [k, jsonValue(k, v)])));
+    const json = JSON.stringify(
+      Object.fromEntries(streamPairs(fields).map(([k, v]) => [k, jsonValue(k, v)])),
+    );
     const key = Keys.violation(event.symbol);
     return [
       [
@@ -200,9 +203,4 @@ export class BudgetRepository {
   }
 }
 
-const pairs = (flat: string[]): Array<[string, string]> => {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
-  return out;
-};
 const jsonValue = (k: string, v: string): string | number => (NUMERIC.has(k) ? Number(v) : v);

@@ -1,3 +1,4 @@
+import { streamRecord } from '../core/stream-fields.js';
 import { parseNonNegative } from '../core/numbers.js';
 import { SYMBOL_PATTERN } from './dto/evaluate-plan.dto.js';
 import type { PlanInput, PlanSide } from './gate.types.js';
@@ -57,8 +58,7 @@ const first = (o: Record<string, unknown>, names: string[]): unknown => {
  * Numbers that are not finite and ≥ 0 are dropped, never passed on.
  */
 export function parsePlanEntry(fields: string[]): ParsedPlanEntry {
-  const o: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]] = fields[i + 1];
+  const o: Record<string, unknown> = streamRecord(fields);
   for (const f of JSON_FIELDS) {
     const raw = o[f];
     if (typeof raw !== 'string') continue;

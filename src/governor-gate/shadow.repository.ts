@@ -1,3 +1,4 @@
+import { streamFieldMap } from '../core/stream-fields.js';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../platform/config/index.js';
 import { Keys } from '../platform/redis/keys.js';
@@ -43,8 +44,7 @@ export class ShadowRepository {
       const page = await this.redis.client.xrange(Keys.shadowWouldBlock, start, '+', 'COUNT', PAGE);
       for (const [, flat] of page) {
         // another writer may have put anything in the stream: a Map, not an object, takes its fields
-        const f = new Map<string, string>();
-        for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i], flat[i + 1]);
+        const f = streamFieldMap(flat);
         const symbol = f.get('symbol');
         if (!symbol) continue;
         records.push({

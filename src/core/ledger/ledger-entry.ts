@@ -1,3 +1,4 @@
+import { streamPairs } from '../stream-fields.js';
 import { createHash } from 'node:crypto';
 import type { Mode } from '../mode.js';
 
@@ -145,10 +146,8 @@ export function toJsonLine(entry: LedgerEntry): string {
  */
 export function fromStreamFields(fields: readonly string[]): Record<string, unknown> {
   const rec: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const [k, v] = [fields[i], fields[i + 1]];
+  for (const [k, v] of streamPairs(fields))
     rec[k] = NUMERIC_FIELDS.has(k) && STRICT_UINT.test(v) ? Number(v) : v;
-  }
   return rec;
 }
 

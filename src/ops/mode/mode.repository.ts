@@ -1,3 +1,4 @@
+import { streamField } from '../../core/stream-fields.js';
 import { runScript } from '../../platform/redis/scripts.js';
 import { isWrongType } from '../../platform/redis/redis-errors.js';
 import { parseUint } from '../../core/numbers.js';
@@ -87,9 +88,7 @@ function withoutOverrides(res: Exec, i: number): Exec {
 
 function headOf(rows: StreamRows): string {
   if (rows.length === 0) return GENESIS_HASH;
-  const f = rows[0][1];
-  for (let i = 0; i + 1 < f.length; i += 2) if (f[i] === 'hash') return f[i + 1];
-  return '';
+  return streamField(rows[0][1], 'hash') ?? '';
 }
 
 /** Redis side of the mode: reads, the seed, and the atomic change / restore scripts. */
