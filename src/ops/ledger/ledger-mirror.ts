@@ -1,6 +1,4 @@
 import { settledWithin } from '../../platform/clock/bounded.js';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ConflictError } from '../../core/errors.js';
 import { AppConfig } from '../../platform/config/index.js';
@@ -8,12 +6,8 @@ import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
 import { replayState } from '../mode/mode-change.js';
 import { ModeRepository } from '../mode/mode.repository.js';
-import {
-  GENESIS_HASH,
-  parseOperationId,
-  toJsonLine,
-  type LedgerEntry,
-} from '../../core/ledger/ledger-entry.js';
+import { GENESIS_HASH, parseOperationId, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
+import { LedgerFile } from './ledger-file.js';
 import { LedgerSigner } from './ledger-signer.js';
 import { acceptVerified, ChainCursor, type LedgerBreak } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
@@ -44,7 +38,7 @@ const RESTORE_RETRY_MS = 1000;
 export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('LedgerMirror');
   private readonly path?: string;
-  private fd?: number;
+  private file?: LedgerFile;
   /** the file's entries that verify, in order: the only ones ever restored */
   private entries: LedgerEntry[] = [];
   /** positioned after the last entry of `entries` */
@@ -55,7 +49,6 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private redisRejected?: LedgerBreak;
   private readonly counted = new Set<string>();
   private unreadableLines = 0;
-  private needsNewline = false;
   private status: MirrorStatus = 'unchecked';
   private missing = 0;
   /** entries of the file that Redis also holds, as a prefix */
@@ -128,8 +121,8 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown() {
     clearInterval(this.retryTimer);
     this.stopped = true;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.file?.close();
+    this.file = undefined;
   }
 
   /** While entries are missing (or Redis was unreachable), look again and restore when allowed. */
@@ -322,22 +315,13 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   private load(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    if (existsSync(path)) {
-      const text = readFileSync(path, 'utf8');
-      this.needsNewline = text.length > 0 && !text.endsWith('\n');
-      text.split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
-        try {
-          this.entries.push(JSON.parse(line) as LedgerEntry);
-        } catch {
-          // a torn last line from a crash mid-write is the usual cause
-          this.unreadableLines++;
-          this.logger.warn({ msg: 'unreadable line in LEDGER_FILE skipped', file: path, line: i + 1 });
-        }
-      });
+    const { file, records, unreadable } = LedgerFile.open(path);
+    this.file = file;
+    this.entries = records as LedgerEntry[];
+    for (const line of unreadable) {
+      this.unreadableLines++;
+      this.logger.warn({ msg: 'unreadable line in LEDGER_FILE skipped', file: path, line });
     }
-    this.fd = openSync(path, 'a', 0o640);
     const { accepted, rejected, cursor } = acceptVerified(
       this.entries as unknown as Array<Record<string, unknown>>,
       this.signer.trust,
@@ -355,13 +339,9 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   private append(entry: LedgerEntry) {
-    if (this.fd === undefined) return;
-    const buf = Buffer.from(`${this.needsNewline ? '\n' : ''}${toJsonLine(entry)}\n`, 'utf8');
+    if (this.file === undefined) return;
     try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-      fsyncSync(this.fd);
-      this.needsNewline = false;
+      this.file.append(entry);
       this.writeError = undefined;
       this.entries.push(entry);
       this.cursor.advance(entry as unknown as Record<string, unknown>);
