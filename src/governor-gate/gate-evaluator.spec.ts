@@ -8,7 +8,7 @@ import {
   REASON_SHADOW_MODE,
   REASON_STALE_BUDGET,
   REASON_WITHIN_BUDGET,
-} from './gate-reasons.js';
+} from '../core/reasons.js';
 import { currentPosition, GateEvaluator, projectedNotional, reducesRisk } from './gate-evaluator.js';
 import type { GateSnapshot, PlanInput } from './gate.types.js';
 import type { PositionHash } from '../core/position.js';

@@ -13,7 +13,7 @@ import {
   type BudgetBlockReason,
   type FailOpenReason,
   type GateReason,
-} from './gate-reasons.js';
+} from '../core/reasons.js';
 import { parsePosition, type PositionHash } from '../core/position.js';
 import type { GateDecision, GateSnapshot, GateVerdict, PlanInput } from './gate.types.js';
 

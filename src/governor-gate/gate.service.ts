@@ -5,7 +5,7 @@ import { HealthParts } from '../platform/observability/health-parts.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
 import { failOpen, GateEvaluator, reduceOnlyBlock } from './gate-evaluator.js';
 import { GateMetrics } from './gate-metrics.js';
-import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
+import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from '../core/reasons.js';
 import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
 import type { GateDecision, GateVerdict, PlanInput, WouldBlock } from './gate.types.js';
 import { logPath } from '../platform/logging/log-path.js';

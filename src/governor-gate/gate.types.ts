@@ -1,8 +1,9 @@
+import { type PlanSide } from '../core/side.js';
 import type { Mode } from '../platform/config/index.js';
 import type { PositionHash } from '../core/position.js';
-import type { BudgetBlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
+import type { BudgetBlockReason, FailOpenReason, GateReason } from '../core/reasons.js';
 
-export type PlanSide = 'BUY' | 'SELL';
+export type { PlanSide };
 
 /** What the governor asks about (docs/contract.md §3 Gate 0), from HTTP or the plan stream. */
 export interface PlanInput {

@@ -1,3 +1,4 @@
+import { PLAN_SIDES } from '../../core/side.js';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNumber, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
 import { MODES, type Mode } from '../../platform/config/index.js';
@@ -8,7 +9,7 @@ import {
   REASON_WITHIN_BUDGET,
   type FailOpenReason,
   type GateReason,
-} from '../gate-reasons.js';
+} from '../../core/reasons.js';
 import type { GateDecision, PlanInput, PlanSide } from '../gate.types.js';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 
@@ -35,11 +36,11 @@ export class EvaluatePlanDto implements PlanInput {
   symbol!: string;
 
   @ApiPropertyOptional({
-    enum: ['BUY', 'SELL'],
+    enum: PLAN_SIDES,
     description: 'with qty, lets the gate see a risk-reducing plan',
   })
   @IsOptional()
-  @IsIn(['BUY', 'SELL'])
+  @IsIn(PLAN_SIDES)
   side?: PlanSide;
 
   @ApiPropertyOptional({ type: Number, minimum: 0, example: 0.05, description: 'base-asset quantity' })

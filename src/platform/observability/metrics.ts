@@ -1,3 +1,4 @@
+import { MODES } from '../../core/mode.js';
 import { Injectable } from '@nestjs/common';
 import {
   collectDefaultMetrics,
@@ -158,7 +159,7 @@ export class Metrics {
   constructor() {
     ensureProcessMetrics();
     // labelled counters start at zero so the first event after a restart shows in rate()/increase()
-    for (const to of ['shadow', 'enforce', 'reduce_only']) this.modeChanges.labels(to).inc(0);
+    for (const to of MODES) this.modeChanges.labels(to).inc(0);
     for (const r of [
       'no_budget',
       'stale_budget',
