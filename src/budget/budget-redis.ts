@@ -26,7 +26,7 @@ export class BudgetRedis {
   }
 
   session(): RedisSession {
-    return new RedisSession(this.client, this.redis.isCluster, {
+    return new RedisSession(this.client, !this.redis.topology.crossSlotScripts, {
       timeoutMs: this.config.REDIS_COMMAND_TIMEOUT_MS,
       onTimeout: () => this.client.disconnect(true),
     });

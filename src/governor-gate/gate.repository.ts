@@ -252,7 +252,7 @@ export class GateRepository implements OnApplicationBootstrap {
 
   constructor(redis: RedisService, config: AppConfig) {
     this.timeoutMs = config.GATE_TIMEOUT_MS;
-    this.cluster = redis.isCluster;
+    this.cluster = !redis.topology.crossSlotScripts;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
     this.reader = new GateReader(this.client, this.cluster, config.POSITION_KEY_PATTERNS);
     if (this.cluster) connectNodesEagerly(this.client as Cluster);

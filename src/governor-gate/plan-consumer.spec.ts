@@ -30,7 +30,7 @@ function consumerOn(isCluster: boolean) {
     ack: async () => undefined,
   } as unknown as PlanOutcomeRepository;
   const consumer = new PlanConsumer(
-    { isCluster } as unknown as RedisService,
+    { isCluster, topology: { crossSlotScripts: !isCluster } } as unknown as RedisService,
     gate,
     outcomes,
     new Metrics(),

@@ -263,7 +263,8 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
       });
     });
     const limit =
-      this.options.maxInFlight ?? (this.redis.isCluster ? CLUSTER_MAX_IN_FLIGHT : this.options.batchSize);
+      this.options.maxInFlight ??
+      (this.redis.topology.crossSlotScripts ? this.options.batchSize : CLUSTER_MAX_IN_FLIGHT);
     await Promise.all([acked, inPool(plans, Math.max(1, limit), ([id, plan]) => this.handle(id, plan))]);
   }
 

@@ -49,7 +49,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    if (!this.redis.isCluster) {
+    if (this.redis.topology.crossSlotScripts) {
       (this.redis.client as Redis).defineCommand('p28GateOutcome', { numberOfKeys: 5, lua: OUTCOME_LUA });
     }
   }
@@ -68,7 +68,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
     const blockKey = Keys.block(plan.plan_id);
     const seenKey = Keys.planSeen(plan.plan_id);
 
-    if (!this.redis.isCluster) {
+    if (this.redis.topology.crossSlotScripts) {
       const wrote = await (this.redis.client as OutcomeClient).p28GateOutcome(
         permitKey,
         blockKey,

@@ -154,7 +154,7 @@ export class ModeRepository {
    */
   private async waitForReplicas(): Promise<boolean> {
     const n = this.config.REDIS_WAIT_REPLICAS;
-    if (n === 0 || this.redis.isCluster) return true;
+    if (n === 0 || !this.redis.topology.replicaWait) return true;
     try {
       const acked = Number(await (this.redis.client as Redis).wait(n, this.config.REDIS_WAIT_TIMEOUT_MS));
       return acked >= n;

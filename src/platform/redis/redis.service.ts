@@ -1,3 +1,4 @@
+import { topologyOf, type Topology } from './topology.js';
 import { rejectAfter, settledWithin } from '../clock/bounded.js';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
@@ -33,8 +34,11 @@ export class RedisService implements OnApplicationShutdown {
   isReady(): boolean {
     return this.client.status === 'ready';
   }
+  get topology(): Topology {
+    return topologyOf(this.config);
+  }
   get isCluster(): boolean {
-    return Boolean(this.config.REDIS_CLUSTER_NODES?.length);
+    return this.topology.kind === 'cluster';
   }
 
   /** A new connection to the same Redis, closed with the app. */
