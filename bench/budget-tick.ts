@@ -25,12 +25,13 @@ import { ClusterStressReader } from '../src/budget/inputs/cluster-stress.reader.
 import { HeatReader } from '../src/budget/inputs/heat.reader.js';
 import { PortfolioStateReader } from '../src/budget/inputs/portfolio-state.reader.js';
 import { PositionReader } from '../src/budget/inputs/position.reader.js';
-import { clamp01, parseNumber, StaleInputs } from '../src/budget/inputs/reading.js';
+import { clamp01, StaleInputs } from '../src/budget/inputs/reading.js';
+import { parseNumber } from '../src/core/numbers.js';
 import { VolatilityReader } from '../src/budget/inputs/volatility.reader.js';
-import { ManualClock } from '../src/common/clock.js';
+import { ManualClock } from '../src/platform/clock/clock.js';
 import { POSITION_FIELDS } from '../src/core/position.js';
-import type { AppConfig } from '../src/config/index.js';
-import { Keys, symbolFromKey } from '../src/redis/keys.js';
+import type { AppConfig } from '../src/platform/config/index.js';
+import { Keys, symbolFromKey } from '../src/platform/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
 import { startHeatStub } from '../test/support/heat-stub.js';
 import { startTestRedis } from '../test/support/redis-server.js';

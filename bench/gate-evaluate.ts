@@ -25,8 +25,8 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { GateReader, gateClientOptions } from '../src/governor-gate/gate.repository.js';
-import { newToken, tokenEntry } from '../src/ops/auth/token-entries.js';
-import { Keys } from '../src/redis/keys.js';
+import { newToken, tokenEntry } from '../src/platform/auth/token-entries.js';
+import { Keys } from '../src/platform/redis/keys.js';
 import { createTestApp } from '../test/support/app.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 

@@ -18,7 +18,7 @@ import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newToken, tokenEntry } from '../src/ops/auth/token-entries.js';
+import { newToken, tokenEntry } from '../src/platform/auth/token-entries.js';
 import { createTestApp } from '../test/support/app.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 

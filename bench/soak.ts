@@ -13,8 +13,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { newToken, tokenEntry } from '../src/ops/auth/token-entries.js';
-import { Keys } from '../src/redis/keys.js';
+import { newToken, tokenEntry } from '../src/platform/auth/token-entries.js';
+import { Keys } from '../src/platform/redis/keys.js';
 import { freePort, startTestRedis } from '../test/support/redis-server.js';
 
 const args = process.argv.slice(2);

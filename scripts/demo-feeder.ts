@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
-import { Keys } from '../src/redis/keys.js';
+import { Keys } from '../src/platform/redis/keys.js';
 
 interface Sym {
   symbol: string;

@@ -3,7 +3,7 @@
  * OPS_API_TOKENS entry (`name:role:sha256hex`) to add for it. Only the hash goes into the config;
  * the token is shown once, here, and stored nowhere.
  */
-import { newToken, parseTokenArgs, tokenEntry, UsageError } from '../src/ops/auth/token-entries.js';
+import { newToken, parseTokenArgs, tokenEntry, UsageError } from '../src/platform/auth/token-entries.js';
 
 const USAGE = 'usage: npm run token -- --name NAME --role viewer|operator|service';
 

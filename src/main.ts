@@ -3,7 +3,7 @@
  * loaded: on a too-old Node, importing Nest (ES modules only) fails with ERR_REQUIRE_ESM, which
  * tells an operator nothing. Hence only these two dependency-free static imports.
  */
-import { loadProcessDotEnv } from './config/dot-env.js';
+import { loadProcessDotEnv } from './platform/config/dot-env.js';
 import { nodeVersionProblem } from './runtime-check.js';
 
 const problem = nodeVersionProblem(process.versions.node);

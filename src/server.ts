@@ -1,11 +1,12 @@
+import { SHUTDOWN_KILL_MS } from './platform/clock/bounded.js';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
-import { configureApp, createAdapter, NEST_APP_OPTIONS } from './app.setup.js';
-import { AppConfig, ConfigError, readEnvConfig } from './config/index.js';
-import { createPino, PinoLoggerService } from './logging/pino-logger.js';
-import { ModeReader } from './ops/mode-reader.js';
+import { configureApp, createAdapter, NEST_APP_OPTIONS } from './platform/http/app.setup.js';
+import { AppConfig, ConfigError, readEnvConfig } from './platform/config/index.js';
+import { createPino, PinoLoggerService } from './platform/logging/pino-logger.js';
+import { ModeReader } from './platform/mode/mode-reader.js';
 
 async function bootstrap() {
   let config: AppConfig;
@@ -32,9 +33,9 @@ async function bootstrap() {
       logger.log({ msg: `${signal} received: shutting down`, signal });
       // a shutdown that hangs must not outlive the orchestrator's patience
       setTimeout(() => {
-        logger.error({ msg: 'shutdown did not finish within 9 s; exiting' });
+        logger.error({ msg: `shutdown did not finish within ${SHUTDOWN_KILL_MS / 1000} s; exiting` });
         process.exit(1);
-      }, 9000).unref();
+      }, SHUTDOWN_KILL_MS).unref();
     });
   }
   await app.listen(config.PORT, config.HOST);

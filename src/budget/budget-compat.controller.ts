@@ -6,12 +6,12 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { RequireRole } from '../ops/auth/roles.js';
+import { RequireRole } from '../platform/auth/roles.js';
 import { BudgetService } from './budget.service.js';
 import { BudgetCheckQueryDto, BudgetCheckResponse, SymbolParamDto } from './dto/budget-check.dto.js';
 import { BudgetRecordResponse } from './dto/budget-responses.dto.js';
 
-/** The original service's routes (CONTRACT.md §5), for callers that still use them. */
+/** The original service's routes (docs/contract.md §5 HTTP API), for callers that still use them. */
 @ApiTags('budgets')
 @Controller('budget')
 @RequireRole('viewer')

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import type { RedisClient } from '../redis/redis.factory.js';
-import { RedisService } from '../redis/redis.service.js';
-import { RedisSession } from './batch.js';
+import { AppConfig } from '../platform/config/index.js';
+import type { RedisClient } from '../platform/redis/redis.factory.js';
+import { RedisService } from '../platform/redis/redis.service.js';
+import { RedisSession } from '../platform/redis/batch.js';
 
 /**
  * The budget engine's own connection, and round-trip-counting sessions on it.
@@ -26,7 +26,7 @@ export class BudgetRedis {
   }
 
   session(): RedisSession {
-    return new RedisSession(this.client, this.redis.isCluster, {
+    return new RedisSession(this.client, !this.redis.topology.crossSlotScripts, {
       timeoutMs: this.config.REDIS_COMMAND_TIMEOUT_MS,
       onTimeout: () => this.client.disconnect(true),
     });

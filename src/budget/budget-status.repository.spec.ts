@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '../platform/config/index.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 import type { BudgetRedis } from './budget-redis.js';
 

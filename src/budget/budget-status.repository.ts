@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import type { Command } from './batch.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import type { Command } from '../platform/redis/batch.js';
 import { BudgetRedis } from './budget-redis.js';
-import { FUTURE_TOLERANCE_SEC, parseNumber } from './inputs/reading.js';
+import { FUTURE_TOLERANCE_SEC } from './inputs/reading.js';
+import { parseNumber } from '../core/numbers.js';
 
 const FIELDS = ['last_success_ms', 'symbols', 'written', 'tick_ms'] as const;
 

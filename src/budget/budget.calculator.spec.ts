@@ -18,7 +18,7 @@ function ok(inputs: Parameters<BudgetCalculator['compute']>[0]) {
   return out.result;
 }
 
-describe('BudgetCalculator (CONTRACT.md §2)', () => {
+describe('BudgetCalculator (docs/contract.md §2 Budget engine)', () => {
   it('worked check 1: equity 100000, heat .25, cluster 0, vol .33 → stress 0.166, budget 1668', () => {
     const r = ok({ equityUsd: 100000, heat: 0.25, cluster: 0, vol: 0.33 });
     expect(r.stress).toBeCloseTo(0.166, 10);

@@ -1,4 +1,4 @@
-import type { AppConfig } from '../config/index.js';
+import type { AppConfig } from '../platform/config/index.js';
 import { clamp01 } from './inputs/reading.js';
 
 export interface BudgetParams {
@@ -36,7 +36,7 @@ export interface BudgetInputs {
   positionNotional?: number;
 }
 
-export interface BudgetResult {
+interface BudgetResult {
   stress: number;
   /** Rounded to cents, so the written budget is the one the violation check used. */
   budgetUsd: number;
@@ -62,7 +62,7 @@ export const roundTo = (n: number, decimals: number): number => {
 };
 
 /**
- * CONTRACT.md §2, and nothing else: no Redis, no clock, no Nest.
+ * docs/contract.md §2 Budget engine, and nothing else: no Redis, no clock, no Nest.
  *   stress = clamp01(α·heat + β·cluster + γ·vol)
  *   budget = clamp(equity · BASE_RISK_PCT · (1 − stress), MIN, MAX)
  * Invalid input is refused with the field named rather than turned into a NaN budget.

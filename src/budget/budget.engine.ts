@@ -1,11 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig, MODES, type Mode } from '../config/index.js';
-import { KnownSymbols } from '../health/known-symbols.js';
-import { Metrics } from '../health/metrics.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { Keys } from '../redis/keys.js';
-import { Batch, type Command, type RedisSession, type Reply, type WriteOutcome } from './batch.js';
+import { Clock } from '../platform/clock/clock.js';
+import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { KnownSymbols } from '../platform/observability/known-symbols.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { Keys } from '../platform/redis/keys.js';
+import {
+  Batch,
+  type Command,
+  type RedisSession,
+  type Reply,
+  type WriteOutcome,
+} from '../platform/redis/batch.js';
 import { BudgetCalculator, budgetParams } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
@@ -19,7 +25,7 @@ import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { LkgCache, type PortfolioDecision } from './lkg.js';
 
-export type TickOutcome =
+type TickOutcome =
   /** budgets computed and written (possibly for zero active symbols) */
   | 'written'
   /** no usable portfolio state: nothing written (fail-open) */
@@ -54,6 +60,11 @@ interface Planned {
 }
 
 /** One symbol's queued writes. */
+interface Refusals {
+  refused: number;
+  refusedError?: { symbol: string; error: string };
+}
+
 interface Found {
   record: BudgetRecord;
   violation: boolean;
@@ -102,7 +113,7 @@ export interface TickResult {
 }
 
 /**
- * One budget tick (CONTRACT.md §1–2): read every input in a fixed number of round trips, compute
+ * One budget tick (docs/contract.md §1–2 Inputs, Budget engine): read every input in a fixed number of round trips, compute
  * per active symbol, write everything in one batch. It does not judge leadership: the scheduler
  * only calls it on the leader. Calls are serialised, so ticks never overlap even when a test or
  * an operator calls tick() while the scheduler's tick runs.
@@ -262,77 +273,13 @@ export class BudgetEngine {
       const equityUsd = decision.state.equityUsd;
       const ttlSec = this.repo.budgetTtlSec;
       const writes = new Batch();
-      let refused = 0;
-      let refusedError: { symbol: string; error: string } | undefined;
-      const planned: Planned[] = [];
-      for (const pos of active) {
-        try {
-          const cluster = clusterOf(pos.symbol, stale);
-          const vol = volOf(pos.symbol, stale);
-          const out = this.calculator.compute({
-            equityUsd,
-            heat: heat.value,
-            cluster: cluster.value,
-            vol: vol.value,
-            positionNotional: pos.notional,
-          });
-          if (!out.ok) {
-            stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
-            continue;
-          }
-          const r = out.result;
-          const mode = this.modeOf(pos.symbol);
-          const record: BudgetRecord = {
-            symbol: pos.symbol,
-            budget_usd: r.budgetUsd,
-            stress_factor: r.stress,
-            equity_usd: equityUsd,
-            portfolio_heat: heat.value,
-            cluster_stress: cluster.value,
-            vol_regime: vol.value,
-            mode,
-            timestamp: now,
-            base_risk_pct: this.config.BASE_RISK_PCT,
-            position_notional: r.positionNotional,
-            utilization: r.utilization,
-            price: pos.price ?? null,
-          };
-          // serialise everything before queueing anything, so a refused value queues nothing
-          const values = budgetValues(record);
-          const event = r.violation
-            ? this.repo.violationCommands({
-                event_type: 'budget.violation',
-                symbol: pos.symbol,
-                position_notional: r.positionNotional,
-                budget_usd: r.budgetUsd,
-                over_budget: r.overBudget,
-                mode,
-                timestamp: now,
-              })
-            : undefined;
-          planned.push({ record, values, event, overBudget: r.overBudget });
-        } catch (err) {
-          // unreachable while the readers and calculator hold their contracts; kept as a tripwire,
-          // and whatever it was, it costs this symbol its budget, never the others theirs
-          refused += 1;
-          refusedError ??= { symbol: pos.symbol, error: (err as Error).message };
-        }
-      }
-
-      const found: Found[] = [];
-      for (const p of planned) {
-        try {
-          found.push({
-            record: p.record,
-            violation: p.event !== undefined,
-            budget: writes.hsetExpire(Keys.budget(p.record.symbol), BUDGET_FIELDS, p.values, ttlSec),
-            event: NO_REPLIES,
-          });
-        } catch (err) {
-          refused += 1;
-          refusedError ??= { symbol: p.record.symbol, error: (err as Error).message };
-        }
-      }
+      const { planned, refusals } = this.planBudgets(
+        active,
+        { equityUsd, heat: heat.value, clusterOf, volOf, now },
+        stale,
+      );
+      const found = this.queueBudgets(writes, planned, ttlSec, refusals);
+      const { refused, refusedError } = refusals;
       queueViolations(writes, found, planned);
       if (refusedError) {
         this.logger.error({
@@ -348,44 +295,7 @@ export class BudgetEngine {
       } catch (err) {
         writes.fail(err as Error);
       }
-      let writeFailures = 0;
-      const failedSymbols: string[] = [];
-      const written = new Map<string, GaugeValues>();
-      const violations: string[] = [];
-      let firstError: Error | null = null;
-      for (const { record, violation, budget, event } of found) {
-        const s = record.symbol;
-        const b = budget();
-        let failures = b.failed;
-        firstError ??= b.error;
-        for (const reply of event) {
-          const [err] = reply();
-          if (err) {
-            failures += 1;
-            firstError ??= err;
-          }
-        }
-        if (failures > 0) {
-          writeFailures += failures;
-          failedSymbols.push(s);
-        }
-        if (violation) {
-          violations.push(s);
-          this.metrics.budgetBlocks.inc({ symbol: s });
-        }
-        if (b.failed > 0) continue;
-        written.set(s, this.showGauges(s, record));
-        this.metrics.budgetComputed.inc({ symbol: s });
-      }
-      if (writeFailures > 0) {
-        this.metrics.redisWriteFail.inc(writeFailures);
-        this.logger.error({
-          msg: 'budget writes failed',
-          failed_commands: writeFailures,
-          symbols: failedSymbols.slice(0, 5),
-          error: firstError?.message,
-        });
-      }
+      const { writeFailures, written, violations } = this.tally(found);
       this.clearGauges(written);
       // a round trip of its own: the status says what Redis accepted, which only its replies tell
       await this.publishStatus(session, active.length, written.size);
@@ -410,7 +320,7 @@ export class BudgetEngine {
       });
     } catch (err) {
       this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
-      // CONTRACT §2: a Redis read error behaves like a missing state. When the state's own read
+      // docs/contract.md §2 Budget engine: a Redis read error behaves like a missing state. When the state's own read
       // failed, the LKG rule still decides on the cache alone, so its counters say what the tick had
       // to go on (lkg, too old or missing); nothing can be written while Redis fails the reads.
       partial.portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;
@@ -429,11 +339,149 @@ export class BudgetEngine {
 
   /**
    * A tick succeeded when it wrote a budget, or had no symbol to budget (nothing to enforce).
-   * Anything else while symbols are budgeted is a failed tick (CONTRACT.md §2).
+   * Anything else while symbols are budgeted is a failed tick (docs/contract.md §2 Budget engine).
    */
   static succeeded(r: Pick<TickResult, 'outcome' | 'symbols' | 'written'>): boolean {
     if (r.outcome === 'failed') return false;
     return r.symbols.length === 0 || (r.outcome === 'written' && r.written > 0);
+  }
+
+  /** Plan: one budget record (and violation event) per target, serialised before anything is queued. */
+  private planBudgets(
+    active: Target[],
+    inputs: {
+      equityUsd: number;
+      heat: number;
+      clusterOf: ReturnType<ClusterStressReader['plan']>;
+      volOf: NonNullable<ReturnType<VolatilityReader['planWithMarket']>['vol']>;
+      now: number;
+    },
+    stale: StaleInputs,
+  ): { planned: Planned[]; refusals: Refusals } {
+    const { equityUsd, heat, clusterOf, volOf, now } = inputs;
+    const refusals: Refusals = { refused: 0 };
+    const planned: Planned[] = [];
+    for (const pos of active) {
+      try {
+        const cluster = clusterOf(pos.symbol, stale);
+        const vol = volOf(pos.symbol, stale);
+        const out = this.calculator.compute({
+          equityUsd,
+          heat,
+          cluster: cluster.value,
+          vol: vol.value,
+          positionNotional: pos.notional,
+        });
+        if (!out.ok) {
+          stale.add('position', `${pos.symbol}: ${out.field} ${out.reason}`);
+          continue;
+        }
+        const r = out.result;
+        const mode = this.modeOf(pos.symbol);
+        const record: BudgetRecord = {
+          symbol: pos.symbol,
+          budget_usd: r.budgetUsd,
+          stress_factor: r.stress,
+          equity_usd: equityUsd,
+          portfolio_heat: heat,
+          cluster_stress: cluster.value,
+          vol_regime: vol.value,
+          mode,
+          timestamp: now,
+          base_risk_pct: this.config.BASE_RISK_PCT,
+          position_notional: r.positionNotional,
+          utilization: r.utilization,
+          price: pos.price ?? null,
+        };
+        // serialise everything before queueing anything, so a refused value queues nothing
+        const values = budgetValues(record);
+        const event = r.violation
+          ? this.repo.violationCommands({
+              event_type: 'budget.violation',
+              symbol: pos.symbol,
+              position_notional: r.positionNotional,
+              budget_usd: r.budgetUsd,
+              over_budget: r.overBudget,
+              mode,
+              timestamp: now,
+            })
+          : undefined;
+        planned.push({ record, values, event, overBudget: r.overBudget });
+      } catch (err) {
+        // unreachable while the readers and calculator hold their contracts; kept as a tripwire,
+        // and whatever it was, it costs this symbol its budget, never the others theirs
+        refusals.refused += 1;
+        refusals.refusedError ??= { symbol: pos.symbol, error: (err as Error).message };
+      }
+    }
+
+    return { planned, refusals };
+  }
+
+  /** Write, part one: every budget hash into the batch; a value that cannot be queued is refused. */
+  private queueBudgets(writes: Batch, planned: Planned[], ttlSec: number, refusals: Refusals): Found[] {
+    const found: Found[] = [];
+    for (const p of planned) {
+      try {
+        found.push({
+          record: p.record,
+          violation: p.event !== undefined,
+          budget: writes.hsetExpire(Keys.budget(p.record.symbol), BUDGET_FIELDS, p.values, ttlSec),
+          event: NO_REPLIES,
+        });
+      } catch (err) {
+        refusals.refused += 1;
+        refusals.refusedError ??= { symbol: p.record.symbol, error: (err as Error).message };
+      }
+    }
+    return found;
+  }
+
+  /** Report, part one: what Redis accepted per symbol, counted and logged. */
+  private tally(found: Found[]): {
+    writeFailures: number;
+    written: Map<string, GaugeValues>;
+    violations: string[];
+  } {
+    let writeFailures = 0;
+    const failedSymbols: string[] = [];
+    const written = new Map<string, GaugeValues>();
+    const violations: string[] = [];
+    let firstError: Error | null = null;
+    for (const { record, violation, budget, event } of found) {
+      const s = record.symbol;
+      const b = budget();
+      let failures = b.failed;
+      firstError ??= b.error;
+      for (const reply of event) {
+        const [err] = reply();
+        if (err) {
+          failures += 1;
+          firstError ??= err;
+        }
+      }
+      if (failures > 0) {
+        writeFailures += failures;
+        failedSymbols.push(s);
+      }
+      if (violation) {
+        violations.push(s);
+        this.metrics.budgetBlocks.inc({ symbol: s });
+      }
+      if (b.failed > 0) continue;
+      written.set(s, this.showGauges(s, record));
+      this.metrics.budgetComputed.inc({ symbol: s });
+    }
+    if (writeFailures > 0) {
+      this.metrics.redisWriteFail.inc(writeFailures);
+      this.logger.error({
+        msg: 'budget writes failed',
+        failed_commands: writeFailures,
+        symbols: failedSymbols.slice(0, 5),
+        error: firstError?.message,
+      });
+    }
+    return { writeFailures, written, violations };
   }
 
   private async publishStatus(session: RedisSession, symbols: number, written: number): Promise<void> {

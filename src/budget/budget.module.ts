@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../platform/auth/auth.module.js';
+import { ClockModule } from '../platform/clock/clock.module.js';
+import { RedisModule } from '../platform/redis/redis.module.js';
 import { ScheduleModule } from '@nestjs/schedule';
 import { BudgetCompatController } from './budget-compat.controller.js';
 import { BudgetController } from './budget.controller.js';
@@ -16,9 +19,9 @@ import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
 
-/** The P2.8 budget engine (CONTRACT.md §1–2). */
+/** The P2.8 budget engine (docs/contract.md §1–2 Inputs, Budget engine). */
 @Module({
-  imports: [ScheduleModule.forRoot()],
+  imports: [AuthModule, ClockModule, RedisModule, ScheduleModule.forRoot()],
   controllers: [BudgetController, BudgetCompatController, TestInjectController],
   providers: [
     BudgetRedis,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '../platform/config/index.js';
 import {
   BUDGET_FIELDS,
   budgetValues,

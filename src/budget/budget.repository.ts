@@ -1,10 +1,12 @@
+import { streamPairs } from '../core/stream-fields.js';
+import { isWrongType } from '../platform/redis/redis-errors.js';
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type Mode } from '../config/index.js';
-import { Keys, symbolFromKey } from '../redis/keys.js';
-import type { Command, RedisSession } from './batch.js';
+import { AppConfig, type Mode } from '../platform/config/index.js';
+import { Keys, symbolFromKey } from '../platform/redis/keys.js';
+import type { Command, RedisSession } from '../platform/redis/batch.js';
 import { roundTo } from './budget.calculator.js';
 
-/** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (CONTRACT.md §2). */
+/** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (docs/contract.md §2 Budget engine). */
 export interface BudgetRecord {
   symbol: string;
   budget_usd: number;
@@ -73,7 +75,7 @@ export function toFields(record: object): string[] {
   return out;
 }
 
-/** The budget hash's fields in the order they are written (CONTRACT.md §2). */
+/** The budget hash's fields in the order they are written (docs/contract.md §2 Budget engine). */
 export const BUDGET_FIELDS = [
   'symbol',
   'budget_usd',
@@ -136,7 +138,7 @@ export function parseBudgetHash(hash: Record<string, string>): Record<string, st
   return out;
 }
 
-/** Writes of the budget engine and reads of the budget API (CONTRACT.md §2). */
+/** Writes of the budget engine and reads of the budget API (docs/contract.md §2 Budget engine). */
 @Injectable()
 export class BudgetRepository {
   constructor(private readonly config: AppConfig) {}
@@ -156,7 +158,9 @@ export class BudgetRepository {
 
   violationCommands(event: ViolationEvent): Command[] {
     const fields = toFields(event);
-    const json = JSON.stringify(Object.fromEntries(pairs(fields).map(([k, v]) => [k, jsonValue(k, v)])));
+    const json = JSON.stringify(
+      Object.fromEntries(streamPairs(fields).map(([k, v]) => [k, jsonValue(k, v)])),
+    );
     const key = Keys.violation(event.symbol);
     return [
       [
@@ -192,16 +196,11 @@ export class BudgetRepository {
   async get(session: RedisSession, symbol: string): Promise<Record<string, string | number> | undefined> {
     const [[err, hash]] = await session.exec([['hgetall', Keys.budget(symbol)]]);
     // a key of another type (another service's junk) holds no budget; other errors are Redis's
-    if (err && /^WRONGTYPE/.test(err.message)) return undefined;
+    if (isWrongType(err)) return undefined;
     if (err) throw err;
     if (!hash || Object.keys(hash).length === 0) return undefined;
     return parseBudgetHash(hash as Record<string, string>);
   }
 }
 
-const pairs = (flat: string[]): Array<[string, string]> => {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
-  return out;
-};
 const jsonValue = (k: string, v: string): string | number => (NUMERIC.has(k) ? Number(v) : v);

@@ -1,3 +1,4 @@
+import { settledWithin, STOP_WAIT_MS } from '../platform/clock/bounded.js';
 import {
   Injectable,
   Logger,
@@ -5,18 +6,17 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { LoopHeartbeat } from '../health/loop-heartbeat.js';
-import { Metrics } from '../health/metrics.js';
-import { LeaderService } from '../redis/leader.service.js';
+import { Clock } from '../platform/clock/clock.js';
+import { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { LeaderService } from '../platform/redis/leader.service.js';
 import { BudgetEngine, type TickResult } from './budget.engine.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 
-export const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
+const BUDGET_TIMEOUT_NAME = 'p28-budget-tick';
 /** How long shutdown waits for a tick in flight before letting Redis close under it. */
-export const SHUTDOWN_WAIT_MS = 5000;
 /** At startup the lease request is usually still in flight: wait this long for it before the first tick. */
 const FIRST_TICK_LEADER_WAIT_MS = 1000;
 
@@ -202,18 +202,11 @@ export class BudgetScheduler implements OnApplicationBootstrap, BeforeApplicatio
       this.registry.deleteTimeout(BUDGET_TIMEOUT_NAME);
     const running = this.inFlight;
     if (!running) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      running.then(() => false),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(true), SHUTDOWN_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    const gaveUp = !(await settledWithin(running, STOP_WAIT_MS));
     if (gaveUp)
       this.logger.warn({
         msg: 'shutdown: budget tick still running, not waiting longer',
-        waited_ms: SHUTDOWN_WAIT_MS,
+        waited_ms: STOP_WAIT_MS,
       });
   }
 }

@@ -1,10 +1,11 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig, MODES, type Mode } from '../config/index.js';
-import { KnownSymbols } from '../health/known-symbols.js';
-import { Metrics } from '../health/metrics.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { Keys } from '../redis/keys.js';
+import { errorBody } from '../platform/http/error-body.js';
+import { Clock } from '../platform/clock/clock.js';
+import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { KnownSymbols } from '../platform/observability/known-symbols.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { Keys } from '../platform/redis/keys.js';
 import { BudgetCalculator, budgetParams, roundTo } from './budget.calculator.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
@@ -40,17 +41,12 @@ export class BudgetService {
   /** `symbol` has passed the symbol rule: it is safe in a key and in a message. */
   async get(symbol: string) {
     const budget = await this.repo.get(this.redis.session(), symbol);
-    if (!budget)
-      throw new NotFoundException({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no budget for ${symbol}`,
-      });
+    if (!budget) throw new NotFoundException(errorBody(404, `no budget for ${symbol}`));
     return budget;
   }
 
   /**
-   * The original service's budget check (CONTRACT.md §5): the notional against the current budget,
+   * The original service's budget check (docs/contract.md §5 HTTP API): the notional against the current budget,
    * failing open without one. A check within budget counts in p28_budget_allow_total.
    */
   async check(symbol: string, positionNotional: number) {
@@ -99,7 +95,7 @@ export class BudgetService {
       equity_usd: dto.equity_usd,
       heat: dto.heat ?? 0,
       cluster_stress: dto.cluster_stress ?? 0,
-      // as the engine: a missing volatility input counts as normal (CONTRACT.md §1)
+      // as the engine: a missing volatility input counts as normal (docs/contract.md §1 Inputs)
       vol_regime: dto.vol_regime ?? VOL_NORMAL,
       position_notional: dto.position_notional ?? 0,
     };
@@ -157,10 +153,5 @@ export class BudgetService {
 
 /** The same 400 shape as the global ValidationPipe, for checks it cannot express. */
 function badRequest(field: string, rule: string) {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: [`${field}: ${field} ${rule}`],
-    fields: [field],
-  });
+  return new BadRequestException(errorBody(400, [`${field}: ${field} ${rule}`], { fields: [field] }));
 }

@@ -5,7 +5,7 @@ const LIMITS = { staleSec: 30, maxLkgAgeSec: 900 };
 const NOW = 1_700_000_000;
 const at = (ageSec: number, equityUsd = 100000): PortfolioState => ({ equityUsd, timestamp: NOW - ageSec });
 
-describe('decidePortfolio (CONTRACT.md §2 last-known-good)', () => {
+describe('decidePortfolio (docs/contract.md §2 Budget engine last-known-good)', () => {
   it('uses a state younger than STALE_SEC as fresh', () => {
     expect(decidePortfolio(at(29), undefined, NOW, LIMITS)).toMatchObject({ outcome: 'fresh', ageSec: 29 });
   });

@@ -16,12 +16,12 @@ export interface LkgLimits {
 }
 
 /** How far ahead of our clock a producer's timestamp may be before the state is refused. */
-export const FUTURE_TOLERANCE_SEC = 60;
+const FUTURE_TOLERANCE_SEC = 60;
 
 const ageOf = (s: PortfolioState, nowSec: number) => Math.max(0, nowSec - s.timestamp);
 
 /**
- * CONTRACT.md §2 last-known-good rule, as a pure function.
+ * docs/contract.md §2 Budget engine last-known-good rule, as a pure function.
  *
  * Age is always the age of a state's own `timestamp`, whether the state was just read or cached:
  * "cache younger than MAX_LKG_AGE_SEC" means the cached state was *produced* less than

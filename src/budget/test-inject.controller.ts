@@ -8,8 +8,8 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
-import { RequireRole } from '../ops/auth/roles.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../platform/http/body-limits.js';
+import { RequireRole } from '../platform/auth/roles.js';
 import { BudgetService, INJECTED_STATE_TTL_SEC } from './budget.service.js';
 import { InjectPortfolioStateResponse } from './dto/budget-responses.dto.js';
 import { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';

@@ -1,5 +1,5 @@
 import { Injectable, NotFoundException, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
+import { AppConfig } from '../platform/config/index.js';
 
 /**
  * Hides the test endpoints unless P28_TEST_MODE is on, with the very 404 an unknown route gets.

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sha256Hex } from '../ops/auth/token-entries.js';
+import { sha256Hex } from '../platform/auth/token-entries.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseDuration, run, type Io } from './p28ctl.js';
 
 interface Sent {

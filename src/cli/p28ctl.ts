@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ACTOR_NAME, newToken, ROLES, tokenEntry, type Role } from '../ops/auth/token-entries.js';
+import { ACTOR_NAME, newToken, ROLES, tokenEntry, type Role } from '../platform/auth/token-entries.js';
 
 /** Exit codes: scripts tell a refused request from a typo. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-export const USAGE = `usage: p28ctl [--url URL] [--json] COMMAND
+const USAGE = `usage: p28ctl [--url URL] [--json] COMMAND
   status                                   mode, overrides, expiry, health, leader, last tick, ledger check
   mode shadow|enforce|reduce-only --reason TEXT [--symbol S] [--expires 15m] [--expect-version N]
   mode clear --symbol S --reason TEXT      remove a per-symbol override

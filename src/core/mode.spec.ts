@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveMode, globalModeAt, isExpired } from './mode.js';
 
-describe('effectiveMode (CONTRACT §4)', () => {
+describe('effectiveMode (docs/contract.md §4 Modes and the audit trail)', () => {
   const state = (over: Partial<{ mode: string; expires_at: number }> = {}) => ({
     mode: 'enforce',
     overrides: new Map([
@@ -32,7 +32,7 @@ describe('effectiveMode (CONTRACT §4)', () => {
   });
 });
 
-describe('modes and expiry with reduce_only (CONTRACT §4)', () => {
+describe('modes and expiry with reduce_only (docs/contract.md §4 Modes and the audit trail)', () => {
   it('one vocabulary: shadow, enforce, reduce_only', async () => {
     const { MODES, isMode } = await import('./mode.js');
     expect([...MODES]).toEqual(['shadow', 'enforce', 'reduce_only']);

@@ -1,5 +1,5 @@
 /**
- * The modes and the mode in force for a symbol at a time (CONTRACT.md §4): one vocabulary and one
+ * The modes and the mode in force for a symbol at a time (docs/contract.md §4 Modes and the audit trail): one vocabulary and one
  * rule for every reader. Pure: the caller passes `now`. Overrides are a Map, so a symbol called
  * `constructor` is just a symbol.
  */

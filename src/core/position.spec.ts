@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePosition, positionHashFromList, POSITION_FIELDS } from './position.js';
 
-describe('parsePosition (CONTRACT §1)', () => {
+describe('parsePosition (docs/contract.md §1 Inputs)', () => {
   it('takes position_amt as signed and mark_price first', () => {
     expect(parsePosition({ position_amt: '-2', mark_price: '100', entry_price: '90' })).toEqual({
       kind: 'active',

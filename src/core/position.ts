@@ -1,7 +1,7 @@
 import { parseFinite } from './numbers.js';
 
 /**
- * The position hash fields of CONTRACT §1, in the order every reader fetches them (HMGET and the
+ * The position hash fields of docs/contract.md §1 Inputs, in the order every reader fetches them (HMGET and the
  * gate's Lua use this list, so the parser and the readers cannot drift apart).
  */
 export const POSITION_FIELDS = [
@@ -13,7 +13,7 @@ export const POSITION_FIELDS = [
   'current_price',
   'entry_price',
 ] as const;
-export type PositionField = (typeof POSITION_FIELDS)[number];
+type PositionField = (typeof POSITION_FIELDS)[number];
 export type PositionHash = Partial<Record<PositionField, string | null | undefined>>;
 
 export type ParsedPosition =
@@ -39,7 +39,7 @@ export function positionHashFromList(values: ReadonlyArray<string | null | undef
 }
 
 /**
- * One position rule for the engine and the gate (CONTRACT §1): `position_amt` when present, else
+ * One position rule for the engine and the gate (docs/contract.md §1 Inputs): `position_amt` when present, else
  * `quantity`, else `qty` (the apply layer writes these at entry); a side of SHORT/SELL or LONG/BUY
  * sets the sign, FLAT means no position; price is `mark_price`, else `current_price`, else
  * `entry_price`, the first finite positive one.

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type GateAuth as GateAuthMode } from '../config/index.js';
-import { checkBearer, type BearerCheck } from '../ops/auth/bearer.js';
-import { TokenRegistry } from '../ops/auth/token-registry.js';
+import { AppConfig, type GateAuth as GateAuthMode } from '../platform/config/index.js';
+import { checkBearer, type BearerCheck } from '../platform/auth/bearer.js';
+import { TokenRegistry } from '../platform/auth/token-registry.js';
 
-/** Roles whose tokens the gate accepts (CONTRACT §3): the governor's service token, and operators. */
+/** Roles whose tokens the gate accepts (docs/contract.md §3 Gate 0): the governor's service token, and operators. */
 const GATE_ROLES = new Set(['service', 'operator']);
 
-export interface GateRefusal {
+interface GateRefusal {
   status: 401 | 403;
   body: { statusCode: 401 | 403; error: string; message: string; required_role: 'service' };
   /** why, for the (rate-limited) log line: never the token */

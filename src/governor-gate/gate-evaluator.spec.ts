@@ -8,7 +8,7 @@ import {
   REASON_SHADOW_MODE,
   REASON_STALE_BUDGET,
   REASON_WITHIN_BUDGET,
-} from './gate-reasons.js';
+} from '../core/reasons.js';
 import { currentPosition, GateEvaluator, projectedNotional, reducesRisk } from './gate-evaluator.js';
 import type { GateSnapshot, PlanInput } from './gate.types.js';
 import type { PositionHash } from '../core/position.js';
@@ -49,7 +49,7 @@ function snap(over: Partial<GateSnapshot> = {}): GateSnapshot {
 const plan = (over: Partial<PlanInput> = {}): PlanInput => ({ plan_id: 'p1', symbol: 'BTCUSDT', ...over });
 const violatedAgo = (sec: number) => ({ violationTimestamp: String(NOW - sec) });
 
-describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
+describe('GateEvaluator.decide (docs/contract.md §3 Gate 0)', () => {
   it('blocks in enforce with a fresh budget and a fresh violation', () => {
     const v = gate.decide(plan(), snap(violatedAgo(5)), NOW);
     expect(v.decision).toEqual({
@@ -268,7 +268,7 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
     expect(gate.decide(plan({ qty: 0.6 }), long1, NOW).decision.reason).toBe(REASON_PROJECTED_OVER_BUDGET);
     // no position hash and no reference price: not computable, a counted fail-open, not within_budget
     expect(gate.decide(plan({ side: 'BUY', qty: 100 }), snap(), NOW).decision.reason).toBe('no_price');
-    // a smaller projected_notional does not override the computed one (CONTRACT §3: the larger)
+    // a smaller projected_notional does not override the computed one (docs/contract.md §3 Gate 0: the larger)
     expect(
       gate.decide(plan({ side: 'BUY', qty: 1, projected_notional: 10 }), long1, NOW).decision.reason,
     ).toBe(REASON_PROJECTED_OVER_BUDGET);
@@ -351,7 +351,7 @@ describe('GateEvaluator.decide (CONTRACT.md §3)', () => {
   });
 });
 
-describe('the plan is trusted no further than the data allows (CONTRACT.md §3, issue 11 item 10)', () => {
+describe('the plan is trusted no further than the data allows (docs/contract.md §3 Gate 0)', () => {
   const long1 = () => snap({ position: position('1', '1000', 'LONG') });
 
   it('judges the larger of projected_notional and |position ± qty| × price: a claimed 0 does not pass', () => {
@@ -425,7 +425,7 @@ describe('the plan is trusted no further than the data allows (CONTRACT.md §3, 
 });
 
 describe('position and projection helpers', () => {
-  it('the position comes from the one parser of CONTRACT §1 (price fallbacks, garbage, no key)', () => {
+  it('the position comes from the one parser of docs/contract.md §1 Inputs (price fallbacks, garbage, no key)', () => {
     const s = (p: PositionHash | null, legacy: PositionHash | null = null) =>
       currentPosition(snap({ position: p, legacyPosition: legacy }));
     expect(s({ ...position('1'), mark_price: 'NaN', current_price: '0', entry_price: '7' })).toEqual({
@@ -455,7 +455,7 @@ describe('position and projection helpers', () => {
   });
 });
 
-describe('reduce_only, the kill switch (CONTRACT.md §4)', () => {
+describe('reduce_only, the kill switch (docs/contract.md §4 Modes and the audit trail)', () => {
   const flat = snap({ mode: 'reduce_only' });
   const blocked = (mode = 'reduce_only') => ({
     decision: 'BLOCK',
@@ -522,7 +522,7 @@ describe('reduce_only, the kill switch (CONTRACT.md §4)', () => {
   });
 });
 
-describe('a first entry is judged by size with the budget reference price (issue 15 review)', () => {
+describe('a first entry is judged by size with the budget reference price', () => {
   it('uses the budget hash price when the position has none: a big BUY on a flat symbol blocks', () => {
     const s = snap({ budgetPrice: '1000' });
     expect(gate.decide(plan({ side: 'BUY', qty: 2 }), s, NOW).decision).toMatchObject({

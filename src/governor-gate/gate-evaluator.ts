@@ -1,3 +1,4 @@
+import { parseUint } from '../core/numbers.js';
 import { effectiveMode, enforces, isMode, type Mode } from '../core/mode.js';
 import {
   REASON_BUDGET_VIOLATION,
@@ -12,7 +13,7 @@ import {
   type BudgetBlockReason,
   type FailOpenReason,
   type GateReason,
-} from './gate-reasons.js';
+} from '../core/reasons.js';
 import { parsePosition, type PositionHash } from '../core/position.js';
 import type { GateDecision, GateSnapshot, GateVerdict, PlanInput } from './gate.types.js';
 
@@ -31,7 +32,6 @@ export function finite(raw: string | null | undefined): number | undefined {
 }
 
 const NO_OVERRIDES: ReadonlyMap<string, Mode> = new Map();
-const UINT = /^[0-9]{1,15}$/;
 
 /** The position as the gate uses it. */
 export interface GatePosition {
@@ -41,8 +41,8 @@ export interface GatePosition {
   price?: number;
 }
 
-/** One position hash through the one parser of CONTRACT §1 (quantity/qty fallbacks included). */
-export function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
+/** One position hash through the one parser of docs/contract.md §1 Inputs (quantity/qty fallbacks included). */
+function gatePosition(h: PositionHash | null): GatePosition & { known: boolean } {
   const p = parsePosition(h);
   if (p.kind === 'active') return { amount: p.amount, price: p.price, known: true };
   if (p.kind === 'inactive') return { amount: 0, price: p.price, known: true };
@@ -63,7 +63,7 @@ export function currentPosition(s: GateSnapshot): GatePosition {
 }
 
 /**
- * True when the plan lowers |position| (CONTRACT §3): the claim `reduce_only` is checked against
+ * True when the plan lowers |position| (docs/contract.md §3 Gate 0): the claim `reduce_only` is checked against
  * the position rather than believed. A side and qty > 0 reduce when |position ± qty| < |position|
  * (a flip that ends smaller still lowers it), whether or not reduce_only is set. With reduce_only
  * and no qty, a side must oppose the position; with neither side nor qty, a position must exist.
@@ -109,7 +109,7 @@ function computedNotional(plan: PlanInput, pos: GatePosition): number | undefine
 }
 
 /**
- * Gate 0 (CONTRACT.md §3) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
+ * Gate 0 (docs/contract.md §3 Gate 0) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
  *
  * Order of the checks, and why:
  * 1. effective mode (override > global hash > P28_MODE): it only decides whether a block is binding;
@@ -133,7 +133,8 @@ export class GateEvaluator {
         mode: s.mode,
         overrides: NO_OVERRIDES,
       };
-    if (s.modeExpiresAt !== null && UINT.test(s.modeExpiresAt)) state.expires_at = Number(s.modeExpiresAt);
+    const expiresAt = parseUint(s.modeExpiresAt);
+    if (expiresAt !== undefined) state.expires_at = expiresAt;
     if (isMode(s.modeRevertTo)) state.revert_to = s.modeRevertTo;
     return effectiveMode(state, '', nowSec);
   }
@@ -207,7 +208,7 @@ function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition
   return price !== undefined && price > 0 ? { ...pos, price } : pos;
 }
 
-/** reduce_only refuses a plan it cannot see lowering |position| (CONTRACT §4). */
+/** reduce_only refuses a plan it cannot see lowering |position| (docs/contract.md §4 Modes and the audit trail). */
 export function reduceOnlyBlock(budget?: number, positionNotional?: number): GateDecision {
   const d: GateDecision = {
     decision: 'BLOCK',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metrics } from '../health/metrics.js';
+import { Metrics } from '../platform/observability/metrics.js';
 import { GateMetrics, OTHER_SYMBOL } from './gate-metrics.js';
 import type { GateDecision } from './gate.types.js';
 

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import { Metrics } from '../health/metrics.js';
+import { Metrics } from '../platform/observability/metrics.js';
 import type { GateDecision } from './gate.types.js';
 
 /**
- * A `symbol` label is only a symbol the budget engine knows (CONTRACT §3): one whose read found a
+ * A `symbol` label is only a symbol the budget engine knows (docs/contract.md §3 Gate 0): one whose read found a
  * budget hash. Any other is counted here, so a caller inventing symbols creates no series and
  * crowds out none (there is no cap to fill).
  */

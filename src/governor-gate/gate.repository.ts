@@ -1,10 +1,12 @@
+import { isWrongType } from '../platform/redis/redis-errors.js';
+import { settledWithin } from '../platform/clock/bounded.js';
 import { once } from 'node:events';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '../redis/redis.factory.js';
-import { RedisService } from '../redis/redis.service.js';
+import type { RedisClient } from '../platform/redis/redis.factory.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { POSITION_FIELDS, positionHashFromList, type PositionHash } from '../core/position.js';
 import type { GateSnapshot } from './gate.types.js';
 
@@ -12,7 +14,7 @@ const MODE_FIELDS = ['mode', 'expires_at', 'revert_to'] as const;
 const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional', 'price'] as const;
 
 /** Rejection of a read that outlived GATE_TIMEOUT_MS. One instance: a timeout costs no stack trace. */
-export class GateReadTimeout extends Error {
+class GateReadTimeout extends Error {
   constructor() {
     super('gate read timed out');
     this.name = 'GateReadTimeout';
@@ -21,15 +23,15 @@ export class GateReadTimeout extends Error {
 export const GATE_READ_TIMEOUT = new GateReadTimeout();
 
 /**
- * The single-Redis read: one script, so one command, one reply and one timer per decision (a
- * six-command pipeline measured ~3× slower in client CPU). A key of the wrong type (someone wrote a
+ * The single-Redis read: one script, so one command, one reply and one timer per decision (cheaper
+ * in client CPU than a six-command pipeline: bench/RESULTS.md). A key of the wrong type (someone wrote a
  * string where a hash belongs) is bad data for that input, not an unreachable Redis: `pcall` turns
  * it into "absent" instead of failing the whole read.
  * KEYS: mode, overrides, budget, violation, position, legacy position. ARGV: symbol.
  */
 const luaFields = (fields: readonly string[]) => fields.map((f) => `'${f}'`).join(', ');
 
-export const GATE_READ_LUA = `
+const GATE_READ_LUA = `
 local function get(...)
   local r = redis.pcall(...)
   if type(r) == 'table' and r.err then return false end
@@ -51,7 +53,7 @@ type GateReadClient = RedisClient & {
 };
 
 /** Registers the read script on a client (ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT). */
-export function defineGateRead(client: RedisClient): void {
+function defineGateRead(client: RedisClient): void {
   client.defineCommand('p28GateRead', { numberOfKeys: 6, lua: GATE_READ_LUA });
 }
 
@@ -80,7 +82,7 @@ function toSnapshot(r: ReadReply): GateSnapshot {
 /** Cluster: as the script's `pcall`, a WRONGTYPE reads as absent and any other error fails the read. */
 function orAbsent<T>(p: Promise<T>): Promise<T | null> {
   return p.catch((e: Error) => {
-    if (e.message.startsWith('WRONGTYPE')) return null;
+    if (isWrongType(e)) return null;
     throw e;
   });
 }
@@ -92,7 +94,7 @@ function orAbsent<T>(p: Promise<T>): Promise<T | null> {
  * pipeline may span them: the six commands are issued back to back without awaiting each other,
  * which ioredis writes to the nodes at once; the wait is the slowest node's round trip, not the sum.
  */
-export function readGateSnapshot(
+function readGateSnapshot(
   client: RedisClient,
   symbol: string,
   cluster: boolean,
@@ -164,8 +166,8 @@ interface Waiting {
 
 /**
  * Sends the reads of all requests that arrived in the same event-loop turn as one pipeline, so one
- * socket write carries them (the write syscall was the largest single cost per decision in
- * profiles). Unlike ioredis's enableAutoPipelining, which holds new commands until the pipeline in
+ * socket write carries them (a write syscall per request would dominate the cost of a decision).
+ * Unlike ioredis's enableAutoPipelining, which holds new commands until the pipeline in
  * flight has answered, every batch goes out at once: a slow Redis does not make later requests wait
  * for earlier ones, which would spend their GATE_TIMEOUT_MS before they were even sent.
  * Each read is still one script per request, with its own reply. Cluster: no batching (the keys of
@@ -250,7 +252,7 @@ export class GateRepository implements OnApplicationBootstrap {
 
   constructor(redis: RedisService, config: AppConfig) {
     this.timeoutMs = config.GATE_TIMEOUT_MS;
-    this.cluster = redis.isCluster;
+    this.cluster = !redis.topology.crossSlotScripts;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
     this.reader = new GateReader(this.client, this.cluster, config.POSITION_KEY_PATTERNS);
     if (this.cluster) connectNodesEagerly(this.client as Cluster);
@@ -261,9 +263,7 @@ export class GateRepository implements OnApplicationBootstrap {
    * (on a cluster: every master's connection, see connectNodesEagerly).
    */
   async onApplicationBootstrap(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.connected(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-    clearTimeout(timer);
+    await settledWithin(this.connected(), 2000);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../platform/http/body-limits.js';
 import { checkEvaluatePlan } from './dto/evaluate-plan.check.js';
 import { GateAuth } from './gate-auth.js';
 import { GateService } from './gate.service.js';
@@ -10,10 +10,8 @@ export const GATE_EVALUATE_PATH = '/governor/evaluate';
 
 /**
  * `POST /governor/evaluate`, Gate 0's hot path, registered on Fastify directly instead of through a
- * Nest controller. Nest's router (a chain of promises per request for guards, pipes, interceptors and
- * the response) cost about 3 µs of the ~34 µs of server CPU a decision takes (a CPU profile, and
- * both routes timed in one process), and the gate must keep within 0.8× of a bare node:http server
- * doing the same read (`bench/gate-evaluate.ts`).
+ * Nest controller: Nest's router runs a chain of promises per request (guards, pipes, interceptors,
+ * the response) that the hot path does not need (docs/adr/0001-gate-route-on-fastify.md).
  * Nothing a controller gave is lost:
  * - the body rules of EvaluatePlanDto (checkEvaluatePlan), a 400 naming the field;
  * - Fastify's 413, its 400 on malformed JSON and the app's depth hook, which run for every route;

@@ -1,15 +1,15 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { ModeReader } from '../ops/mode-reader.js';
+import { Clock } from '../platform/clock/clock.js';
+import { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
 import { failOpen, GateEvaluator, reduceOnlyBlock } from './gate-evaluator.js';
 import { GateMetrics } from './gate-metrics.js';
-import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from './gate-reasons.js';
+import { REASON_REDIS_UNAVAILABLE, REASON_TIMEOUT } from '../core/reasons.js';
 import { GATE_READ_TIMEOUT, GateRepository } from './gate.repository.js';
 import type { GateDecision, GateVerdict, PlanInput, WouldBlock } from './gate.types.js';
-import { logPath } from '../logging/log-path.js';
-import { LogRateLimiter } from '../logging/log-rate-limiter.js';
+import { logPath } from '../platform/logging/log-path.js';
+import { LogRateLimiter } from '../platform/logging/log-rate-limiter.js';
 import { ReadBreaker } from './read-breaker.js';
 import { ShadowRepository } from './shadow.repository.js';
 
@@ -188,7 +188,7 @@ export class GateService implements OnModuleInit {
   }
 }
 
-/** What a caller without a token learns (CONTRACT §3): no budget, no position. */
+/** What a caller without a token learns (docs/contract.md §3 Gate 0): no budget, no position. */
 function publicAnswer(d: GateDecision): GateDecision {
   return { decision: d.decision, reason: d.reason, mode: d.mode, enforced: d.enforced };
 }

@@ -1,10 +1,11 @@
-import type { Mode } from '../config/index.js';
+import { type PlanSide } from '../core/side.js';
+import type { Mode } from '../platform/config/index.js';
 import type { PositionHash } from '../core/position.js';
-import type { BudgetBlockReason, FailOpenReason, GateReason } from './gate-reasons.js';
+import type { BudgetBlockReason, FailOpenReason, GateReason } from '../core/reasons.js';
 
-export type PlanSide = 'BUY' | 'SELL';
+export type { PlanSide };
 
-/** What the governor asks about (CONTRACT.md §3), from HTTP or the plan stream. */
+/** What the governor asks about (docs/contract.md §3 Gate 0), from HTTP or the plan stream. */
 export interface PlanInput {
   plan_id: string;
   symbol: string;
@@ -33,12 +34,12 @@ export interface GateSnapshot {
   /** Budget hash `price`: the engine's reference price, used when the position carries none. */
   budgetPrice: string | null;
   violationTimestamp: string | null;
-  /** Position hashes (CONTRACT §1 fields); null when every field is absent. */
+  /** Position hashes (docs/contract.md §1 Inputs fields); null when every field is absent. */
   position: PositionHash | null;
   legacyPosition: PositionHash | null;
 }
 
-/** The answer, exactly as CONTRACT.md §3 shapes it. */
+/** The answer, exactly as docs/contract.md §3 Gate 0 shapes it. */
 export interface GateDecision {
   decision: 'ALLOW' | 'BLOCK';
   reason: GateReason;

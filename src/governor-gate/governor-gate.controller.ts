@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RequireRole } from '../ops/auth/roles.js';
+import { RequireRole } from '../platform/auth/roles.js';
 import {
   ShadowReportQuery,
   ShadowReportResponse,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../common/clock.js';
-import type { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { Metrics } from '../health/metrics.js';
-import type { RedisService } from '../redis/redis.service.js';
+import { ManualClock } from '../platform/clock/clock.js';
+import type { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import type { RedisService } from '../platform/redis/redis.service.js';
 import type { GateService } from './gate.service.js';
 import type { GateDecision, PlanInput } from './gate.types.js';
 import { CLUSTER_MAX_IN_FLIGHT, PlanConsumer } from './plan-consumer.js';
@@ -30,7 +30,7 @@ function consumerOn(isCluster: boolean) {
     ack: async () => undefined,
   } as unknown as PlanOutcomeRepository;
   const consumer = new PlanConsumer(
-    { isCluster } as unknown as RedisService,
+    { isCluster, topology: { crossSlotScripts: !isCluster } } as unknown as RedisService,
     gate,
     outcomes,
     new Metrics(),

@@ -1,3 +1,5 @@
+import { isBusyGroup, isNoGroup } from '../platform/redis/redis-errors.js';
+import { settledWithin, STOP_WAIT_MS } from '../platform/clock/bounded.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
@@ -7,15 +9,15 @@ import {
   type OnApplicationBootstrap,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
-import { AppConfig } from '../config/index.js';
-import { HealthParts } from '../health/health-parts.js';
-import { Metrics } from '../health/metrics.js';
-import { Keys } from '../redis/keys.js';
-import type { RedisClient } from '../redis/redis.factory.js';
-import { RedisService } from '../redis/redis.service.js';
+import { Clock } from '../platform/clock/clock.js';
+import { AppConfig } from '../platform/config/index.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { Keys } from '../platform/redis/keys.js';
+import type { RedisClient } from '../platform/redis/redis.factory.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { GateService } from './gate.service.js';
-import { LogRateLimiter } from '../logging/log-rate-limiter.js';
+import { LogRateLimiter } from '../platform/logging/log-rate-limiter.js';
 import { parsePlanEntry } from './plan-parser.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import type { PlanInput } from './gate.types.js';
@@ -36,7 +38,7 @@ export interface PlanConsumerOptions {
   maxInFlight?: number;
 }
 
-export const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
+const DEFAULT_CONSUMER_OPTIONS: PlanConsumerOptions = {
   batchSize: 100,
   blockMs: 1000,
   claimIdleMs: 30_000,
@@ -134,9 +136,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
     // closing the connection makes a pending XREADGROUP return at once instead of after blockMs
     this.blocking?.disconnect();
     const done = this.loopDone;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-    clearTimeout(timer);
+    await settledWithin(done, STOP_WAIT_MS);
     this.logger.log({ msg: 'plan consumer stopped', consumer: this.consumerName, processed: this.processed });
   }
 
@@ -159,7 +159,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
       } catch (err) {
         if (this.stopping) break;
         const message = (err as Error).message;
-        if (message.includes('NOGROUP')) groupReady = false;
+        if (isNoGroup(err as Error)) groupReady = false;
         failures++;
         if (this.logLimiter.take('loop_error') !== undefined) {
           this.logger.warn({
@@ -182,7 +182,7 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
     try {
       await this.redis.client.xgroup('CREATE', Keys.planStream, Keys.planConsumerGroup, '$', 'MKSTREAM');
     } catch (err) {
-      if (!(err as Error).message.includes('BUSYGROUP')) throw err;
+      if (!isBusyGroup(err as Error)) throw err;
     }
   }
 
@@ -263,7 +263,8 @@ export class PlanConsumer implements OnModuleInit, OnApplicationBootstrap, Befor
       });
     });
     const limit =
-      this.options.maxInFlight ?? (this.redis.isCluster ? CLUSTER_MAX_IN_FLIGHT : this.options.batchSize);
+      this.options.maxInFlight ??
+      (this.redis.topology.crossSlotScripts ? this.options.batchSize : CLUSTER_MAX_IN_FLIGHT);
     await Promise.all([acked, inPool(plans, Math.max(1, limit), ([id, plan]) => this.handle(id, plan))]);
   }
 

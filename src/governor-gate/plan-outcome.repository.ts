@@ -1,17 +1,17 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import { RedisService } from '../redis/redis.service.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import type { GateDecision, PlanInput } from './gate.types.js';
 
-export const PERMIT_TTL_SEC = 60;
-export const BLOCK_TTL_SEC = 3600;
+const PERMIT_TTL_SEC = 60;
+const BLOCK_TTL_SEC = 3600;
 /**
  * How long a decided plan id is remembered. The permit expires after 60 s (and an executor may
  * consume it), so the permit alone cannot make a republished plan a duplicate.
  */
-export const PLAN_SEEN_TTL_SEC = 86_400;
+const PLAN_SEEN_TTL_SEC = 86_400;
 
 /**
  * One plan's outcome in one atomic step: if neither a permit nor a block record exists for the
@@ -49,7 +49,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    if (!this.redis.isCluster) {
+    if (this.redis.topology.crossSlotScripts) {
       (this.redis.client as Redis).defineCommand('p28GateOutcome', { numberOfKeys: 5, lua: OUTCOME_LUA });
     }
   }
@@ -68,7 +68,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
     const blockKey = Keys.block(plan.plan_id);
     const seenKey = Keys.planSeen(plan.plan_id);
 
-    if (!this.redis.isCluster) {
+    if (this.redis.topology.crossSlotScripts) {
       const wrote = await (this.redis.client as OutcomeClient).p28GateOutcome(
         permitKey,
         blockKey,
@@ -112,7 +112,7 @@ export class PlanOutcomeRepository implements OnModuleInit {
 }
 
 /** The governor.events entry: flat fields for stream readers plus the whole decision as `json`. */
-export function governorEvent(plan: PlanInput, d: GateDecision, nowSec: number): string[] {
+function governorEvent(plan: PlanInput, d: GateDecision, nowSec: number): string[] {
   const json = JSON.stringify({
     event_type: 'p28.gate_decision',
     plan_id: plan.plan_id,

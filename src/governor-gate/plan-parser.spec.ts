@@ -4,6 +4,16 @@ import { parsePlanEntry } from './plan-parser.js';
 const flat = (o: Record<string, string>) => Object.entries(o).flat();
 
 describe('parsePlanEntry', () => {
+  it('takes no plan fields through a __proto__ key (flat or JSON): they are not the plan', () => {
+    const json = '{"__proto__": {"plan_id": "hid", "symbol": "BTCUSDT", "decision": "EXECUTE"}}';
+    expect(parsePlanEntry(['json', json])).toEqual({ kind: 'skip', decision: '(none)', plan_id: undefined });
+    expect(parsePlanEntry(['__proto__', 'x', 'constructor', 'y'])).toEqual({
+      kind: 'skip',
+      decision: '(none)',
+      plan_id: undefined,
+    });
+  });
+
   it('reads flat fields as the apply layer writes them', () => {
     expect(
       parsePlanEntry(

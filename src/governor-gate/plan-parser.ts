@@ -1,3 +1,5 @@
+import { streamRecord } from '../core/stream-fields.js';
+import { parseNonNegative } from '../core/numbers.js';
 import { SYMBOL_PATTERN } from './dto/evaluate-plan.dto.js';
 import type { PlanInput, PlanSide } from './gate.types.js';
 
@@ -14,12 +16,7 @@ const PLAN_ID_MAX = 128;
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 
-function num(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : undefined;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
-}
+const num = parseNonNegative;
 
 function bool(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;
@@ -61,8 +58,7 @@ const first = (o: Record<string, unknown>, names: string[]): unknown => {
  * Numbers that are not finite and ≥ 0 are dropped, never passed on.
  */
 export function parsePlanEntry(fields: string[]): ParsedPlanEntry {
-  const o: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]] = fields[i + 1];
+  const o: Record<string, unknown> = streamRecord(fields);
   for (const f of JSON_FIELDS) {
     const raw = o[f];
     if (typeof raw !== 'string') continue;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Clock } from '../common/clock.js';
+import { Clock } from '../platform/clock/clock.js';
 import { summariseShadow, type ShadowReport } from './shadow-report.js';
 import { ShadowRepository } from './shadow.repository.js';
 

@@ -1,14 +1,15 @@
+import { streamFieldMap } from '../core/stream-fields.js';
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/index.js';
-import { Keys } from '../redis/keys.js';
-import { RedisService } from '../redis/redis.service.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 import { finite } from './gate-evaluator.js';
 import type { WouldBlock } from './gate.types.js';
 import { MAX_RECORDED_NOTIONAL_USD, type ShadowRecord } from './shadow-report.js';
 
 const PAGE = 1000;
 /** The stream is capped at SHADOW_STREAM_MAXLEN (~10k by default); this bounds a report's scan anyway. */
-export const SHADOW_SCAN_CAP = 100_000;
+const SHADOW_SCAN_CAP = 100_000;
 
 /** The shadow would-block stream: appended by the gate, read by the shadow report. */
 @Injectable()
@@ -43,8 +44,7 @@ export class ShadowRepository {
       const page = await this.redis.client.xrange(Keys.shadowWouldBlock, start, '+', 'COUNT', PAGE);
       for (const [, flat] of page) {
         // another writer may have put anything in the stream: a Map, not an object, takes its fields
-        const f = new Map<string, string>();
-        for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i], flat[i + 1]);
+        const f = streamFieldMap(flat);
         const symbol = f.get('symbol');
         if (!symbol) continue;
         records.push({

@@ -8,22 +8,22 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { MODES, type Mode } from '../config/index.js';
-import { Clock } from '../common/clock.js';
-import { ModeReader } from '../ops/mode-reader.js';
-import { RedisService } from '../redis/redis.service.js';
-import { HealthParts } from './health-parts.js';
+import { MODES, type Mode } from '../platform/config/index.js';
+import { Clock } from '../platform/clock/clock.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
+import { RedisService } from '../platform/redis/redis.service.js';
+import { HealthParts } from '../platform/observability/health-parts.js';
 import { LoopHealthIndicator } from './loop.health.js';
-import { LoopHeartbeat } from './loop-heartbeat.js';
+import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
 import { REDIS_PING_TIMEOUT_MS, RedisHealthIndicator } from './redis.health.js';
 
-export const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
+const SERVICE_NAME = 'p2.8-portfolio-risk-governor';
 
 const seconds = (ms: number | undefined): number | null =>
   ms === undefined ? null : Math.round(ms / 100) / 10;
 
 /** The /health body (documentation only). Parts added through HealthParts appear as extra fields. */
-export class HealthBodyResponse {
+class HealthBodyResponse {
   @ApiProperty({ enum: ['healthy', 'degraded', 'unhealthy'] })
   status!: 'healthy' | 'degraded' | 'unhealthy';
 

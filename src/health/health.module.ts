@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ClockModule } from '../platform/clock/clock.module.js';
+import { RedisModule } from '../platform/redis/redis.module.js';
 import { TerminusModule } from '@nestjs/terminus';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { HealthController } from './health.controller.js';
@@ -8,6 +10,8 @@ import { RedisHealthIndicator } from './redis.health.js';
 
 @Module({
   imports: [
+    ClockModule,
+    RedisModule,
     TerminusModule.forRoot({ errorLogStyle: 'json' }),
     // defaults are collected by Metrics, once per process, so a second app in one process works
     PrometheusModule.register({ controller: MetricsController, defaultMetrics: { enabled: false } }),

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { Clock } from '../common/clock.js';
-import { LoopHeartbeat } from './loop-heartbeat.js';
+import { Clock } from '../platform/clock/clock.js';
+import { LoopHeartbeat } from '../platform/observability/loop-heartbeat.js';
 
 /**
  * Readiness of the budget loop (docs/contract.md §5): the loop ran within 3 intervals and the last

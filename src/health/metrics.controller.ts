@@ -2,7 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
-import { Metrics } from './metrics.js';
+import { Metrics } from '../platform/observability/metrics.js';
 
 /** `/metrics` through nestjs-prometheus, serving this app's registry merged with the process defaults. */
 @ApiTags('health')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { RedisService } from '../redis/redis.service.js';
+import { RedisService } from '../platform/redis/redis.service.js';
 
 export const REDIS_PING_TIMEOUT_MS = 1000;
 

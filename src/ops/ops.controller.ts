@@ -10,10 +10,10 @@ import {
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import { SMALL_BODY_LIMIT_BYTES } from '../common/body-limits.js';
-import { CurrentActor, OperatorWrite, RequireRole } from './auth/roles.js';
-import type { Actor } from './auth/token-registry.js';
-import { JsonObjectBodyInterceptor } from './dto/json-object-body.interceptor.js';
+import { SMALL_BODY_LIMIT_BYTES } from '../platform/http/body-limits.js';
+import { CurrentActor, OperatorWrite, RequireRole } from '../platform/auth/roles.js';
+import type { Actor } from '../platform/auth/token-registry.js';
+import { JsonObjectBodyInterceptor } from '../platform/http/json-object-body.interceptor.js';
 import {
   ChainReportResponse,
   ChangeModeDto,
@@ -41,7 +41,7 @@ const BAD_BODY = {
   description: 'invalid body: `message` lists `field: rule`, `fields` names the fields; nothing is written',
 };
 
-/** CONTRACT.md §5 ops endpoints (the shadow report lives with the gate). */
+/** docs/contract.md §5 HTTP API ops endpoints (the shadow report lives with the gate). */
 @ApiTags('ops')
 @Controller('ops')
 export class OpsController {

@@ -1,22 +1,29 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../platform/auth/auth.module.js';
+import { ClockModule } from '../platform/clock/clock.module.js';
+import { RedisModule } from '../platform/redis/redis.module.js';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { AuthGuard } from './auth/auth.guard.js';
-import { OPS_WRITE_LIMIT, OPS_WRITE_WINDOW_MS, OpsWriteThrottlerGuard } from './auth/ops-throttler.guard.js';
-import { TokenRegistry } from './auth/token-registry.js';
+import {
+  OPS_WRITE_LIMIT,
+  OPS_WRITE_WINDOW_MS,
+  OpsWriteThrottlerGuard,
+} from '../platform/auth/ops-throttler.guard.js';
 import { LedgerMirror } from './ledger/ledger-mirror.js';
 import { LedgerRepository } from './ledger/ledger.repository.js';
 import { LedgerSigner } from './ledger/ledger-signer.js';
 import { LedgerService } from './ledger/ledger.service.js';
-import { ModeReader } from './mode-reader.js';
+import { ModeReader } from '../platform/mode/mode-reader.js';
 import { ModeExpiryService } from './mode/mode-expiry.service.js';
 import { ModeStore } from './mode/mode-store.js';
 import { ModeRepository } from './mode/mode.repository.js';
 import { OpsController } from './ops.controller.js';
 
-/** Modes, the audit ledger and operator auth (CONTRACT.md §4–5). Only this module writes the mode. */
-@Global()
+/** Modes and the audit ledger (docs/contract.md §4 Modes and the audit trail). Only this module writes the mode. */
 @Module({
   imports: [
+    AuthModule,
+    ClockModule,
+    RedisModule,
     // not an APP_GUARD: only the write endpoints opt in, through @OperatorWrite
     ThrottlerModule.forRoot({
       throttlers: [{ name: 'ops-write', ttl: OPS_WRITE_WINDOW_MS, limit: OPS_WRITE_LIMIT }],
@@ -34,10 +41,7 @@ import { OpsController } from './ops.controller.js';
     { provide: ModeReader, useExisting: ModeStore },
     ModeExpiryService,
     OpsWriteThrottlerGuard,
-    TokenRegistry,
-    // applied by @RequireRole where a role is needed, not as an APP_GUARD: open routes skip it
-    AuthGuard,
   ],
-  exports: [ModeReader, ModeStore, TokenRegistry],
+  exports: [ModeReader],
 })
 export class OpsModule {}

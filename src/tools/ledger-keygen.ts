@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { generateKeyPair } from '../ops/ledger/ledger-keys.js';
+import { generateKeyPair } from '../core/ledger/ledger-keys.js';
 
 export function keygen(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
   const i = argv.indexOf('--out');

@@ -8,8 +8,8 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { KeyFileError, loadTrustedKeys, type TrustedKeys } from '../ops/ledger/ledger-keys.js';
-import { verifyLedger, type ChainItem, type LedgerReport } from '../ops/ledger/ledger-verify.js';
+import { KeyFileError, loadTrustedKeys, type TrustedKeys } from '../core/ledger/ledger-keys.js';
+import { verifyLedger, type ChainItem, type LedgerReport } from '../core/ledger/ledger-verify.js';
 
 /** Every line of the file as an entry; an unreadable line is an entry that cannot verify. */
 export function readMirror(text: string): ChainItem[] {

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/redis/keys.js';
-import { newToken } from '../../src/ops/auth/token-entries.js';
+import { Keys } from '../../src/platform/redis/keys.js';
+import { newToken } from '../../src/platform/auth/token-entries.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppConfig, ConfigError, checkBootPaths, loadConfig } from '../../src/config/index.js';
+import { AppConfig, ConfigError, checkBootPaths, loadConfig } from '../../src/platform/config/index.js';
 import { startProcessApp } from '../support/process-app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppConfig, loadConfig } from '../../src/config/index.js';
+import { AppConfig, loadConfig } from '../../src/platform/config/index.js';
 import { register as processRegistry } from 'prom-client';
-import { Metrics } from '../../src/health/metrics.js';
+import { Metrics } from '../../src/platform/observability/metrics.js';
 
 /*
  * The operator kit in deploy/ is only useful if it matches the service: these checks break when a

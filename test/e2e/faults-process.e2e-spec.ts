@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/redis/keys.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { waitFor } from '../support/app.js';
 import { startProcessApp, type ProcessApp } from '../support/process-app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';

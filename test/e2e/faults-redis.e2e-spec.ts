@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/redis/keys.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 
 /**
  * Redis killed and restarted (without persistence) under a steady gate load: no 5xx, every answer

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/common/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
-import { Keys } from '../../src/redis/keys.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

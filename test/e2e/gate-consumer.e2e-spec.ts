@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { Keys } from '../../src/redis/keys.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

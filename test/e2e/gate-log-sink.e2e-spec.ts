@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createLogDestination, logLinesDropped } from '../../src/logging/log-destination.js';
+import { createLogDestination, logLinesDropped } from '../../src/platform/logging/log-destination.js';
 import { createTestApp } from '../support/app.js';
 import { startTestRedis } from '../support/redis-server.js';
 

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../../src/common/clock.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
 import { GateService } from '../../src/governor-gate/gate.service.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { ModeReader } from '../../src/ops/mode-reader.js';
-import { sha256Hex } from '../../src/ops/auth/token-registry.js';
-import { Keys } from '../../src/redis/keys.js';
+import { ModeReader } from '../../src/platform/mode/mode-reader.js';
+import { sha256Hex } from '../../src/platform/auth/token-registry.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

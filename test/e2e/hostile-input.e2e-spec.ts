@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/redis/keys.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 
 /**
  * Property-based hostile input over every endpoint: the only answers allowed are 2xx and 4xx,

@@ -10,7 +10,7 @@ const yaml = createRequire(import.meta.url)('js-yaml') as { load(text: string): 
  * only declared reads 0 (or nothing) for ever, and an alert on it can never fire.
  */
 const RULES = 'deploy/prometheus/p28-rules.yml';
-const METRICS = 'src/health/metrics.ts';
+const METRICS = 'src/platform/observability/metrics.ts';
 /** Being wired by another change right now (the gate/ops owner): remove once they have writers. */
 const PENDING = new Set(['p28_reduce_only_mode', 'p28_mode_overrides']);
 const WRITE = /^\.(inc|dec|set|observe|labels|startTimer|reset)\(/;

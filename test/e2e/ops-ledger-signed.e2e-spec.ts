@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { Keys } from '../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 import {
   formatOperationId,
   fromStreamFields,
@@ -13,8 +13,8 @@ import {
   toStreamFields,
   utcDay,
   type LedgerEntry,
-} from '../../src/ops/ledger/ledger-entry.js';
-import { loadSigningKey, loadTrustedKeys, signHash } from '../../src/ops/ledger/ledger-keys.js';
+} from '../../src/core/ledger/ledger-entry.js';
+import { loadSigningKey, loadTrustedKeys, signHash } from '../../src/core/ledger/ledger-keys.js';
 import { verifyCli } from '../../src/tools/ledger-verify.js';
 import { keygen } from '../../src/tools/ledger-keygen.js';
 import { startProcessApp } from '../support/process-app.js';

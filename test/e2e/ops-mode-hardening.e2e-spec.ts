@@ -1,9 +1,9 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/common/clock.js';
-import { Keys } from '../../src/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
-import { ModeReader } from '../../src/ops/mode-reader.js';
+import { ManualClock } from '../../src/platform/clock/clock.js';
+import { Keys } from '../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
+import { ModeReader } from '../../src/platform/mode/mode-reader.js';
 import { ModeStore } from '../../src/ops/mode/mode-store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
-import { Keys } from '../../src/redis/keys.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { buildProject, runCli, startBuiltService, type Built, type BuiltService } from '../support/built.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it, vi } from 'vitest';
 import { GateEvaluator } from '../../src/governor-gate/gate-evaluator.js';
-import { Keys } from '../../src/redis/keys.js';
+import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { newToken, tokenEntry } from '../../src/ops/auth/token-entries.js';
+import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/proof-enforce-block.sh');
 

@@ -6,11 +6,11 @@ import { Writable } from 'node:stream';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp, createAdapter, NEST_APP_OPTIONS } from '../../src/app.setup.js';
-import { Clock } from '../../src/common/clock.js';
-import { AppConfig, loadConfig } from '../../src/config/index.js';
-import { createPino, PinoLoggerService } from '../../src/logging/pino-logger.js';
-import { generateKeyPair } from '../../src/ops/ledger/ledger-keys.js';
+import { configureApp, createAdapter, NEST_APP_OPTIONS } from '../../src/platform/http/app.setup.js';
+import { Clock } from '../../src/platform/clock/clock.js';
+import { AppConfig, loadConfig } from '../../src/platform/config/index.js';
+import { createPino, PinoLoggerService } from '../../src/platform/logging/pino-logger.js';
+import { generateKeyPair } from '../../src/core/ledger/ledger-keys.js';
 
 export interface TestApp {
   app: NestFastifyApplication;

@@ -6,7 +6,7 @@
  * With `--lines=N` it logs N numbered lines and exits at once instead (a sink that keeps reading
  * must get them all).
  */
-import { createPino } from '../../src/logging/pino-logger.js';
+import { createPino } from '../../src/platform/logging/pino-logger.js';
 
 const logger = createPino('info');
 const linesArg = process.argv.find((a) => a.startsWith('--lines='));

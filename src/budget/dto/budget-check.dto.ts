@@ -1,13 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
-import { MODES, type Mode } from '../../config/index.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 
 /**
  * A plain decimal, as the original service's callers send it: no sign, exponent, hex or
  * Infinity; at most 16 integer digits, so the number is exact enough to compare with a budget.
  */
-export const NOTIONAL_PATTERN = /^(0|[1-9][0-9]{0,15})(\.[0-9]{1,8})?$/;
+const NOTIONAL_PATTERN = /^(0|[1-9][0-9]{0,15})(\.[0-9]{1,8})?$/;
 
 /** `:symbol` of the budget routes: the symbol rule, so nothing else reaches Redis or a message. */
 export class SymbolParamDto {

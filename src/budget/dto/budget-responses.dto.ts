@@ -1,11 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import type { BudgetParams } from '../budget.calculator.js';
 import type { BudgetRecord } from '../budget.repository.js';
 
 // Response shapes of the budget endpoints: documentation only, never instantiated.
 
-/** `quantum:portfolio:budget:{SYMBOL}` as read back (CONTRACT.md §2). */
+/** `quantum:portfolio:budget:{SYMBOL}` as read back (docs/contract.md §2 Budget engine). */
 export class BudgetRecordResponse implements BudgetRecord {
   @ApiProperty({ type: String, example: 'BTCUSDT' })
   symbol!: string;

@@ -5,7 +5,7 @@ const FINITE = { allowNaN: false, allowInfinity: false } as const;
 /** A sanity bound, far above any heat a real portfolio reaches. */
 const HEAT_MAX = 1000;
 
-/** POST /budgets/simulate: CONTRACT.md §2 inputs; omitted stress components count as 0. */
+/** POST /budgets/simulate: docs/contract.md §2 Budget engine inputs; omitted stress components count as 0. */
 export class SimulateBudgetDto {
   @ApiProperty({ type: Number, exclusiveMinimum: true, minimum: 0, example: 100000, description: 'USD, > 0' })
   @IsNumber(FINITE)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batch, type RedisSession, type Reply } from '../batch.js';
+import { Batch, type RedisSession, type Reply } from '../../platform/redis/batch.js';
 import { ClusterStressReader } from './cluster-stress.reader.js';
 import { StaleInputs } from './reading.js';
 
@@ -11,7 +11,7 @@ async function answer(plan: Batch, replies: unknown[]) {
   await plan.run(session as unknown as RedisSession);
 }
 
-describe('ClusterStressReader (CONTRACT.md §1 cluster stress)', () => {
+describe('ClusterStressReader (docs/contract.md §1 Inputs cluster stress)', () => {
   const reader = new ClusterStressReader();
   const NOW = 1_900_000_000;
   const AGES = { nowSec: NOW, maxAgeSec: 300 };

@@ -1,15 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch, Reply } from '../batch.js';
-import {
-  clamp01,
-  judgeAge,
-  parseNumber,
-  type Ages,
-  type Parsed,
-  type Reading,
-  type StaleInputs,
-} from './reading.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch, Reply } from '../../platform/redis/batch.js';
+import { clamp01, judgeAge, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { parseNumber, type Parsed } from '../../core/numbers.js';
 
 /** What the first read returns: membership plus the two portfolio-wide fallbacks. */
 export interface ClusterMap {
@@ -22,7 +15,7 @@ export interface ClusterMap {
 }
 
 /** A stress value judged with its `updated_ts`: `stale` is a value too old to use. */
-export type Stress = Parsed | { ok: false; why: 'stale' };
+type Stress = Parsed | { ok: false; why: 'stale' };
 
 /** HMGET [stress field, updated_ts]: the cluster service sets no TTL, so the age is its own. */
 const readStress = (reply: Reply, ages: Ages): Stress => {
@@ -39,7 +32,7 @@ const WIDE_FIELDS = ['cluster_stress', 'updated_ts'];
 const unusable = (p: Stress) => !p.ok && p.why !== 'missing';
 
 /**
- * Cluster stress per symbol (CONTRACT.md §1): the symbol's cluster `stress`
+ * Cluster stress per symbol (docs/contract.md §1 Inputs): the symbol's cluster `stress`
  * (`quantum:portfolio:cluster_state:{ID}`, membership in `quantum:portfolio:clusters`), else the
  * portfolio-wide `cluster_stress`, else the legacy default key, else 0 (counted stale). A value
  * whose `updated_ts` is older than INPUT_MAX_AGE_SEC is stale: counted and skipped for the next

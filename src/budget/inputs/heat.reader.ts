@@ -2,8 +2,9 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Injectable } from '@nestjs/common';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { AppConfig } from '../../config/index.js';
-import { parseNumber, type Reading } from './reading.js';
+import { AppConfig } from '../../platform/config/index.js';
+import { type Reading } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 /**
  * Portfolio heat from the heat gate's Prometheus text (one fetch per tick). Anything short of a
@@ -85,7 +86,7 @@ export class HeatReader {
     const values = candidates.flatMap((p) => (p.ok ? [p.n] : []));
     if (values.length === 0)
       return { value: 0, status: 'garbage', source: `${metric} not a finite number >= 0` };
-    // not clamped (CONTRACT.md §1): Σ|notional|·σ / equity exceeds 1 when the portfolio is hot,
+    // not clamped (docs/contract.md §1 Inputs): Σ|notional|·σ / equity exceeds 1 when the portfolio is hot,
     // and only the final stress is clamped
     return { value: Math.max(...values), status: 'fresh', source: metric };
   }

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch } from '../batch.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch } from '../../platform/redis/batch.js';
 import type { PortfolioState } from '../lkg.js';
-import { parseNumber, type Reading, type StaleInputs } from './reading.js';
+import { type Reading, type StaleInputs } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 /** Epoch values above this are milliseconds (1e11 s is the year 5138): some producers write ms. */
 const MS_THRESHOLD = 1e11;

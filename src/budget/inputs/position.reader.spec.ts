@@ -12,7 +12,7 @@ const parse = (
 // in POSITION_FIELDS order: position_amt, quantity, qty, side, mark_price, current_price, entry_price
 const parseAll = (...f: Array<string | null>) => PositionReader.parse('BTCUSDT', 'k', f);
 
-describe('PositionReader.parse (CONTRACT.md §1 positions)', () => {
+describe('PositionReader.parse (docs/contract.md §1 Inputs positions)', () => {
   it('notional = |amount| × mark_price', () => {
     expect(parse('-0.5', 'SHORT', '60000', '1', '1')).toMatchObject({
       kind: 'active',

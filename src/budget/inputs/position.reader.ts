@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
+import { AppConfig } from '../../platform/config/index.js';
 import { parsePosition, POSITION_FIELDS, positionHashFromList } from '../../core/position.js';
-import type { Batch, Reply, RedisSession } from '../batch.js';
+import type { Batch, Reply, RedisSession } from '../../platform/redis/batch.js';
 import { roundTo } from '../budget.calculator.js';
 import { type StaleInputs } from './reading.js';
 import { symbolOfKey } from './symbols.js';
@@ -83,7 +83,7 @@ export class PositionReader {
   }
 
   /**
-   * The position of one key, by the one position rule (core/position.ts, CONTRACT.md §1), from
+   * The position of one key, by the one position rule (core/position.ts, docs/contract.md §1 Inputs), from
    * HMGET values in POSITION_FIELDS order. `inactive`: zero amount or FLAT (a real answer: the
    * symbol has no position). `gone`: the key vanished between SCAN and read. `garbage`: present
    * but unusable, including an active position without a usable price.

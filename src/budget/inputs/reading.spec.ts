@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseNumber, StaleInputs } from './reading.js';
+import { StaleInputs } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 describe('parseNumber', () => {
   it.each([

@@ -1,9 +1,10 @@
+import { parseNumber } from '../../core/numbers.js';
+
 /**
  * The inputs that can be missing or garbage, as labelled in `p28_stale_input_total{input_type}`.
  * `symbol`: a discovered key whose symbol part breaks the symbol rule (ignored, never budgeted).
  */
-export const INPUT_TYPES = ['portfolio', 'position', 'heat', 'cluster', 'vol', 'symbol'] as const;
-export type InputType = (typeof INPUT_TYPES)[number];
+export type InputType = 'portfolio' | 'position' | 'heat' | 'cluster' | 'vol' | 'symbol';
 
 /**
  * How an input was obtained: `fresh` from its source, `missing` (absent or unreachable), `garbage`
@@ -19,30 +20,12 @@ export interface Reading<T> {
   source?: string;
 }
 
-export type Parsed = { ok: true; n: number } | { ok: false; why: 'missing' | 'garbage' };
-
-/**
- * Numbers arrive from Redis as strings. Absent or empty → missing; anything that is not a finite
- * number, or breaks the sign rule, → garbage. Never returns NaN/Infinity as `ok`.
- */
-export function parseNumber(raw: unknown, rule: 'any' | 'nonNegative' | 'positive' = 'any'): Parsed {
-  if (raw === null || raw === undefined) return { ok: false, why: 'missing' };
-  if (typeof raw !== 'string' && typeof raw !== 'number') return { ok: false, why: 'garbage' };
-  const text = typeof raw === 'string' ? raw.trim() : raw;
-  if (text === '') return { ok: false, why: 'missing' };
-  const n = Number(text);
-  if (!Number.isFinite(n)) return { ok: false, why: 'garbage' };
-  if (rule === 'nonNegative' && n < 0) return { ok: false, why: 'garbage' };
-  if (rule === 'positive' && n <= 0) return { ok: false, why: 'garbage' };
-  return { ok: true, n };
-}
-
 /** Epoch values above this are milliseconds (1e11 s is the year 5138): some producers write ms. */
-export const MS_THRESHOLD = 1e11;
+const MS_THRESHOLD = 1e11;
 /** How far ahead of our clock a producer's timestamp may be before it is refused. */
 export const FUTURE_TOLERANCE_SEC = 60;
 
-/** When an input was written and how old that makes it (CONTRACT.md §1 `INPUT_MAX_AGE_SEC`). */
+/** When an input was written and how old that makes it (docs/contract.md §1 Inputs `INPUT_MAX_AGE_SEC`). */
 export interface Ages {
   nowSec: number;
   maxAgeSec: number;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
-import { Keys } from '../../redis/keys.js';
-import type { RedisSession } from '../batch.js';
+import { AppConfig } from '../../platform/config/index.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { RedisSession } from '../../platform/redis/batch.js';
 import type { StaleInputs } from './reading.js';
 import { isSymbol, symbolOfKey } from './symbols.js';
 import type { MarketView } from './volatility.reader.js';

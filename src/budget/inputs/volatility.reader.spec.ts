@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StaleInputs } from './reading.js';
 import { VolatilityReader, volFromRegime, volFromSigma } from './volatility.reader.js';
 
-describe('volatility rules (CONTRACT.md §1)', () => {
+describe('volatility rules (docs/contract.md §1 Inputs)', () => {
   it('maps vol_regime text containing EXTREME / HIGH / LOW', () => {
     expect(volFromRegime('EXTREME_VOL')).toBe(1);
     expect(volFromRegime('high')).toBe(0.67);

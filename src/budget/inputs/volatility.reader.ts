@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import type { Batch, Reply } from '../batch.js';
-import { judgeAge, parseNumber, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { Keys } from '../../platform/redis/keys.js';
+import type { Batch, Reply } from '../../platform/redis/batch.js';
+import { judgeAge, type Ages, type Reading, type StaleInputs } from './reading.js';
+import { parseNumber } from '../../core/numbers.js';
 
 export const VOL_NORMAL = 0.33;
 
@@ -17,7 +18,7 @@ export interface MarketView {
 }
 const LEGACY_FIELDS: readonly string[] = ['vol_regime', 'sigma'];
 
-/** `vol_regime` text → level (CONTRACT.md §1); undefined when it names none of them. */
+/** `vol_regime` text → level (docs/contract.md §1 Inputs); undefined when it names none of them. */
 export function volFromRegime(regime: string | null | undefined): number | undefined {
   if (!regime) return undefined;
   const r = regime.toUpperCase();
@@ -27,7 +28,7 @@ export function volFromRegime(regime: string | null | undefined): number | undef
   return undefined;
 }
 
-/** sigma → level (CONTRACT.md §1). */
+/** sigma → level (docs/contract.md §1 Inputs). */
 export function volFromSigma(sigma: number): number {
   if (sigma > 0.03) return 1.0;
   if (sigma > 0.02) return 0.67;
@@ -49,7 +50,7 @@ export interface LegacyMarketState {
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /**
- * Volatility per symbol (CONTRACT.md §1): the live `quantum:marketstate:{SYMBOL}` sigma, unless
+ * Volatility per symbol (docs/contract.md §1 Inputs): the live `quantum:marketstate:{SYMBOL}` sigma, unless
  * its `ts_timestamp` is older than INPUT_MAX_AGE_SEC (stale, counted as vol); the legacy key only
  * when the live one is absent, stale or garbage: its `vol_regime` when it names a level, else its
  * `sigma`; else 0.33 (normal). A legacy regime naming no level (e.g. NORMAL) with no sigma is

@@ -1,4 +1,4 @@
-import { MAX_UNKNOWN_KEYS_REPORTED } from '../../common/body-limits.js';
+import { MAX_UNKNOWN_KEYS_REPORTED } from '../../platform/http/body-limits.js';
 import type { PlanInput } from '../gate.types.js';
 import { SYMBOL_PATTERN } from './evaluate-plan.dto.js';
 
@@ -8,7 +8,7 @@ const isNonNegativeNumber = (v: unknown): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 /** The app's 400 body: `message: ["field: rule", ...]`, `fields: [...]` (as the global ValidationPipe's). */
-export interface InvalidBody {
+interface InvalidBody {
   statusCode: 400;
   error: 'Bad Request';
   message: string[];

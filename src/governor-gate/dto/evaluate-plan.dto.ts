@@ -1,6 +1,7 @@
+import { PLAN_SIDES } from '../../core/side.js';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNumber, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import {
   BLOCK_REASONS,
   FAIL_OPEN_REASONS,
@@ -8,15 +9,15 @@ import {
   REASON_WITHIN_BUDGET,
   type FailOpenReason,
   type GateReason,
-} from '../gate-reasons.js';
+} from '../../core/reasons.js';
 import type { GateDecision, PlanInput, PlanSide } from '../gate.types.js';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 
 export { SYMBOL_PATTERN };
 
 const FINITE = { allowNaN: false, allowInfinity: false } as const;
 
-/** Body of `POST /governor/evaluate` (CONTRACT.md §5). */
+/** Body of `POST /governor/evaluate` (docs/contract.md §5 HTTP API). */
 export class EvaluatePlanDto implements PlanInput {
   @ApiProperty({
     type: String,
@@ -35,11 +36,11 @@ export class EvaluatePlanDto implements PlanInput {
   symbol!: string;
 
   @ApiPropertyOptional({
-    enum: ['BUY', 'SELL'],
+    enum: PLAN_SIDES,
     description: 'with qty, lets the gate see a risk-reducing plan',
   })
   @IsOptional()
-  @IsIn(['BUY', 'SELL'])
+  @IsIn(PLAN_SIDES)
   side?: PlanSide;
 
   @ApiPropertyOptional({ type: Number, minimum: 0, example: 0.05, description: 'base-asset quantity' })
@@ -66,14 +67,14 @@ export class EvaluatePlanDto implements PlanInput {
 }
 
 /** Every reason a decision can carry, in a stable order for the schema. */
-export const GATE_REASONS: readonly GateReason[] = [
+const GATE_REASONS: readonly GateReason[] = [
   ...BLOCK_REASONS,
   ...FAIL_OPEN_REASONS,
   REASON_REDUCES_RISK,
   REASON_WITHIN_BUDGET,
 ];
 
-/** Response of `POST /governor/evaluate` (CONTRACT.md §3); documentation only, never instantiated. */
+/** Response of `POST /governor/evaluate` (docs/contract.md §3 Gate 0); documentation only, never instantiated. */
 export class GateDecisionResponse implements GateDecision {
   @ApiProperty({ enum: ['ALLOW', 'BLOCK'], description: '200 for both: a BLOCK is an answer, not an error' })
   decision!: 'ALLOW' | 'BLOCK';

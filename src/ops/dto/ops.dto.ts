@@ -15,22 +15,22 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { MODES, type Mode } from '../../config/index.js';
+import { MODES, type Mode } from '../../platform/config/index.js';
 import {
   OPERATION_ID,
   OPERATION_NAMES,
   type LedgerEntry,
   type OperationName,
-} from '../ledger/ledger-entry.js';
+} from '../../core/ledger/ledger-entry.js';
 import type { RestoreResult } from '../ledger/ledger-mirror.js';
 import {
   BREAK_PROBLEMS,
   type BreakProblem,
   type LedgerBreak,
   type LedgerReport,
-} from '../ledger/ledger-verify.js';
+} from '../../core/ledger/ledger-verify.js';
 import { MAX_EXPIRY_SEC } from '../mode/mode-change.js';
-import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../common/symbol.js';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../../core/symbol.js';
 
 /**
  * One line of visible text: C0/C1 controls (newlines and tab included), format characters (bidi
@@ -81,7 +81,7 @@ class ExpiringModeOnlyConstraint implements ValidatorConstraintInterface {
   }
 }
 
-/** `PUT /ops/mode` (CONTRACT.md §5). */
+/** `PUT /ops/mode` (docs/contract.md §5 HTTP API). */
 export class ChangeModeDto extends ReasonFields {
   // null is only meaningful with a symbol: it clears that symbol's override
   @ApiProperty({
@@ -243,7 +243,7 @@ export class ChangeModeResponse {
   unchanged?: boolean;
 }
 
-/** One audit ledger entry (CONTRACT.md §4). */
+/** One audit ledger entry (docs/contract.md §4 Modes and the audit trail). */
 export class LedgerEntryResponse implements LedgerEntry {
   @ApiProperty({ type: String, pattern: OPERATION_ID.source, example: 'OPS-2026-11-21-004' })
   operation_id!: string;

@@ -1,20 +1,15 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
-import {
-  ConflictException,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
-import { HealthParts } from '../../health/health-parts.js';
-import { Metrics } from '../../health/metrics.js';
+import { settledWithin } from '../../platform/clock/bounded.js';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConflictError } from '../../core/errors.js';
+import { AppConfig } from '../../platform/config/index.js';
+import { HealthParts } from '../../platform/observability/health-parts.js';
+import { Metrics } from '../../platform/observability/metrics.js';
 import { replayState } from '../mode/mode-change.js';
 import { ModeRepository } from '../mode/mode.repository.js';
-import { GENESIS_HASH, parseOperationId, toJsonLine, type LedgerEntry } from './ledger-entry.js';
+import { GENESIS_HASH, parseOperationId, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
+import { LedgerFile } from './ledger-file.js';
 import { LedgerSigner } from './ledger-signer.js';
-import { acceptVerified, ChainCursor, type LedgerBreak } from './ledger-verify.js';
+import { acceptVerified, ChainCursor, type LedgerBreak } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { ledgerUnavailable } from './ledger.service.js';
 
@@ -30,7 +25,7 @@ export interface RestoreResult {
 
 const STARTUP_CHECK_MS = 2000;
 /** How often a replica looks again while Redis lacks mirrored entries. */
-export const RESTORE_RETRY_MS = 1000;
+const RESTORE_RETRY_MS = 1000;
 
 /**
  * The optional LEDGER_FILE mirror: an append-only JSONL copy of the ledger stream, one fsynced line
@@ -43,7 +38,7 @@ export const RESTORE_RETRY_MS = 1000;
 export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('LedgerMirror');
   private readonly path?: string;
-  private fd?: number;
+  private file?: LedgerFile;
   /** the file's entries that verify, in order: the only ones ever restored */
   private entries: LedgerEntry[] = [];
   /** positioned after the last entry of `entries` */
@@ -54,7 +49,6 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   private redisRejected?: LedgerBreak;
   private readonly counted = new Set<string>();
   private unreadableLines = 0;
-  private needsNewline = false;
   private status: MirrorStatus = 'unchecked';
   private missing = 0;
   /** entries of the file that Redis also holds, as a prefix */
@@ -114,18 +108,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     });
     if (!this.path) return;
     this.load(this.path);
-    let timer: NodeJS.Timeout | undefined;
     // the first reconcile records the head, so the mode store's first read will not trigger a
     // restore: the startup check restores by itself
-    await Promise.race([
-      this.serialized(() => this.reconcile())
-        .then(() => this.autoRestore())
-        .catch(() => undefined),
-      new Promise((r) => {
-        timer = setTimeout(r, STARTUP_CHECK_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    await settledWithin(
+      this.serialized(() => this.reconcile()).then(() => this.autoRestore()),
+      STARTUP_CHECK_MS,
+    );
     this.retryTimer = setInterval(() => void this.retryRestore(), RESTORE_RETRY_MS);
     this.retryTimer.unref();
   }
@@ -133,8 +121,8 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown() {
     clearInterval(this.retryTimer);
     this.stopped = true;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.file?.close();
+    this.file = undefined;
   }
 
   /** While entries are missing (or Redis was unreachable), look again and restore when allowed. */
@@ -197,13 +185,10 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   async restoreBeforeChange(towardsShadow: boolean): Promise<void> {
     if (!this.enabled || this.missing === 0) return;
     if (!towardsShadow) {
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis, and the mode they imply may differ from what Redis holds now; run POST /ops/ledger/restore (it restores that mode too), check GET /ops/mode, then retry`,
-        missing_in_redis: this.missing,
-        action: 'POST /ops/ledger/restore',
-      });
+      throw new ConflictError(
+        `${this.missing} ledger entries of the LEDGER_FILE mirror are missing in Redis, and the mode they imply may differ from what Redis holds now; run POST /ops/ledger/restore (it restores that mode too), check GET /ops/mode, then retry`,
+        { missing_in_redis: this.missing, action: 'POST /ops/ledger/restore' },
+      );
     }
     try {
       const r = await this.restore('system');
@@ -223,11 +208,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
    */
   async restore(actor: string): Promise<RestoreResult> {
     if (!this.enabled) {
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'LEDGER_FILE is not configured: there is no mirror to restore from',
-      });
+      throw new ConflictError('LEDGER_FILE is not configured: there is no mirror to restore from');
     }
     return this.serialized(async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -235,15 +216,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
           throw ledgerUnavailable(err);
         });
         if (this.status === 'forked' || this.status === 'redis_chain_broken') {
-          throw new ConflictException({
-            statusCode: 409,
-            error: 'Conflict',
-            message:
-              this.status === 'forked'
-                ? `the ledger in Redis has entries the file does not after entry #${this.common}: the chains forked; compare them before restoring`
-                : 'the ledger in Redis does not verify; run GET /ops/ledger/verify',
-            status: this.status,
-          });
+          throw new ConflictError(
+            this.status === 'forked'
+              ? `the ledger in Redis has entries the file does not after entry #${this.common}: the chains forked; compare them before restoring`
+              : 'the ledger in Redis does not verify; run GET /ops/ledger/verify',
+            { status: this.status },
+          );
         }
         if (this.missing === 0) return this.result(0, false);
         const missingEntries = this.entries.slice(this.common);
@@ -293,11 +271,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
         await this.reconcile();
         return this.result(res.appended, res.stateRestored);
       }
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'the ledger kept changing during the restore; retry',
-      });
+      throw new ConflictError('the ledger kept changing during the restore; retry');
     });
   }
 
@@ -341,22 +315,13 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   private load(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    if (existsSync(path)) {
-      const text = readFileSync(path, 'utf8');
-      this.needsNewline = text.length > 0 && !text.endsWith('\n');
-      text.split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
-        try {
-          this.entries.push(JSON.parse(line) as LedgerEntry);
-        } catch {
-          // a torn last line from a crash mid-write is the usual cause
-          this.unreadableLines++;
-          this.logger.warn({ msg: 'unreadable line in LEDGER_FILE skipped', file: path, line: i + 1 });
-        }
-      });
+    const { file, records, unreadable } = LedgerFile.open(path);
+    this.file = file;
+    this.entries = records as LedgerEntry[];
+    for (const line of unreadable) {
+      this.unreadableLines++;
+      this.logger.warn({ msg: 'unreadable line in LEDGER_FILE skipped', file: path, line });
     }
-    this.fd = openSync(path, 'a', 0o640);
     const { accepted, rejected, cursor } = acceptVerified(
       this.entries as unknown as Array<Record<string, unknown>>,
       this.signer.trust,
@@ -374,13 +339,9 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
   }
 
   private append(entry: LedgerEntry) {
-    if (this.fd === undefined) return;
-    const buf = Buffer.from(`${this.needsNewline ? '\n' : ''}${toJsonLine(entry)}\n`, 'utf8');
+    if (this.file === undefined) return;
     try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-      fsyncSync(this.fd);
-      this.needsNewline = false;
+      this.file.append(entry);
       this.writeError = undefined;
       this.entries.push(entry);
       this.cursor.advance(entry as unknown as Record<string, unknown>);

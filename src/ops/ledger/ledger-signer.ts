@@ -1,14 +1,14 @@
 import { statSync } from 'node:fs';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { AppConfig } from '../../config/index.js';
-import { sealEntry, type LedgerEntry, type UnsealedEntry } from './ledger-entry.js';
+import { AppConfig } from '../../platform/config/index.js';
+import { sealEntry, type LedgerEntry, type UnsealedEntry } from '../../core/ledger/ledger-entry.js';
 import {
   loadSigningKey,
   loadTrustedKeys,
   signHash,
   type SigningKey,
   type TrustedKeys,
-} from './ledger-keys.js';
+} from '../../core/ledger/ledger-keys.js';
 
 /**
  * This replica's ledger key and the keys it trusts, loaded once at boot: a missing or bad file

@@ -1,7 +1,8 @@
+import { parseUint } from '../../core/numbers.js';
 import { Injectable } from '@nestjs/common';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
-import { fromStreamFields } from './ledger-entry.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
+import { fromStreamFields } from '../../core/ledger/ledger-entry.js';
 
 export interface StoredEntry {
   stream_id: string;
@@ -51,7 +52,7 @@ export class LedgerRepository {
     return {
       entries: decode(rows),
       ...(op ? { lastOperationId: op } : {}),
-      version: version && /^[0-9]{1,15}$/.test(version) ? Number(version) : 0,
+      version: parseUint(version) ?? 0,
     };
   }
 

@@ -1,9 +1,10 @@
-import { BadRequestException, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { InvalidInputError, UnavailableError } from '../../core/errors.js';
 import { LedgerSigner } from './ledger-signer.js';
-import { verifyLedger, type LedgerReport } from './ledger-verify.js';
+import { verifyLedger, type LedgerReport } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
 
-export const DEFAULT_PAGE = 50;
+const DEFAULT_PAGE = 50;
 
 export interface LedgerPage {
   entries: Array<Record<string, unknown>>;
@@ -12,11 +13,7 @@ export interface LedgerPage {
 }
 
 export const ledgerUnavailable = (err: Error) =>
-  new ServiceUnavailableException({
-    statusCode: 503,
-    error: 'Service Unavailable',
-    message: `Redis is unavailable (${err.message}); the ledger cannot be read`,
-  });
+  new UnavailableError(`Redis is unavailable (${err.message}); the ledger cannot be read`);
 
 /** Read side of the audit ledger: pages for operators and the chain check. */
 @Injectable()
@@ -29,7 +26,7 @@ export class LedgerService {
   /** Newest first; `before` is an operation_id, exclusive. */
   page(limit = DEFAULT_PAGE, before?: string): Promise<LedgerPage> {
     return this.readPage(limit, before).catch((err: Error) => {
-      throw err instanceof BadRequestException ? err : ledgerUnavailable(err);
+      throw err instanceof InvalidInputError ? err : ledgerUnavailable(err);
     });
   }
 
@@ -38,10 +35,7 @@ export class LedgerService {
     if (before !== undefined) {
       const hit = await this.ledger.findNewest((e) => e.operation_id === before);
       if (!hit) {
-        throw new BadRequestException({
-          statusCode: 400,
-          error: 'Bad Request',
-          message: [`before: no ledger entry has operation_id ${before}`],
+        throw new InvalidInputError([`before: no ledger entry has operation_id ${before}`], {
           fields: ['before'],
         });
       }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { formatOperationId, GENESIS_HASH, sealEntry, type LedgerEntry } from '../ledger/ledger-entry.js';
+import {
+  formatOperationId,
+  GENESIS_HASH,
+  sealEntry,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import {
   isExpired,
   parseModeState,
@@ -267,7 +272,7 @@ describe('RollbackTarget', () => {
   });
 });
 
-describe('reduce_only in changes, the ledger replay and the mode hash (CONTRACT §4)', () => {
+describe('reduce_only in changes, the ledger replay and the mode hash (docs/contract.md §4 Modes and the audit trail)', () => {
   it('an expiring change records what it replaced; the auto-revert returns to it', () => {
     const ro = state({ mode: 'reduce_only' });
     const p = planChange(ro, { op: 'set-mode', mode: 'enforce', expiresInSec: 60 }, NOW);

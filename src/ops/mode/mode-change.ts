@@ -1,3 +1,4 @@
+import { parseUint } from '../../core/numbers.js';
 import {
   EXPIRING_MODES,
   enforces,
@@ -7,7 +8,7 @@ import {
   revertTarget,
   type Mode,
 } from '../../core/mode.js';
-import type { LedgerEntry, OperationName, RiskClass } from '../ledger/ledger-entry.js';
+import type { LedgerEntry, OperationName, RiskClass } from '../../core/ledger/ledger-entry.js';
 
 /** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
 export interface ModeState {
@@ -55,7 +56,7 @@ export interface ChangePlan {
 export const MAX_EXPIRY_SEC = 7 * 24 * 3600;
 
 /** A change that makes the gate block (enforce, or the reduce_only kill switch) is high risk. */
-export const riskOf = (to: Mode): RiskClass => (enforces(to) ? 'high' : 'low');
+const riskOf = (to: Mode): RiskClass => (enforces(to) ? 'high' : 'low');
 
 /**
  * What a change does to the state and what its ledger entry says. Pure. Returns `undefined` when
@@ -195,10 +196,7 @@ export { isExpired };
 const own = (h: Record<string, string>, k: string): string | undefined =>
   Object.prototype.hasOwnProperty.call(h, k) ? h[k] : undefined;
 
-// same rule as the Lua scripts' `^[0-9]+$`, so Node and Redis agree on what a version is
-const UINT = /^[0-9]{1,15}$/;
-const int = (v: string | undefined): number | undefined =>
-  v !== undefined && UINT.test(v) ? Number(v) : undefined;
+const int = parseUint;
 
 /**
  * The state from the raw hashes. A field that does not parse is left out rather than guessed, and

@@ -1,11 +1,11 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
-import { LeaderService } from '../../redis/leader.service.js';
+import { Clock } from '../../platform/clock/clock.js';
+import { LeaderService } from '../../platform/redis/leader.service.js';
 import { isExpired } from '../../core/mode.js';
 import { ModeStore } from './mode-store.js';
 
 /** How often the leader looks at the expiry: a revert lands at most this late. */
-export const EXPIRY_CHECK_MS = 250;
+const EXPIRY_CHECK_MS = 250;
 
 /**
  * Ends an expiring enforce or reduce_only, back to the mode its change replaced. The expiry lives in Redis (`expires_at` in the mode hash), so it

@@ -1,24 +1,24 @@
+import { settledWithin } from '../../platform/clock/bounded.js';
 import { hostname } from 'node:os';
-import {
-  ConflictException,
-  Injectable,
-  Logger,
-  ServiceUnavailableException,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
-import { AppConfig, type Mode } from '../../config/index.js';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConflictError, UnavailableError } from '../../core/errors.js';
+import { Clock } from '../../platform/clock/clock.js';
+import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { enforces, globalModeAt, MODES } from '../../core/mode.js';
-import { HealthParts } from '../../health/health-parts.js';
-import { Metrics } from '../../health/metrics.js';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
-import { formatOperationId, parseOperationId, utcDay, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { HealthParts } from '../../platform/observability/health-parts.js';
+import { Metrics } from '../../platform/observability/metrics.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
+import {
+  formatOperationId,
+  parseOperationId,
+  utcDay,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
-import { ModeReader, type ModeView } from '../mode-reader.js';
+import { ModeReader, type ModeView } from '../../platform/mode/mode-reader.js';
 import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeRepository } from './mode.repository.js';
 
@@ -30,7 +30,7 @@ export interface ChangeRequest {
   expectedVersion?: number;
 }
 
-export interface AppliedChange {
+interface AppliedChange {
   /** the global mode, or the symbol's effective mode for an override change */
   mode: Mode;
   version: number;
@@ -42,7 +42,7 @@ export interface AppliedChange {
 }
 
 /** A rollback with nothing to undo: nothing written; operation_id is the current state's entry. */
-export interface UnchangedResult {
+interface UnchangedResult {
   mode: Mode;
   version: number;
   operation_id?: string;
@@ -51,7 +51,7 @@ export interface UnchangedResult {
 
 export type ChangeResult = AppliedChange | UnchangedResult;
 
-/** What this replica saw when the shared state went backwards (CONTRACT §5: state lost). */
+/** What this replica saw when the shared state went backwards (docs/contract.md §5 HTTP API: state lost). */
 export interface StateLoss {
   /** the highest version this replica held before */
   held_version: number;
@@ -69,24 +69,20 @@ const STARTUP_SYNC_MS = 2000;
  * Redis failed under a change. Before the script ran nothing was written; if the script itself
  * timed out it may still have run, so the operator is told to look rather than assume.
  */
-export function redisUnavailable(err: Error, duringWrite: boolean): ServiceUnavailableException {
-  return new ServiceUnavailableException({
-    statusCode: 503,
-    error: 'Service Unavailable',
-    message: duringWrite
+function redisUnavailable(err: Error, duringWrite: boolean): UnavailableError {
+  return new UnavailableError(
+    duringWrite
       ? `Redis failed during the change (${err.message}); it may or may not have been applied: check GET /ops/mode and GET /ops/ledger before retrying`
       : `Redis is unavailable (${err.message}); nothing was changed`,
-    outcome: duringWrite ? 'unknown' : 'not_applied',
-  });
+    { outcome: duringWrite ? 'unknown' : 'not_applied' },
+  );
 }
 
-export function staleVersion(current: number, expected: number): ConflictException {
-  return new ConflictException({
-    statusCode: 409,
-    error: 'Conflict',
-    message: `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
-    current_version: current,
-  });
+function staleVersion(current: number, expected: number): ConflictError {
+  return new ConflictError(
+    `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
+    { current_version: current },
+  );
 }
 
 /**
@@ -160,19 +156,15 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         : {}),
     }));
     // a Redis that is down at boot must not hold the app: P28_MODE serves until the first read
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await settledWithin(
       this.refresh().catch((err: Error) =>
         this.logger.warn({
           msg: 'initial mode read failed; using P28_MODE until Redis answers',
           error: err.message,
         }),
       ),
-      new Promise((r) => {
-        timer = setTimeout(r, STARTUP_SYNC_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+      STARTUP_SYNC_MS,
+    );
     this.subscribe();
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.config.MODE_REFRESH_MS);
     this.timer.unref();
@@ -287,11 +279,9 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           });
         if (!res.ok) {
           if (res.conflict === 'TYPE') {
-            throw new ConflictException({
-              statusCode: 409,
-              error: 'Conflict',
-              message: `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
-            });
+            throw new ConflictError(
+              `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,
+            );
           }
           if (res.conflict === 'STALE' && req.expectedVersion !== undefined) {
             throw staleVersion(Number(res.found), req.expectedVersion);
@@ -328,13 +318,10 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
             msg: 'mode change not confirmed by replicas',
             operation_id: entry.operation_id,
           });
-          throw new ServiceUnavailableException({
-            statusCode: 503,
-            error: 'Service Unavailable',
-            message: `applied on the Redis master as ${entry.operation_id}, but fewer than REDIS_WAIT_REPLICAS replicas confirmed it within REDIS_WAIT_TIMEOUT_MS; check GET /ops/mode and GET /ops/ledger before retrying`,
-            outcome: 'unconfirmed',
-            operation_id: entry.operation_id,
-          });
+          throw new UnavailableError(
+            `applied on the Redis master as ${entry.operation_id}, but fewer than REDIS_WAIT_REPLICAS replicas confirmed it within REDIS_WAIT_TIMEOUT_MS; check GET /ops/mode and GET /ops/ledger before retrying`,
+            { outcome: 'unconfirmed', operation_id: entry.operation_id },
+          );
         }
         const expiresAt = typeof plan.expires_at === 'number' ? plan.expires_at : undefined;
         return {
@@ -346,11 +333,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           entry,
         };
       }
-      throw new ConflictException({
-        statusCode: 409,
-        error: 'Conflict',
-        message: 'other changes kept landing first; re-read GET /ops/mode and retry',
-      });
+      throw new ConflictError('other changes kept landing first; re-read GET /ops/mode and retry');
     });
   }
 

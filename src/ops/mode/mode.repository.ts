@@ -1,14 +1,18 @@
+import { streamField } from '../../core/stream-fields.js';
+import { runScript } from '../../platform/redis/scripts.js';
+import { isWrongType } from '../../platform/redis/redis-errors.js';
+import { parseUint } from '../../core/numbers.js';
 import type { Redis } from 'ioredis';
 import { Injectable } from '@nestjs/common';
-import { AppConfig, type Mode } from '../../config/index.js';
-import { Keys } from '../../redis/keys.js';
-import { RedisService } from '../../redis/redis.service.js';
-import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../ledger/ledger-entry.js';
+import { AppConfig, type Mode } from '../../platform/config/index.js';
+import { Keys } from '../../platform/redis/keys.js';
+import { RedisService } from '../../platform/redis/redis.service.js';
+import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
 import { parseModeState, type ModeState, type StateAction } from './mode-change.js';
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
 
 /** Daily sequence counters outlive their day by a week, then Redis drops them. */
-export const SEQ_TTL_SEC = 8 * 24 * 3600;
+const SEQ_TTL_SEC = 8 * 24 * 3600;
 
 type Exec = Array<[Error | null, unknown]> | null;
 type StreamRows = Array<[string, string[]]>;
@@ -72,7 +76,7 @@ function unwrap(res: Exec): unknown[] {
  */
 function overridesOf(res: Exec, i: number): { hash: Record<string, string>; problem?: string } {
   const err = res?.[i]?.[0];
-  if (err && /WRONGTYPE/.test(err.message)) {
+  if (isWrongType(err)) {
     return { hash: {}, problem: `${Keys.modeOverrides} is not a hash; POST /ops/rollback deletes it` };
   }
   return { hash: {} };
@@ -84,9 +88,7 @@ function withoutOverrides(res: Exec, i: number): Exec {
 
 function headOf(rows: StreamRows): string {
   if (rows.length === 0) return GENESIS_HASH;
-  const f = rows[0][1];
-  for (let i = 0; i + 1 < f.length; i += 2) if (f[i] === 'hash') return f[i + 1];
-  return '';
+  return streamField(rows[0][1], 'hash') ?? '';
 }
 
 /** Redis side of the mode: reads, the seed, and the atomic change / restore scripts. */
@@ -132,7 +134,7 @@ export class ModeRepository {
       string | null,
     ];
     const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    const n = seq !== null && /^[0-9]{1,15}$/.test(seq) ? Number(seq) : 0;
+    const n = parseUint(seq) ?? 0;
     return {
       state,
       problems: bad.problem ? [...problems, bad.problem] : problems,
@@ -142,7 +144,7 @@ export class ModeRepository {
   }
 
   async seed(mode: Mode, nowSec: number): Promise<boolean> {
-    const r = await this.redis.client.eval(SEED_SCRIPT, 1, Keys.mode, mode, String(nowSec), 'P28_MODE');
+    const r = await runScript(this.redis.client, SEED, 1, Keys.mode, mode, String(nowSec), 'P28_MODE');
     return r === 1;
   }
 
@@ -152,7 +154,7 @@ export class ModeRepository {
    */
   private async waitForReplicas(): Promise<boolean> {
     const n = this.config.REDIS_WAIT_REPLICAS;
-    if (n === 0 || this.redis.isCluster) return true;
+    if (n === 0 || !this.redis.topology.replicaWait) return true;
     try {
       const acked = Number(await (this.redis.client as Redis).wait(n, this.config.REDIS_WAIT_TIMEOUT_MS));
       return acked >= n;
@@ -163,8 +165,9 @@ export class ModeRepository {
 
   async change(w: ChangeWrite): Promise<ChangeWriteResult> {
     const expires = w.expiresAt === undefined ? '-' : w.expiresAt === null ? '' : String(w.expiresAt);
-    const res = (await this.redis.client.eval(
-      CHANGE_SCRIPT,
+    const res = (await runScript(
+      this.redis.client,
+      CHANGE,
       4,
       Keys.mode,
       Keys.modeOverrides,
@@ -218,8 +221,9 @@ export class ModeRepository {
         return [String(f.length), ...f];
       }),
     ];
-    const res = (await this.redis.client.eval(
-      RESTORE_SCRIPT,
+    const res = (await runScript(
+      this.redis.client,
+      RESTORE,
       3 + days.length,
       Keys.mode,
       Keys.modeOverrides,
@@ -231,3 +235,7 @@ export class ModeRepository {
     return { ok: false, head: String(res[1]) };
   }
 }
+
+const SEED = { name: 'p28ModeSeed', lua: SEED_SCRIPT };
+const CHANGE = { name: 'p28ModeChange', lua: CHANGE_SCRIPT };
+const RESTORE = { name: 'p28ModeRestore', lua: RESTORE_SCRIPT };

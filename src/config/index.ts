@@ -1,4 +1,0 @@
-export { AppConfig, GATE_AUTH_MODES, MODES, type GateAuth, type Mode } from './env.schema.js';
-export { checkBootPaths } from './boot-paths.js';
-export { ConfigError, loadConfig, readEnvConfig } from './load-config.js';
-export { ConfigModule } from './config.module.js';

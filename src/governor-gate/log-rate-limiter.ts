@@ -1,2 +1,0 @@
-// the limiter lives with the logging platform now; kept here for imports of its old home
-export { LogRateLimiter } from '../logging/log-rate-limiter.js';

@@ -1,0 +1,31 @@
+import { HttpStatus } from '@nestjs/common';
+import { ConflictError, InvalidInputError, UnavailableError, type DomainError } from '../../core/errors.js';
+
+const REASON: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  503: 'Service Unavailable',
+};
+
+/** The contract's error body (docs/contract.md §5 HTTP API): built here and nowhere else. */
+export function errorBody(
+  statusCode: number,
+  message: string | string[],
+  details: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  return { statusCode, error: REASON[statusCode] ?? 'Error', message, ...details };
+}
+
+/** The HTTP status a domain error answers with, or undefined for an error that is not one. */
+export function domainStatus(err: unknown): number | undefined {
+  if (err instanceof ConflictError) return HttpStatus.CONFLICT;
+  if (err instanceof UnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
+  if (err instanceof InvalidInputError) return HttpStatus.BAD_REQUEST;
+  return undefined;
+}
+
+export const domainErrorBody = (status: number, err: DomainError) => errorBody(status, err.body, err.details);
