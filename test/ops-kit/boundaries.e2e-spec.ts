@@ -48,8 +48,12 @@ function cruise(extra: Record<string, string>): { status: number | null; out: st
     cwd: dir,
     encoding: 'utf8',
     timeout: 60_000,
+    // colour codes would split "error RULE:" (an inherited FORCE_COLOR turns them on)
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  // eslint-disable-next-line no-control-regex
+  const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
+  return { status: r.status, out: plain(`${r.stdout}${r.stderr}`) };
 }
 
 describe('layer boundaries (npm run lint:layers)', () => {
