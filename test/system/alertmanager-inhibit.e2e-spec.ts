@@ -190,7 +190,11 @@ describe.skipIf(!hasAlertmanager && !process.env.CI)('Alertmanager with the ship
       await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 3000));
 
-    const got = received.map((n) => `${n.receiver} ${n.groupLabels.job} ${n.groupLabels.incident}`).sort();
+    // a group's notification may be delivered again (a webhook slow under load is retried, a group
+    // re-notified at group_interval): what matters is which groups paged, and that no muted one did
+    const got = [
+      ...new Set(received.map((n) => `${n.receiver} ${n.groupLabels.job} ${n.groupLabels.incident}`)),
+    ].sort();
     expect(got, amLog).toEqual(SCENARIOS.map((s) => `p28-pager ${s.job} ${s.incident}`).sort());
     for (const n of received) {
       // the page carries only the root cause's own critical alerts
