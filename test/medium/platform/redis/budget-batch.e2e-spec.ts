@@ -1,6 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Batch, RedisSession, SCRIPT_CHUNK, type WriteOutcome } from '../../../../src/platform/redis/batch.js';
+import {
+  Batch,
+  RedisSession,
+  SCRIPT_CHUNK,
+  type WriteOutcome,
+} from '../../../../src/platform/redis/batch.js';
 import { BudgetEngine } from '../../../../src/budget/budget.engine.js';
 import { BudgetScheduler } from '../../../../src/budget/budget.scheduler.js';
 import { ManualClock } from '../../../../src/platform/clock/clock.js';
