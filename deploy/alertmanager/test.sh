@@ -7,7 +7,7 @@
 # amtool comes with Alertmanager (Debian/Ubuntu: `apt-get install prometheus-alertmanager`).
 # Without it the script skips with exit 0 on a workstation, but when CI is set (any non-empty
 # value) a missing amtool is a failure. AMTOOL overrides the binary. amtool cannot evaluate
-# inhibit rules offline: test/e2e/deploy-artifacts.e2e-spec.ts checks them against the rules file.
+# inhibit rules offline: test/ops-kit/deploy-artifacts.e2e-spec.ts checks them against the rules file.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { PlanConsumer } from '../../../src/governor-gate/plan-consumer.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const service = newToken();
 const operator = newToken();

@@ -1,15 +1,15 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Metrics } from '../../src/platform/observability/metrics.js';
-import { ModeReader } from '../../src/platform/mode/mode-reader.js';
-import { PositionReader } from '../../src/budget/inputs/position.reader.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { CONTRACT_BUDGET_FIELDS } from '../support/contract.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../src/budget/budget.scheduler.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Metrics } from '../../../src/platform/observability/metrics.js';
+import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
+import { PositionReader } from '../../../src/budget/inputs/position.reader.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { CONTRACT_BUDGET_FIELDS } from '../../support/contract.js';
 
 const T0 = Date.UTC(2030, 0, 1); // ms; a fixed instant so ages are exact
 const ALPHA = 0.4,

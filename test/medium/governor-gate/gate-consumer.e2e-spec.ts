@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { PlanConsumer } from '../../../src/governor-gate/plan-consumer.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { sha256Hex } from '../../src/platform/auth/token-registry.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const OPERATOR = randomBytes(16).toString('hex');
 

@@ -2,14 +2,14 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { ModeExpiryService } from '../../src/ops/mode/mode-expiry.service.js';
-import { LeaderService } from '../../src/platform/redis/leader.service.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { PlanConsumer } from '../../../src/governor-gate/plan-consumer.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { ModeExpiryService } from '../../../src/ops/mode/mode-expiry.service.js';
+import { LeaderService } from '../../../src/platform/redis/leader.service.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /** The kill switch (CONTRACT §4): reduce_only blocks every plan that does not lower |position|. */
 describe('reduce_only mode (kill switch) on the HTTP gate, the consumer, a frozen Redis and an expiry', () => {

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const service = newToken();
 const viewer = newToken();

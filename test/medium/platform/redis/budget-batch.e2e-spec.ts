@@ -1,14 +1,19 @@
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Batch, RedisSession, SCRIPT_CHUNK, type WriteOutcome } from '../../src/platform/redis/batch.js';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { startTopology, topologiesUnderTest, type TestTopology } from '../support/topology.js';
+import {
+  Batch,
+  RedisSession,
+  SCRIPT_CHUNK,
+  type WriteOutcome,
+} from '../../../../src/platform/redis/batch.js';
+import { BudgetEngine } from '../../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../../src/budget/budget.scheduler.js';
+import { ManualClock } from '../../../../src/platform/clock/clock.js';
+import { Keys } from '../../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
+import { startTopology, topologiesUnderTest, type TestTopology } from '../../../support/topology.js';
 
 /** The same single-Redis session with scripts off: the cluster's way of sending a Batch. */
 class PlainSession extends RedisSession {

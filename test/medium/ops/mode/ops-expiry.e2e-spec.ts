@@ -1,12 +1,12 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { LeaderService } from '../../src/platform/redis/leader.service.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { ModeExpiryService } from '../../src/ops/mode/mode-expiry.service.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { ManualClock } from '../../../../src/platform/clock/clock.js';
+import { LeaderService } from '../../../../src/platform/redis/leader.service.js';
+import { Keys } from '../../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../../src/platform/auth/token-entries.js';
+import { ModeExpiryService } from '../../../../src/ops/mode/mode-expiry.service.js';
+import { createTestApp, waitFor, type TestApp } from '../../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
 
 describe('ops: an expiring enforce reverts to shadow by itself', () => {
   let redis: TestRedis;

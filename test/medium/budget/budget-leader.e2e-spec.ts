@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { Clock, ManualClock } from '../../src/platform/clock/clock.js';
-import { LoopHeartbeat } from '../../src/platform/observability/loop-heartbeat.js';
-import { Metrics } from '../../src/platform/observability/metrics.js';
-import { LeaderService } from '../../src/platform/redis/leader.service.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../src/budget/budget.scheduler.js';
+import { Clock, ManualClock } from '../../../src/platform/clock/clock.js';
+import { LoopHeartbeat } from '../../../src/platform/observability/loop-heartbeat.js';
+import { Metrics } from '../../../src/platform/observability/metrics.js';
+import { LeaderService } from '../../../src/platform/redis/leader.service.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const STREAM = 'quantum:stream:budget.violation';
 

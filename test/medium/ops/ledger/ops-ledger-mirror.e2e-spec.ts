@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { Keys } from '../../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../../src/platform/auth/token-entries.js';
+import { createTestApp, waitFor, type TestApp } from '../../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
 
 describe('ops: the LEDGER_FILE mirror survives a Redis that lost its data', () => {
   let redis: TestRedis;

@@ -1,16 +1,16 @@
 import { hostname } from 'node:os';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { GENESIS_HASH, utcDay } from '../../src/core/ledger/ledger-entry.js';
-import { ModeReader } from '../../src/platform/mode/mode-reader.js';
-import { ModeStore } from '../../src/ops/mode/mode-store.js';
-import { ModeRepository } from '../../src/ops/mode/mode.repository.js';
-import { formatOperationId, sealEntry } from '../../src/core/ledger/ledger-entry.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { CONTRACT_LEDGER_FIELDS } from '../support/contract.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { GENESIS_HASH, utcDay } from '../../../src/core/ledger/ledger-entry.js';
+import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
+import { ModeStore } from '../../../src/ops/mode/mode-store.js';
+import { ModeRepository } from '../../../src/ops/mode/mode.repository.js';
+import { formatOperationId, sealEntry } from '../../../src/core/ledger/ledger-entry.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { CONTRACT_LEDGER_FIELDS } from '../../support/contract.js';
 
 // every §4 field but rollback_of, which only rollbacks carry, plus the signature (signing is on)
 const LEDGER_FIELDS = [...CONTRACT_LEDGER_FIELDS.filter((f) => f !== 'rollback_of'), 'signer', 'signature'];

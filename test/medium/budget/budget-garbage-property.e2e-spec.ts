@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /**
  * Garbage in every input key (CONTRACT.md §1): whatever other services write, a tick never throws

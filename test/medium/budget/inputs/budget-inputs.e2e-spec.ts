@@ -1,15 +1,15 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import type { Mode } from '../../src/platform/config/index.js';
-import { Metrics } from '../../src/platform/observability/metrics.js';
-import { ModeReader } from '../../src/platform/mode/mode-reader.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../../src/budget/budget.scheduler.js';
+import { ManualClock } from '../../../../src/platform/clock/clock.js';
+import type { Mode } from '../../../../src/platform/config/index.js';
+import { Metrics } from '../../../../src/platform/observability/metrics.js';
+import { ModeReader } from '../../../../src/platform/mode/mode-reader.js';
+import { Keys } from '../../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
 
 /**
  * The engine's inputs written in the shapes the upstream services write them (CONTRACT.md §1–2):

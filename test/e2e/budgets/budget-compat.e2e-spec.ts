@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Metrics } from '../../src/platform/observability/metrics.js';
-import { sha256Hex } from '../../src/platform/auth/token-registry.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../src/budget/budget.scheduler.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Metrics } from '../../../src/platform/observability/metrics.js';
+import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /**
  * The budget routes as other services and the original proof script call them (CONTRACT.md §5):

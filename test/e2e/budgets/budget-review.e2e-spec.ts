@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Metrics } from '../../src/platform/observability/metrics.js';
-import { sha256Hex } from '../../src/platform/auth/token-registry.js';
-import { LeaderService } from '../../src/platform/redis/leader.service.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetScheduler } from '../../../src/budget/budget.scheduler.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Metrics } from '../../../src/platform/observability/metrics.js';
+import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
+import { LeaderService } from '../../../src/platform/redis/leader.service.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /**
  * What a follower, /health and the compatibility check may trust (docs/contract.md §2, §5): the

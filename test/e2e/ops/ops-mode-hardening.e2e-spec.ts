@@ -1,12 +1,12 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { ModeReader } from '../../src/platform/mode/mode-reader.js';
-import { ModeStore } from '../../src/ops/mode/mode-store.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
+import { ModeStore } from '../../../src/ops/mode/mode-store.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /** Issue 11 items 3, 5, 6, 12 and issue 14's effective-mode bug, against a real Redis. */
 describe('ops: the mode cannot be switched off quietly', () => {

@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { CONTRACT_BUDGET_FIELDS, CONTRACT_LEDGER_FIELDS } from '../support/contract.js';
+import { createTestApp, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { CONTRACT_BUDGET_FIELDS, CONTRACT_LEDGER_FIELDS } from '../../support/contract.js';
 
 /*
  * The OpenAPI document at /docs-json against CONTRACT.md §5. The expectations below are written from

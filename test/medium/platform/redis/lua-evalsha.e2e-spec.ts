@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { newToken, tokenEntry } from '../../../../src/platform/auth/token-entries.js';
+import { createTestApp, type TestApp } from '../../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
 
 /** calls of `cmd` in INFO commandstats (0 when never called). */
 async function calls(redis: TestRedis, cmd: 'eval' | 'evalsha'): Promise<number> {

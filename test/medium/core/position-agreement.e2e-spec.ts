@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Batch, RedisSession } from '../../src/platform/redis/batch.js';
-import { PositionReader } from '../../src/budget/inputs/position.reader.js';
-import { StaleInputs } from '../../src/budget/inputs/reading.js';
-import type { AppConfig } from '../../src/platform/config/index.js';
-import { parsePosition } from '../../src/core/position.js';
-import { currentPosition } from '../../src/governor-gate/gate-evaluator.js';
-import { GateReader } from '../../src/governor-gate/gate.repository.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { Batch, RedisSession } from '../../../src/platform/redis/batch.js';
+import { PositionReader } from '../../../src/budget/inputs/position.reader.js';
+import { StaleInputs } from '../../../src/budget/inputs/reading.js';
+import type { AppConfig } from '../../../src/platform/config/index.js';
+import { parsePosition } from '../../../src/core/position.js';
+import { currentPosition } from '../../../src/governor-gate/gate-evaluator.js';
+import { GateReader } from '../../../src/governor-gate/gate.repository.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 /**
  * The engine and the gate read the same position keys (current pattern first, legacy second) with
