@@ -77,7 +77,9 @@ describe('process faults', () => {
       what: 'B to publish violations',
     });
 
-    // no two ticks at once: per symbol, consecutive violation entries are at least ~half an interval apart
+    // no two ticks at once: two ticks running together write a symbol's entries within a few ms; a
+    // single tick that a loaded machine delayed can still land closer than half an interval (113 ms
+    // of 500 was seen), so the bound is well above the first and below the second
     const entries = await c.xrange(Keys.violationStream, '-', '+');
     const bySymbol = new Map<string, number[]>();
     for (const [id, fields] of entries) {
@@ -86,7 +88,7 @@ describe('process faults', () => {
     }
     for (const [sym, times] of bySymbol) {
       for (let i = 1; i < times.length; i++) {
-        expect(times[i] - times[i - 1], `${sym} entries ${i - 1},${i}`).toBeGreaterThanOrEqual(200);
+        expect(times[i] - times[i - 1], `${sym} entries ${i - 1},${i}`).toBeGreaterThanOrEqual(50);
       }
     }
   }, 60_000);
