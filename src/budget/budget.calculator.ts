@@ -1,5 +1,6 @@
 import type { AppConfig } from '../platform/config/index.js';
 import { clamp01 } from './inputs/reading.js';
+import type { RiskPolicy } from '../core/policy.js';
 
 export interface BudgetParams {
   alphaHeat: number;
@@ -24,6 +25,18 @@ export function budgetParams(
     baseRiskPct: c.BASE_RISK_PCT,
     minBudgetUsd: c.MIN_BUDGET_USD,
     maxBudgetUsd: c.MAX_BUDGET_USD,
+  };
+}
+
+/** The calculator's parameters from the shared risk policy (docs/contract.md §7). */
+export function paramsOf(p: RiskPolicy): BudgetParams {
+  return {
+    alphaHeat: p.alpha_heat,
+    betaCluster: p.beta_cluster,
+    gammaVol: p.gamma_vol,
+    baseRiskPct: p.base_risk_pct,
+    minBudgetUsd: p.min_budget_usd,
+    maxBudgetUsd: p.max_budget_usd,
   };
 }
 
