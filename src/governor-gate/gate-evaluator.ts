@@ -202,7 +202,7 @@ export class GateEvaluator {
 const nonNegative = (n: number | undefined) => (n !== undefined && n >= 0 ? n : undefined);
 
 /** The budget hash's reference price stands in when the position has no price (a first entry). */
-function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition {
+export function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition {
   if (pos.price !== undefined) return pos;
   const price = finite(raw);
   return price !== undefined && price > 0 ? { ...pos, price } : pos;

@@ -39,6 +39,8 @@ export const Keys = {
   planSeen: (planId: string) => `quantum:p28:plan_seen:${planId}`,
   governorEvents: 'quantum:stream:governor.events',
   shadowWouldBlock: 'quantum:stream:p28.shadow_would_block',
+  /** Stream: every authenticated or consumer decision with the inputs it used (docs/contract.md §7). */
+  decisions: 'quantum:p28:decisions',
 
   // --- modes and audit (§4): one hash tag so a change is one atomic script on any topology ---
   /**

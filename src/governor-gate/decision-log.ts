@@ -1,0 +1,111 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { settledWithin } from '../platform/clock/bounded.js';
+import { AppConfig } from '../platform/config/index.js';
+import { Metrics } from '../platform/observability/metrics.js';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
+import { DECISION_FIELDS } from './decision-entry.js';
+
+/** A batch goes out this often, or as soon as it holds BATCH_MAX entries. */
+const FLUSH_MS = 5;
+const BATCH_MAX = 256;
+/** Entries waiting while Redis is slow or down; past it new ones are counted as failed, not held. */
+const PENDING_MAX = 20_000;
+/** The age cap is applied by one XTRIM MINID at most this often. */
+const AGE_TRIM_EVERY_MS = 1000;
+const STOP_FLUSH_MS = 1000;
+
+/**
+ * Appends decisions to `quantum:p28:decisions` off the hot path (docs/contract.md §7): the gate
+ * hands over the values and returns; one pipelined write per batch follows. A failed write never
+ * reaches an answer: it is counted in `p28_decision_log_fail_total` and logged once per interval.
+ */
+@Injectable()
+export class DecisionLog implements OnApplicationShutdown {
+  private readonly logger = new Logger('DecisionLog');
+  private pending: string[][] = [];
+  private timer?: NodeJS.Timeout;
+  private inFlight?: Promise<void>;
+  private lastTrimMs = 0;
+  private lastWarnMs = 0;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {}
+
+  append(values: string[]): void {
+    if (this.pending.length >= PENDING_MAX) {
+      this.metrics.decisionLogFail.inc();
+      return;
+    }
+    this.pending.push(values);
+    if (this.pending.length >= BATCH_MAX) this.flushSoon(0);
+    else this.flushSoon(FLUSH_MS);
+  }
+
+  /** Writes what is pending now (tests, shutdown). */
+  async flush(): Promise<void> {
+    while (this.pending.length > 0 || this.inFlight) {
+      if (this.inFlight) await this.inFlight;
+      else await this.write();
+    }
+  }
+
+  async onApplicationShutdown() {
+    clearTimeout(this.timer);
+    await settledWithin(
+      this.flush().catch(() => undefined),
+      STOP_FLUSH_MS,
+    );
+  }
+
+  private flushSoon(ms: number) {
+    if (this.inFlight) return; // the write in flight schedules the next one
+    if (this.timer && ms > 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.write(), ms);
+    this.timer.unref();
+  }
+
+  private write(): Promise<void> {
+    this.timer = undefined;
+    if (this.inFlight || this.pending.length === 0) return this.inFlight ?? Promise.resolve();
+    const batch = this.pending.splice(0, BATCH_MAX);
+    const p = this.redis.client.pipeline();
+    const maxlen = this.config.DECISION_LOG_MAXLEN;
+    for (const values of batch) {
+      const args: string[] = [];
+      DECISION_FIELDS.forEach((f, i) => args.push(f, values[i] ?? ''));
+      p.xadd(Keys.decisions, 'MAXLEN', '~', maxlen, '*', ...args);
+    }
+    const now = Date.now();
+    if (now - this.lastTrimMs >= AGE_TRIM_EVERY_MS) {
+      this.lastTrimMs = now;
+      p.xtrim(Keys.decisions, 'MINID', '~', now - this.config.DECISION_LOG_MAX_AGE_SEC * 1000);
+    }
+    this.inFlight = p
+      .exec()
+      .then((res) => {
+        const failed = (res ?? []).slice(0, batch.length).filter(([err]) => err).length;
+        if (res === null) this.failed(batch.length, 'transaction aborted');
+        else if (failed > 0) this.failed(failed, String(res.find(([e]) => e)?.[0]));
+      })
+      .catch((err: Error) => this.failed(batch.length, err.message))
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.pending.length > 0) this.flushSoon(this.pending.length >= BATCH_MAX ? 0 : FLUSH_MS);
+      });
+    return this.inFlight;
+  }
+
+  private failed(n: number, error: string) {
+    this.metrics.decisionLogFail.inc(n);
+    const now = Date.now();
+    if (now - this.lastWarnMs >= 10_000) {
+      this.lastWarnMs = now;
+      this.logger.warn({ msg: 'decision log write failed; the decisions stand', lost: n, error });
+    }
+  }
+}
