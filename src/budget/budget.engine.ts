@@ -12,7 +12,8 @@ import {
   type Reply,
   type WriteOutcome,
 } from '../platform/redis/batch.js';
-import { BudgetCalculator, budgetParams, paramsOf } from './budget.calculator.js';
+import { budgetParams } from './budget.calculator.js';
+import { BudgetCalculator, paramsOf } from '../core/budget-calculator.js';
 import { PolicyReader } from '../platform/policy/policy-reader.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';

@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../platform/config/index.js';
 import { Keys, symbolFromKey } from '../platform/redis/keys.js';
 import type { Command, RedisSession } from '../platform/redis/batch.js';
-import { roundTo } from './budget.calculator.js';
+import { roundTo } from '../core/budget-calculator.js';
 
 /** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (docs/contract.md §2 Budget engine). */
 export interface BudgetRecord {

@@ -4,7 +4,7 @@ import { RedisService } from '../platform/redis/redis.service.js';
 import { parseDecision, type LoggedDecision } from './decision-entry.js';
 
 /** Stream entries per XRANGE / XREVRANGE call: a page, never the window. */
-export const DECISION_PAGE = 1000;
+const DECISION_PAGE = 1000;
 /** A lookup walks at most this many entries (the length cap), so one request stays bounded. */
 const LOOKUP_MAX = 200_000;
 

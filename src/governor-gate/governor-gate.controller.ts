@@ -1,4 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
+import { JsonObjectBodyInterceptor } from '../platform/http/json-object-body.interceptor.js';
+import { PolicyReplay } from './policy-replay.js';
+import { ReplayDto } from './dto/replay.dto.js';
 import { ApiBadRequestResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireRole } from '../platform/auth/roles.js';
 import {
@@ -19,7 +22,25 @@ export class GovernorGateController {
   constructor(
     private readonly shadowReport: ShadowReportService,
     private readonly decisions: DecisionLogReader,
+    private readonly replayer: PolicyReplay,
   ) {}
+
+  /** What a candidate policy would have decided over the logged decisions; writes nothing. */
+  @Post('ops/policy/replay')
+  @RequireRole('viewer')
+  @UseInterceptors(JsonObjectBodyInterceptor)
+  @HttpCode(200)
+  @ApiTags('ops')
+  @ApiOperation({
+    summary: 'Replay logged decisions under a candidate risk policy',
+    description:
+      'Role: viewer. Re-judges every logged decision in the window as if the policy (a subset, merged ' +
+      'with the one in force) had been in force and the mode were enforce; nothing is written.',
+  })
+  @ApiBadRequestResponse({ description: 'a parameter breaks a policy rule (named in `fields`)' })
+  replay(@Body() body: ReplayDto) {
+    return this.replayer.replay(body);
+  }
 
   /** "Why was this plan blocked?": logged decisions, newest first (docs/contract.md §7). */
   @Get('governor/decisions')

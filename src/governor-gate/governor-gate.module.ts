@@ -13,6 +13,7 @@ import { GovernorGateController } from './governor-gate.controller.js';
 import { PlanConsumer } from './plan-consumer.js';
 import { DecisionLog } from './decision-log.js';
 import { DecisionLogReader } from './decision-log.reader.js';
+import { PolicyReplay } from './policy-replay.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import { ShadowReportService } from './shadow-report.service.js';
 import { ShadowRepository } from './shadow.repository.js';
@@ -33,6 +34,7 @@ import { ShadowRepository } from './shadow.repository.js';
     PlanConsumer,
     DecisionLog,
     DecisionLogReader,
+    PolicyReplay,
     {
       provide: OpenApiExtras,
       useValue: {

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { MODES, type Mode } from '../../platform/config/index.js';
-import type { BudgetParams } from '../budget.calculator.js';
+import type { BudgetParams } from '../../core/budget-calculator.js';
 import type { BudgetRecord } from '../budget.repository.js';
 
 // Response shapes of the budget endpoints: documentation only, never instantiated.
