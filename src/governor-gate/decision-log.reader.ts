@@ -45,20 +45,25 @@ export class DecisionLogReader {
     return out;
   }
 
-  /** Oldest first, one page at a time, between two stream ids (inclusive; `-`/`+` for open ends). */
+  /**
+   * Oldest first, one page at a time, between two stream ids (inclusive; `-`/`+` for open ends).
+   * The next page is asked for before the current one is handed over, so Redis serialises it while
+   * the caller works: at most two pages are held.
+   */
   async *pages(from: string, to: string): AsyncGenerator<Rows> {
-    let start = from;
+    const page = (start: string) =>
+      this.redis.client.xrange(Keys.decisions, start, to, 'COUNT', DECISION_PAGE) as Promise<Rows>;
+    let next = page(from);
     for (;;) {
-      const rows = (await this.redis.client.xrange(
-        Keys.decisions,
-        start,
-        to,
-        'COUNT',
-        DECISION_PAGE,
-      )) as Rows;
+      const rows = await next;
+      const full = rows.length === DECISION_PAGE;
+      if (full) {
+        next = page(`(${rows[rows.length - 1][0]}`);
+        // a caller that stops early leaves it unread: its failure must not be an unhandled rejection
+        next.catch(() => undefined);
+      }
       if (rows.length > 0) yield rows;
-      if (rows.length < DECISION_PAGE) return;
-      start = `(${rows[rows.length - 1][0]}`;
+      if (!full) return;
     }
   }
 }
