@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { POLICY_FIELDS, type RiskPolicy } from '../../core/policy.js';
-import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
+import { parsePolicy, POLICY_FIELDS, type RiskPolicy } from '../../core/policy.js';
+import {
+  GENESIS_HASH,
+  isPolicyOperation,
+  toStreamFields,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
 import { parseUint } from '../../core/numbers.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
 import { runScript } from '../../platform/redis/scripts.js';
 import { SEQ_TTL_SEC } from '../mode/mode.repository.js';
-import { POLICY_CHANGE_SCRIPT, POLICY_SEED_SCRIPT } from './policy.scripts.js';
+import { POLICY_CHANGE_SCRIPT, POLICY_RESTORE_SCRIPT, POLICY_SEED_SCRIPT } from './policy.scripts.js';
 
 export interface PolicyWrite {
   expectedVersion: number;
@@ -48,6 +53,36 @@ export class PolicyRepository {
     return r === 1;
   }
 
+  /**
+   * After a ledger restore: the policy of the last policy entry, unless Redis holds that version
+   * or a later one. True when it wrote.
+   */
+  async restoreFrom(entries: readonly LedgerEntry[]): Promise<boolean> {
+    const last = entries.findLast((e) => isPolicyOperation(e.operation_name));
+    let policy: RiskPolicy | undefined;
+    try {
+      policy = last?.policy_after
+        ? parsePolicy(JSON.parse(last.policy_after) as Record<string, unknown>)
+        : undefined;
+    } catch {
+      policy = undefined;
+    }
+    if (!last || !policy) return false;
+    const r = await runScript(
+      this.redis.client,
+      RESTORE,
+      1,
+      Keys.policy,
+      String(last.version),
+      String(last.timestamp),
+      last.actor,
+      last.operation_id,
+      Keys.policyChannel,
+      ...policyPairs(policy),
+    );
+    return r === 1;
+  }
+
   async change(w: PolicyWrite): Promise<PolicyWriteResult> {
     const pairs = policyPairs(w.policy);
     const res = (await runScript(
@@ -80,3 +115,4 @@ export const storedVersion = (h: Record<string, string> | undefined): number => 
 
 const SEED = { name: 'p28PolicySeed', lua: POLICY_SEED_SCRIPT };
 const CHANGE = { name: 'p28PolicyChange', lua: POLICY_CHANGE_SCRIPT };
+const RESTORE = { name: 'p28PolicyRestore', lua: POLICY_RESTORE_SCRIPT };

@@ -43,6 +43,25 @@ return {'OK', id}
 `;
 
 /**
+ * The policy a restored ledger implies, put back only when Redis holds an older version (or none).
+ * KEYS: 1 policy hash. ARGV: 1 version, 2 changed_at, 3 changed_by, 4 operation_id, 5 channel,
+ *   then the policy's field/value pairs. Returns 1 when it restored.
+ */
+export const POLICY_RESTORE_SCRIPT = `
+local v = redis.call('HGET', KEYS[1], 'version')
+local stored = -1
+if v and string.match(v, '^[0-9]+$') then stored = tonumber(v) end
+if stored >= tonumber(ARGV[1]) then return 0 end
+local policy = {}
+for i = 6, #ARGV do policy[#policy + 1] = ARGV[i] end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'changed_at', ARGV[2], 'changed_by', ARGV[3],
+  'operation_id', ARGV[4], unpack(policy))
+redis.call('PUBLISH', ARGV[5], cjson.encode({version = tonumber(ARGV[1]), operation_id = ARGV[4]}))
+return 1
+`;
+
+/**
  * The environment seeds the policy only when Redis has none (a seed is not a change: no entry).
  * KEYS: 1 policy hash. ARGV: changed_at, changed_by, then the policy's field/value pairs.
  */
