@@ -248,4 +248,18 @@ describe('ops: the risk policy as shared state (docs/contract.md §7)', () => {
     const verify = await request(a.http).get('/ops/ledger/verify').set(auth).expect(200);
     expect(verify.body).toMatchObject({ ok: true });
   });
+  it('POST /budgets/simulate computes with the policy in force', async () => {
+    await request(a.http)
+      .put('/ops/policy')
+      .set(auth)
+      .send({ policy: { base_risk_pct: 0.01 }, reason: 'simulate under it' })
+      .expect(200);
+    const res = await request(a.http)
+      .post('/budgets/simulate')
+      .set(auth)
+      .send({ equity_usd: 100000, heat: 0, cluster_stress: 0, vol_regime: 0.33 })
+      .expect(200);
+    // 100000 × 0.01 × (1 − 0.066) = 934
+    expect(res.body).toMatchObject({ budget_usd: 934, params: { baseRiskPct: 0.01 } });
+  });
 });
