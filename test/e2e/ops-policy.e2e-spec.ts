@@ -262,4 +262,27 @@ describe('ops: the risk policy as shared state (docs/contract.md §7)', () => {
     // 100000 × 0.01 × (1 − 0.066) = 934
     expect(res.body).toMatchObject({ budget_usd: 934, params: { baseRiskPct: 0.01 } });
   });
+  it('a policy another service mangled in Redis is refused: the last good one stays in force, /health degraded', async () => {
+    const good = await getPolicy(a);
+    const saved = await r.hgetall(Keys.policy);
+    await r.hset(Keys.policy, { base_risk_pct: 'lots', version: String(good.version + 1) });
+    const policyCause = async () =>
+      JSON.stringify((await request(a.http).get('/health')).body.degraded ?? []).includes('risk policy');
+    await waitFor(policyCause, { timeoutMs: 2000, what: '/health degraded naming the policy' });
+    expect(await getPolicy(a)).toMatchObject({ policy: good.policy, version: good.version });
+    await r.del(Keys.policy);
+    await r.set(Keys.policy, 'not a hash');
+    const put = await request(a.http)
+      .put('/ops/policy')
+      .set(auth)
+      .send({ policy: { alpha_heat: 0.3 }, reason: 'wrong type' });
+    expect(put.status).toBe(503);
+    expect(await getPolicy(b)).toMatchObject({ policy: good.policy });
+    await r.del(Keys.policy);
+    await r.hset(Keys.policy, saved);
+    await waitFor(async () => !(await policyCause()), {
+      timeoutMs: 2000,
+      what: '/health without the policy cause',
+    });
+  });
 });
