@@ -316,10 +316,7 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
     let h = await this.repo.read();
     if (!h) {
       if (await this.repo.seed(envPolicy(this.config), this.clock.nowSec(), 'environment')) {
-        this.logger.warn({
-          msg: 'no risk policy in Redis; seeded from the environment',
-          policy: envPolicy(this.config),
-        });
+        this.logger.warn({ msg: 'no risk policy in Redis; seeded from the environment' });
       }
       h = await this.repo.read();
     }
