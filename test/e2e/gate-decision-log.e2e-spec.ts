@@ -201,4 +201,23 @@ describe('Gate 0 decision log (quantum:p28:decisions, docs/contract.md §7)', ()
     await request(t.http).get('/governor/decisions?plan_id=s-1').expect(401);
     await request(t.http).get('/governor/decisions?symbol=__proto__').set(viewAuth).expect(400);
   });
+  it('a log write that fails (another service wrote a string at the key) is counted; the answer is unaffected', async () => {
+    await r.set(DECISIONS, 'not a stream');
+    const metric = async () => {
+      const m = /^p28_decision_log_fail_total (\d+)$/m.exec((await request(t.http).get('/metrics')).text);
+      return m ? Number(m[1]) : NaN;
+    };
+    const before = await metric();
+    const res = await request(t.http)
+      .post('/governor/evaluate')
+      .set(svcAuth)
+      .send({ plan_id: 'dl-fail', symbol: 'BTCUSDT', projected_notional: 100 })
+      .expect(200);
+    expect(res.body).toMatchObject({ decision: 'ALLOW', reason: 'within_budget' });
+    await waitFor(async () => (await metric()) === before + 1, {
+      timeoutMs: 2000,
+      what: 'the failure counted',
+    });
+    expect(await r.get(DECISIONS)).toBe('not a stream');
+  });
 });
