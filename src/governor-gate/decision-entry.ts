@@ -43,9 +43,10 @@ export function decisionValues(
   d: GateDecision,
   s: GateSnapshot | undefined,
   nowMs: number,
+  position?: { amount?: number; price?: number },
 ): string[] {
   const nowSec = nowMs / 1000;
-  const pos = s ? withReferencePrice(currentPosition(s), s.budgetPrice) : {};
+  const pos = position ?? (s ? withReferencePrice(currentPosition(s), s.budgetPrice) : {});
   return [
     plan.plan_id,
     plan.symbol,

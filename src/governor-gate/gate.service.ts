@@ -104,7 +104,7 @@ export class GateService implements OnModuleInit {
     if (anonymous) return publicAnswer(d);
     // handed over, not awaited: the log never delays or fails the answer
     try {
-      this.decisions.append(decisionValues(plan, d, snapshot, this.clock.nowMs()));
+      this.decisions.append(decisionValues(plan, d, snapshot, this.clock.nowMs(), verdict.position));
     } catch {
       this.metrics.decisionLogFailed();
     }

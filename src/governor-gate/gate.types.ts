@@ -71,4 +71,6 @@ export interface WouldBlock {
 export interface GateVerdict {
   decision: GateDecision;
   wouldBlock?: WouldBlock;
+  /** the position the rules used (signed amount, price), when the snapshot was read */
+  position?: { amount?: number; price?: number };
 }
