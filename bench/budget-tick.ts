@@ -17,7 +17,8 @@
 import 'reflect-metadata';
 import { cpus, loadavg } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BudgetCalculator, budgetParams } from '../src/budget/budget.calculator.js';
+import { budgetParams } from '../src/budget/budget.calculator.js';
+import { BudgetCalculator } from '../src/core/budget-calculator.js';
 import { BudgetEngine } from '../src/budget/budget.engine.js';
 import { BudgetRepository } from '../src/budget/budget.repository.js';
 import { BudgetScheduler } from '../src/budget/budget.scheduler.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BudgetCalculator, roundTo, UTILIZATION_CAP, type BudgetParams } from './budget.calculator.js';
+import { BudgetCalculator, roundTo, UTILIZATION_CAP, type BudgetParams } from '../core/budget-calculator.js';
 
 const CONTRACT: BudgetParams = {
   alphaHeat: 0.4,

@@ -12,7 +12,9 @@ import {
   type Reply,
   type WriteOutcome,
 } from '../platform/redis/batch.js';
-import { BudgetCalculator, budgetParams } from './budget.calculator.js';
+import { budgetParams } from './budget.calculator.js';
+import { BudgetCalculator, paramsOf } from '../core/budget-calculator.js';
+import { PolicyReader } from '../platform/policy/policy-reader.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from './budget.repository.js';
@@ -121,7 +123,9 @@ export interface TickResult {
 @Injectable()
 export class BudgetEngine {
   private readonly logger = new Logger('BudgetEngine');
-  private readonly calculator: BudgetCalculator;
+  /** the calculator of the policy in force, rebuilt when its version changes; one per tick */
+  private calculator: BudgetCalculator;
+  private policyVersion = -1;
   private readonly lkg: LkgCache;
   private chain: Promise<unknown> = Promise.resolve();
   /** What the per-symbol gauges show now (only this engine sets them). */
@@ -133,6 +137,7 @@ export class BudgetEngine {
     private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly mode: ModeReader,
+    private readonly policy: PolicyReader,
     private readonly redis: BudgetRedis,
     private readonly repo: BudgetRepository,
     private readonly portfolio: PortfolioStateReader,
@@ -167,7 +172,21 @@ export class BudgetEngine {
     return next;
   }
 
+  /** The policy in force at the start of a tick decides the whole tick (docs/contract.md §7). */
+  private usePolicy() {
+    const v = this.policy.current();
+    if (v.version === this.policyVersion) return;
+    try {
+      this.calculator = new BudgetCalculator(paramsOf(v.policy));
+      this.policyVersion = v.version;
+    } catch (err) {
+      // the store only serves valid policies; kept as a tripwire: the last calculator stays
+      this.logger.error({ msg: 'risk policy refused by the calculator', error: (err as Error).message });
+    }
+  }
+
   private async run(): Promise<TickResult> {
+    this.usePolicy();
     const started = performance.now();
     const session = this.redis.session();
     const stale = new StaleInputs();
@@ -388,7 +407,8 @@ export class BudgetEngine {
           vol_regime: vol.value,
           mode,
           timestamp: now,
-          base_risk_pct: this.config.BASE_RISK_PCT,
+          base_risk_pct: this.calculator.params.baseRiskPct,
+          policy_version: this.policyVersion,
           position_notional: r.positionNotional,
           utilization: r.utilization,
           price: pos.price ?? null,

@@ -36,6 +36,7 @@ describe('budget serialisation', () => {
     position_notional: 3000.005,
     utilization: 1.7985611510791366,
     price: 60000.5,
+    policy_version: 3,
   };
 
   it('budgetValues serialises a budget exactly as toFields does, in BUDGET_FIELDS order', () => {

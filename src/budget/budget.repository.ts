@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../platform/config/index.js';
 import { Keys, symbolFromKey } from '../platform/redis/keys.js';
 import type { Command, RedisSession } from '../platform/redis/batch.js';
-import { roundTo } from './budget.calculator.js';
+import { roundTo } from '../core/budget-calculator.js';
 
 /** One symbol's budget as written to `quantum:portfolio:budget:{SYMBOL}` (docs/contract.md §2 Budget engine). */
 export interface BudgetRecord {
@@ -26,6 +26,8 @@ export interface BudgetRecord {
    * price a first entry's quantity; written as '' when none is known.
    */
   price?: number | null;
+  /** the risk policy's version the budget was computed with (docs/contract.md §7) */
+  policy_version?: number;
 }
 
 /** The `json` of a `quantum:stream:budget.violation` entry, the shape existing consumers parse. */
@@ -90,6 +92,7 @@ export const BUDGET_FIELDS = [
   'position_notional',
   'utilization',
   'price',
+  'policy_version',
 ] as const satisfies ReadonlyArray<keyof BudgetRecord>;
 
 const num = (field: string, v: number, decimals?: number): string => {
@@ -122,10 +125,13 @@ export function budgetValues(r: BudgetRecord): string[] {
     num('position_notional', r.position_notional, USD_DECIMALS),
     num('utilization', r.utilization, RATIO_DECIMALS),
     r.price === null || r.price === undefined ? '' : num('price', r.price),
+    r.policy_version === undefined ? '' : num('policy_version', r.policy_version),
   ];
 }
 
-const NUMERIC = new Set(Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct', 'price']));
+const NUMERIC = new Set(
+  Object.keys(DECIMALS).concat(['timestamp', 'base_risk_pct', 'price', 'policy_version']),
+);
 
 /** Budget hash as read back: numeric fields as numbers (unparsable ones dropped, never NaN). */
 export function parseBudgetHash(hash: Record<string, string>): Record<string, string | number> {

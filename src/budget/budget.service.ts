@@ -6,7 +6,9 @@ import { KnownSymbols } from '../platform/observability/known-symbols.js';
 import { Metrics } from '../platform/observability/metrics.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
 import { Keys } from '../platform/redis/keys.js';
-import { BudgetCalculator, budgetParams, roundTo } from './budget.calculator.js';
+import { budgetParams } from './budget.calculator.js';
+import { BudgetCalculator, paramsOf, roundTo } from '../core/budget-calculator.js';
+import { PolicyReader } from '../platform/policy/policy-reader.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetRepository } from './budget.repository.js';
 import type { InjectPortfolioStateDto } from './dto/inject-portfolio-state.dto.js';
@@ -19,7 +21,8 @@ export const INJECTED_STATE_TTL_SEC = 120;
 /** What the budget HTTP API does; the controllers only route to it. */
 @Injectable()
 export class BudgetService {
-  private readonly calculator: BudgetCalculator;
+  private calculator: BudgetCalculator;
+  private policyVersion = -1;
 
   constructor(
     private readonly config: AppConfig,
@@ -29,8 +32,19 @@ export class BudgetService {
     private readonly metrics: Metrics,
     private readonly known: KnownSymbols,
     private readonly mode: ModeReader,
+    private readonly policy: PolicyReader,
   ) {
     this.calculator = new BudgetCalculator(budgetParams(config));
+  }
+
+  /** The calculator of the risk policy in force (docs/contract.md §7), rebuilt when it changes. */
+  private calc(): BudgetCalculator {
+    const v = this.policy.current();
+    if (v.version !== this.policyVersion) {
+      this.calculator = new BudgetCalculator(paramsOf(v.policy));
+      this.policyVersion = v.version;
+    }
+    return this.calculator;
   }
 
   async list() {
@@ -99,7 +113,8 @@ export class BudgetService {
       vol_regime: dto.vol_regime ?? VOL_NORMAL,
       position_notional: dto.position_notional ?? 0,
     };
-    const out = this.calculator.compute({
+    const calculator = this.calc();
+    const out = calculator.compute({
       equityUsd: inputs.equity_usd,
       heat: inputs.heat,
       cluster: inputs.cluster_stress,
@@ -115,7 +130,7 @@ export class BudgetService {
       over_budget: r.overBudget,
       violation: r.violation,
       inputs,
-      params: this.calculator.params,
+      params: calculator.params,
     };
   }
 

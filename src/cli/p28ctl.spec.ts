@@ -183,4 +183,48 @@ describe('p28ctl', () => {
     expect(parseDuration('1d', 'x')).toBe(86400);
     expect(() => parseDuration('-5m', 'x')).toThrow(/duration/);
   });
+
+  it('policy set, revert and replay map onto the §7 endpoints; a bad --param is a usage error', async () => {
+    const { io, sent, out } = fakeIo({
+      'GET /ops/policy': { status: 200, body: { policy: { base_risk_pct: 0.02 }, version: 3 } },
+      'PUT /ops/policy': {
+        status: 200,
+        body: { policy: { base_risk_pct: 0.015 }, version: 4, operation_id: 'OPS-1' },
+      },
+      'POST /ops/policy/revert': {
+        status: 200,
+        body: { policy: { base_risk_pct: 0.02 }, version: 5, operation_id: 'OPS-2' },
+      },
+      'POST /ops/policy/replay': {
+        status: 200,
+        body: { decisions: 10, changed: { newly_blocked: 2, newly_allowed: 0 }, per_symbol: {}, samples: {} },
+      },
+    });
+    expect(await run(['policy'], io)).toBe(EXIT_OK);
+    expect(
+      await run(
+        ['policy', 'set', '--param', 'base_risk_pct=0.015', '--reason', 'tighter', '--expect-version', '3'],
+        io,
+      ),
+    ).toBe(EXIT_OK);
+    expect(await run(['policy', 'revert', '--reason', 'undo', '--to-version', '3'], io)).toBe(EXIT_OK);
+    expect(await run(['policy', 'replay', '--param', 'base_risk_pct=0.015', '--since', '48h'], io)).toBe(
+      EXIT_OK,
+    );
+    expect(sent.map((x) => `${x.method} ${x.url}`)).toEqual([
+      'GET /ops/policy',
+      'PUT /ops/policy',
+      'POST /ops/policy/revert',
+      'POST /ops/policy/replay',
+    ]);
+    expect(sent[1].body).toEqual({
+      policy: { base_risk_pct: 0.015 },
+      reason: 'tighter',
+      expected_version: 3,
+    });
+    expect(sent[2].body).toEqual({ reason: 'undo', to_version: 3 });
+    expect(sent[3].body).toEqual({ policy: { base_risk_pct: 0.015 }, since: 1_800_000_000 - 172_800 });
+    expect(out.join('\n')).toMatch(/newly blocked\s+2/);
+    expect(await run(['policy', 'set', '--param', 'base_risk_pct', '--reason', 'x'], io)).toBe(EXIT_USAGE);
+  });
 });

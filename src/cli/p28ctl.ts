@@ -16,6 +16,10 @@ const USAGE = `usage: p28ctl [--url URL] [--json] COMMAND
   ledger verify                            check the ledger's chain
   shadow-report [--since 24h]              plans shadow mode would have blocked
   budgets [SYMBOL]                         current budgets
+  policy                                   the risk policy in force
+  policy set --param NAME=VALUE... --reason TEXT [--expect-version N]
+  policy revert --reason TEXT [--to-version N]   back to the previous (or N's) parameters
+  policy replay [--param NAME=VALUE...] [--since 48h] [--symbol S]   logged decisions under a candidate
   token --name NAME --role viewer|operator|service   a new API token (offline)
 environment: P28_URL (default http://127.0.0.1:8049), P28_TOKEN or P28_TOKEN_FILE`;
 
@@ -52,12 +56,16 @@ const OPTIONS = {
   since: { type: 'string' },
   name: { type: 'string' },
   role: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  'to-version': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } satisfies ParseArgsConfig['options'];
 
 type Values = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
-};
+  [K in Exclude<keyof typeof OPTIONS, 'param'>]?: (typeof OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : string;
+} & { param?: string[] };
 
 function token(io: Io): string | undefined {
   if (io.env.P28_TOKEN) return io.env.P28_TOKEN.trim();
@@ -257,6 +265,77 @@ async function rollback(io: Io, base: string, values: Values, json: boolean) {
   return undefined;
 }
 
+const PARAM = /^([a-z_]{1,40})=(-?[0-9]+(\.[0-9]+)?)$/;
+
+/** `--param base_risk_pct=0.015` (repeatable) → `{base_risk_pct: 0.015}`; the service judges the values. */
+function params(values: Values): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of values.param ?? []) {
+    const m = PARAM.exec(p.trim());
+    if (!m) throw new UsageError(`--param must be NAME=NUMBER, such as base_risk_pct=0.015 (got ${p})`);
+    Object.defineProperty(out, m[1], { value: Number(m[2]), enumerable: true });
+  }
+  return out;
+}
+
+function uint(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw new UsageError(`${flag} must be a whole number`);
+  return Number(text);
+}
+
+async function policy(io: Io, base: string, values: Values, sub: string | undefined, json: boolean) {
+  let res: { status: number; body: unknown };
+  if (sub === undefined) {
+    res = await call(io, base, 'GET', '/ops/policy');
+  } else if (sub === 'set') {
+    const body: Obj = { policy: params(values), reason: need(values, 'reason') };
+    const v = uint(values['expect-version'], '--expect-version');
+    if (v !== undefined) body.expected_version = v;
+    res = await call(io, base, 'PUT', '/ops/policy', body);
+  } else if (sub === 'revert') {
+    const body: Obj = { reason: need(values, 'reason') };
+    const v = uint(values['to-version'], '--to-version');
+    if (v !== undefined) body.to_version = v;
+    res = await call(io, base, 'POST', '/ops/policy/revert', body);
+  } else if (sub === 'replay') {
+    const body: Obj = { policy: params(values) };
+    if (values.since !== undefined) body.since = io.nowSec() - parseDuration(values.since, '--since');
+    if (values.symbol !== undefined) body.symbol = values.symbol;
+    res = await call(io, base, 'POST', '/ops/policy/replay', body);
+    if (!json) {
+      const r = obj(res.body);
+      const c = obj(r.changed);
+      const s = obj(r.samples);
+      io.out(
+        kv([
+          ['decisions', r.decisions],
+          ['newly blocked', c.newly_blocked],
+          ['newly allowed', c.newly_allowed],
+          ['blocked samples', (Array.isArray(s.newly_blocked) ? s.newly_blocked : []).join(' ')],
+          ['allowed samples', (Array.isArray(s.newly_allowed) ? s.newly_allowed : []).join(' ')],
+        ]),
+      );
+      return undefined;
+    }
+  } else {
+    throw new UsageError(`unknown policy command: ${sub}`);
+  }
+  if (json) {
+    io.out(JSON.stringify(res.body));
+    return undefined;
+  }
+  const r = obj(res.body);
+  io.out(
+    kv([
+      ...Object.entries(obj(r.policy)),
+      ['version', r.version],
+      ...(r.operation_id !== undefined ? ([['operation', r.operation_id]] as Array<[string, unknown]>) : []),
+    ]),
+  );
+  return undefined;
+}
+
 async function ledger(io: Io, base: string, values: Values, sub: string | undefined, json: boolean) {
   if (sub === 'verify') {
     const res = await call(io, base, 'GET', '/ops/ledger/verify');
@@ -405,7 +484,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const json = values.json === true;
   try {
     if (!/^https?:\/\//.test(base)) throw new UsageError('--url / P28_URL must be an http(s) URL');
-    const allowsArg = command === 'mode' || command === 'ledger' || command === 'budgets';
+    const allowsArg =
+      command === 'mode' || command === 'ledger' || command === 'budgets' || command === 'policy';
     if (extra !== undefined || (!allowsArg && arg !== undefined)) {
       throw new UsageError(`unexpected argument: ${extra ?? arg}`);
     }
@@ -428,6 +508,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         break;
       case 'budgets':
         code = await budgets(io, base, arg, json);
+        break;
+      case 'policy':
+        code = await policy(io, base, values, arg, json);
         break;
       case 'token':
         code = tokenCommand(io, values, json);

@@ -142,6 +142,19 @@ export class GateEvaluator {
   decide(plan: PlanInput, s: GateSnapshot, nowSec: number): GateVerdict {
     const mode = this.effectiveMode(s, nowSec);
     const pos = withReferencePrice(currentPosition(s), s.budgetPrice);
+    const verdict = this.judge(plan, s, nowSec, mode, pos);
+    // what the decision log records, without parsing the position twice
+    verdict.position = pos;
+    return verdict;
+  }
+
+  private judge(
+    plan: PlanInput,
+    s: GateSnapshot,
+    nowSec: number,
+    mode: Mode,
+    pos: GatePosition,
+  ): GateVerdict {
     const positionNotional =
       pos.amount !== undefined && pos.price !== undefined
         ? Math.abs(pos.amount) * pos.price
@@ -202,7 +215,7 @@ export class GateEvaluator {
 const nonNegative = (n: number | undefined) => (n !== undefined && n >= 0 ? n : undefined);
 
 /** The budget hash's reference price stands in when the position has no price (a first entry). */
-function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition {
+export function withReferencePrice(pos: GatePosition, raw: string | null): GatePosition {
   if (pos.price !== undefined) return pos;
   const price = finite(raw);
   return price !== undefined && price > 0 ? { ...pos, price } : pos;

@@ -37,6 +37,10 @@ export class GateMetrics {
     child(this.suppressed, kind, () => this.metrics.logSuppressed.labels(kind)).inc();
   }
 
+  decisionLogFailed(): void {
+    this.metrics.decisionLogFail.inc();
+  }
+
   shadowRecordFailed(): void {
     this.metrics.shadowRecordFail.inc();
   }

@@ -11,7 +11,17 @@ import { POSITION_FIELDS, positionHashFromList, type PositionHash } from '../cor
 import type { GateSnapshot } from './gate.types.js';
 
 const MODE_FIELDS = ['mode', 'expires_at', 'revert_to'] as const;
-const BUDGET_FIELDS = ['budget_usd', 'timestamp', 'position_notional', 'price'] as const;
+const BUDGET_FIELDS = [
+  'budget_usd',
+  'timestamp',
+  'position_notional',
+  'price',
+  'equity_usd',
+  'portfolio_heat',
+  'cluster_stress',
+  'vol_regime',
+  'policy_version',
+] as const;
 
 /** Rejection of a read that outlived GATE_TIMEOUT_MS. One instance: a timeout costs no stack trace. */
 class GateReadTimeout extends Error {
@@ -73,6 +83,11 @@ function toSnapshot(r: ReadReply): GateSnapshot {
     budgetTimestamp: budget?.[1] ?? null,
     budgetPositionNotional: budget?.[2] ?? null,
     budgetPrice: budget?.[3] ?? null,
+    budgetEquity: budget?.[4] ?? null,
+    budgetHeat: budget?.[5] ?? null,
+    budgetCluster: budget?.[6] ?? null,
+    budgetVol: budget?.[7] ?? null,
+    budgetPolicyVersion: budget?.[8] ?? null,
     violationTimestamp: violation?.[0] ?? null,
     position: position(pos),
     legacyPosition: position(legacy),

@@ -12,6 +12,9 @@ import { logPath } from '../platform/logging/log-path.js';
 import { LogRateLimiter } from '../platform/logging/log-rate-limiter.js';
 import { ReadBreaker } from './read-breaker.js';
 import { ShadowRepository } from './shadow.repository.js';
+import { DecisionLog } from './decision-log.js';
+import { decisionValues } from './decision-entry.js';
+import type { GateSnapshot } from './gate.types.js';
 
 /**
  * Gate 0: one bounded Redis read, the pure rules, metrics, and the shadow record. Never throws:
@@ -35,6 +38,7 @@ export class GateService implements OnModuleInit {
     private readonly modes: ModeReader,
     private readonly clock: Clock,
     private readonly parts: HealthParts,
+    private readonly decisions: DecisionLog,
     config: AppConfig,
   ) {
     this.evaluator = new GateEvaluator({
@@ -66,6 +70,7 @@ export class GateService implements OnModuleInit {
     const started = performance.now();
     let verdict: GateVerdict;
     let budgeted: boolean | undefined;
+    let snapshot: GateSnapshot | undefined;
     if (!this.repo.ready) {
       // no connection: answer now rather than wait for a read that cannot be sent
       verdict = this.unavailable(plan, REASON_REDIS_UNAVAILABLE);
@@ -73,7 +78,7 @@ export class GateService implements OnModuleInit {
       verdict = this.unavailable(plan, this.breaker.lastReason ?? REASON_TIMEOUT);
     } else {
       try {
-        const snapshot = await this.repo.read(plan.symbol);
+        snapshot = await this.repo.read(plan.symbol);
         if (this.breaker.success()) {
           this.metrics.breakerOpen(false);
           this.logger.log({ msg: 'gate read breaker closed: Redis answers again' });
@@ -97,6 +102,12 @@ export class GateService implements OnModuleInit {
       this.logFailOpen(plan, d, verdict.wouldBlock);
     }
     if (anonymous) return publicAnswer(d);
+    // handed over, not awaited: the log never delays or fails the answer
+    try {
+      this.decisions.append(decisionValues(plan, d, snapshot, this.clock.nowMs(), verdict.position));
+    } catch {
+      this.metrics.decisionLogFailed();
+    }
     if (verdict.wouldBlock) {
       this.metrics.wouldBlock(plan.symbol);
       // after the answer: the record must never delay or fail the decision

@@ -34,6 +34,12 @@ export interface GateSnapshot {
   /** Budget hash `price`: the engine's reference price, used when the position carries none. */
   budgetPrice: string | null;
   violationTimestamp: string | null;
+  /** Budget hash inputs the decision log records (docs/contract.md §7); absent on old hashes. */
+  budgetEquity?: string | null;
+  budgetHeat?: string | null;
+  budgetCluster?: string | null;
+  budgetVol?: string | null;
+  budgetPolicyVersion?: string | null;
   /** Position hashes (docs/contract.md §1 Inputs fields); null when every field is absent. */
   position: PositionHash | null;
   legacyPosition: PositionHash | null;
@@ -65,4 +71,6 @@ export interface WouldBlock {
 export interface GateVerdict {
   decision: GateDecision;
   wouldBlock?: WouldBlock;
+  /** the position the rules used (signed amount, price), when the snapshot was read */
+  position?: { amount?: number; price?: number };
 }

@@ -1,4 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
+import { JsonObjectBodyInterceptor } from '../platform/http/json-object-body.interceptor.js';
+import { PolicyReplay } from './policy-replay.js';
+import { ReplayDto } from './dto/replay.dto.js';
 import { ApiBadRequestResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireRole } from '../platform/auth/roles.js';
 import {
@@ -7,6 +10,8 @@ import {
   ShadowSymbolSummaryResponse,
 } from './dto/shadow-report.query.js';
 import { ShadowReportService } from './shadow-report.service.js';
+import { DecisionsQuery } from './dto/decisions.query.js';
+import { DecisionLogReader, fieldOf } from './decision-log.reader.js';
 
 // Gate 0's reads. Its hot path, POST /governor/evaluate, is a Fastify route: see gate.route.ts.
 // The shadow report is also listed with the other /ops reads.
@@ -14,7 +19,49 @@ import { ShadowReportService } from './shadow-report.service.js';
 @Controller()
 @ApiExtraModels(ShadowSymbolSummaryResponse)
 export class GovernorGateController {
-  constructor(private readonly shadowReport: ShadowReportService) {}
+  constructor(
+    private readonly shadowReport: ShadowReportService,
+    private readonly decisions: DecisionLogReader,
+    private readonly replayer: PolicyReplay,
+  ) {}
+
+  /** What a candidate policy would have decided over the logged decisions; writes nothing. */
+  @Post('ops/policy/replay')
+  @RequireRole('viewer')
+  @UseInterceptors(JsonObjectBodyInterceptor)
+  @HttpCode(200)
+  @ApiTags('ops')
+  @ApiOperation({
+    summary: 'Replay logged decisions under a candidate risk policy',
+    description:
+      'Role: viewer. Re-judges every logged decision in the window as if the policy (a subset, merged ' +
+      'with the one in force) had been in force and the mode were enforce; nothing is written.',
+  })
+  @ApiBadRequestResponse({ description: 'a parameter breaks a policy rule (named in `fields`)' })
+  replay(@Body() body: ReplayDto) {
+    return this.replayer.replay(body);
+  }
+
+  /** "Why was this plan blocked?": logged decisions, newest first (docs/contract.md §7). */
+  @Get('governor/decisions')
+  @RequireRole('viewer')
+  @ApiOperation({
+    summary: 'Logged Gate 0 decisions, newest first',
+    description:
+      'Role: viewer. `plan_id`, or `symbol`, `since` (epoch seconds) and `limit`: each decision with the inputs it used.',
+  })
+  @ApiBadRequestResponse({ description: 'a bad query parameter (named in `fields`)' })
+  async list(@Query() q: DecisionsQuery) {
+    const { plan_id: planId, symbol } = q;
+    const decisions = await this.decisions.newest(
+      (f) =>
+        (planId === undefined || fieldOf(f, 'plan_id') === planId) &&
+        (symbol === undefined || fieldOf(f, 'symbol') === symbol),
+      q.limit ?? 100,
+      q.since !== undefined ? Math.floor(q.since * 1000) : 0,
+    );
+    return { count: decisions.length, decisions };
+  }
 
   @Get('ops/shadow-report')
   @RequireRole('viewer')

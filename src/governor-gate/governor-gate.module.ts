@@ -11,6 +11,9 @@ import { GATE_EVALUATE_OPENAPI, GATE_EVALUATE_PATH, GateRoute } from './gate.rou
 import { GateService } from './gate.service.js';
 import { GovernorGateController } from './governor-gate.controller.js';
 import { PlanConsumer } from './plan-consumer.js';
+import { DecisionLog } from './decision-log.js';
+import { DecisionLogReader } from './decision-log.reader.js';
+import { PolicyReplay } from './policy-replay.js';
 import { PlanOutcomeRepository } from './plan-outcome.repository.js';
 import { ShadowReportService } from './shadow-report.service.js';
 import { ShadowRepository } from './shadow.repository.js';
@@ -29,6 +32,9 @@ import { ShadowRepository } from './shadow.repository.js';
     ShadowReportService,
     PlanOutcomeRepository,
     PlanConsumer,
+    DecisionLog,
+    DecisionLogReader,
+    PolicyReplay,
     {
       provide: OpenApiExtras,
       useValue: {
@@ -37,6 +43,6 @@ import { ShadowRepository } from './shadow.repository.js';
       } satisfies OpenApiExtras,
     },
   ],
-  exports: [GateService, PlanConsumer],
+  exports: [GateService, PlanConsumer, DecisionLog, DecisionLogReader],
 })
 export class GovernorGateModule {}

@@ -17,6 +17,10 @@ import { ModeExpiryService } from './mode/mode-expiry.service.js';
 import { ModeStore } from './mode/mode-store.js';
 import { ModeRepository } from './mode/mode.repository.js';
 import { OpsController } from './ops.controller.js';
+import { PolicyReader } from '../platform/policy/policy-reader.js';
+import { PolicyController } from './policy/policy.controller.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { PolicyRepository } from './policy/policy.repository.js';
 
 /** Modes and the audit ledger (docs/contract.md §4 Modes and the audit trail). Only this module writes the mode. */
 @Module({
@@ -30,7 +34,7 @@ import { OpsController } from './ops.controller.js';
       errorMessage: `too many ops write requests: at most ${OPS_WRITE_LIMIT} per minute per actor`,
     }),
   ],
-  controllers: [OpsController],
+  controllers: [OpsController, PolicyController],
   providers: [
     LedgerSigner,
     ModeRepository,
@@ -40,8 +44,11 @@ import { OpsController } from './ops.controller.js';
     ModeStore,
     { provide: ModeReader, useExisting: ModeStore },
     ModeExpiryService,
+    PolicyRepository,
+    PolicyStore,
+    { provide: PolicyReader, useExisting: PolicyStore },
     OpsWriteThrottlerGuard,
   ],
-  exports: [ModeReader],
+  exports: [ModeReader, PolicyReader],
 })
 export class OpsModule {}

@@ -18,6 +18,7 @@ export const CONTRACT_BUDGET_FIELDS = [
   'position_notional',
   'utilization',
   'price',
+  'policy_version',
 ] as const;
 
 /** §4: fields of a ledger entry (`rollback_of` only on rollbacks). */

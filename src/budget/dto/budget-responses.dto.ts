@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { MODES, type Mode } from '../../platform/config/index.js';
-import type { BudgetParams } from '../budget.calculator.js';
+import type { BudgetParams } from '../../core/budget-calculator.js';
 import type { BudgetRecord } from '../budget.repository.js';
 
 // Response shapes of the budget endpoints: documentation only, never instantiated.
@@ -54,6 +54,13 @@ export class BudgetRecordResponse implements BudgetRecord {
     description: "reference price: the position's, else the live market state's; absent when none is known",
   })
   price?: number;
+
+  @ApiProperty({
+    type: 'integer',
+    example: 3,
+    description: 'version of the risk policy the budget was computed with (docs/contract.md §7)',
+  })
+  policy_version!: number;
 }
 
 export class BudgetListResponse {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../platform/config/index.js';
 import { parsePosition, POSITION_FIELDS, positionHashFromList } from '../../core/position.js';
 import type { Batch, Reply, RedisSession } from '../../platform/redis/batch.js';
-import { roundTo } from '../budget.calculator.js';
+import { roundTo } from '../../core/budget-calculator.js';
 import { type StaleInputs } from './reading.js';
 import { symbolOfKey } from './symbols.js';
 

@@ -17,15 +17,22 @@ export const OPERATION_NAMES = [
   'clear-override',
   'rollback',
   'auto-revert',
+  'set-policy',
+  'revert-policy',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
+
+/** Operations on the risk policy (docs/contract.md §7): their `version` is the policy's own. */
+const POLICY_OPERATIONS: ReadonlySet<string> = new Set<OperationName>(['set-policy', 'revert-policy']);
+export const isPolicyOperation = (name: unknown): boolean =>
+  typeof name === 'string' && POLICY_OPERATIONS.has(name);
 export type RiskClass = 'high' | 'low';
 
 export interface LedgerEntry {
   operation_id: string;
   operation_name: OperationName;
   actor: string;
-  /** `global` or the symbol of a per-symbol override */
+  /** `global`, the symbol of a per-symbol override, or `policy` */
   scope: string;
   from_mode: Mode;
   to_mode: Mode;
@@ -40,6 +47,10 @@ export interface LedgerEntry {
    * a permanent one.
    */
   expires_at?: number;
+  /** policy operations only: the parameters before and after, as JSON (docs/contract.md §7) */
+  policy_before?: string;
+  policy_after?: string;
+  /** the mode's version, or the policy's for a policy operation */
   version: number;
   git_commit: string;
   hostname: string;
@@ -77,6 +88,8 @@ export const FIELD_ORDER = [
   'outcome',
   'rollback_of',
   'expires_at',
+  'policy_before',
+  'policy_after',
   'version',
   'git_commit',
   'hostname',

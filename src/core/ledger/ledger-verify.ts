@@ -1,9 +1,11 @@
 import { isMode } from '../mode.js';
+import { parsePolicy } from '../policy.js';
 import { SYMBOL_PATTERN } from '../symbol.js';
 import { signatureValid, type TrustedKeys } from './ledger-keys.js';
 import {
   entryHash,
   FIELD_ORDER,
+  isPolicyOperation,
   GENESIS_HASH,
   OPERATION_ID,
   OPERATION_NAMES,
@@ -62,6 +64,20 @@ const OPERATIONS = new Set<string>(OPERATION_NAMES);
 const isUint = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isText = (v: unknown) => typeof v === 'string' && v.length > 0;
 
+function policyText(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  try {
+    const parsed: unknown = JSON.parse(v);
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      parsePolicy(parsed as Record<string, unknown>) !== undefined
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** What is wrong with an entry's fields on their own, or undefined. */
 function shapeProblem(e: Readonly<Record<string, unknown>>): string | undefined {
   for (const key of Object.keys(e)) if (!KNOWN_FIELDS.has(key)) return `unknown field ${JSON.stringify(key)}`;
@@ -70,9 +86,15 @@ function shapeProblem(e: Readonly<Record<string, unknown>>): string | undefined 
     return 'unknown operation_name';
   if (!isMode(e.from_mode)) return 'bad from_mode';
   if (!isMode(e.to_mode)) return 'bad to_mode';
+  const policy = isPolicyOperation(e.operation_name);
   const global =
     e.operation_name === 'set-mode' || e.operation_name === 'rollback' || e.operation_name === 'auto-revert';
-  if (global ? e.scope !== 'global' : typeof e.scope !== 'string' || !SYMBOL_PATTERN.test(e.scope)) {
+  if (policy) {
+    if (e.scope !== 'policy') return 'bad scope';
+    for (const k of ['policy_before', 'policy_after'] as const) if (!policyText(e[k])) return `bad ${k}`;
+  } else if (e.policy_before !== undefined || e.policy_after !== undefined) {
+    return 'policy fields on a mode operation';
+  } else if (global ? e.scope !== 'global' : typeof e.scope !== 'string' || !SYMBOL_PATTERN.test(e.scope)) {
     return 'bad scope';
   }
   if (e.risk_class !== 'high' && e.risk_class !== 'low') return 'bad risk_class';
@@ -101,7 +123,10 @@ function shapeProblem(e: Readonly<Record<string, unknown>>): string | undefined 
  */
 export class ChainCursor {
   prevHash = GENESIS_HASH;
+  /** the mode's version after the last mode entry */
   version = 0;
+  /** the policy's version after the last policy entry: the policy counts its own versions */
+  policyVersion = 0;
   /**
    * Entries must be signed from the `signed-from` mark on (or from the first signed entry, or from
    * the start without a mark); the chain before is anchored by the first signature.
@@ -133,8 +158,9 @@ export class ChainCursor {
             : 'prev_hash does not match the preceding entry: an entry was deleted, inserted or reordered',
       });
     }
-    if (!shape && e.version !== this.version + 1) {
-      out.push({ problem: 'version_gap', detail: `version ${String(e.version)} follows ${this.version}` });
+    const before = isPolicyOperation(e.operation_name) ? this.policyVersion : this.version;
+    if (!shape && e.version !== before + 1) {
+      out.push({ problem: 'version_gap', detail: `version ${String(e.version)} follows ${before}` });
     }
     const id = typeof e.operation_id === 'string' ? parseOperationId(e.operation_id) : undefined;
     if (id && id.seq <= (this.seqs.get(id.day) ?? 0)) {
@@ -151,7 +177,10 @@ export class ChainCursor {
   /** Moves past `e`: the next entry is judged against it. */
   advance(e: Readonly<Record<string, unknown>>): void {
     this.prevHash = typeof e.hash === 'string' ? e.hash : this.prevHash;
-    if (isUint(e.version)) this.version = e.version as number;
+    if (isUint(e.version)) {
+      if (isPolicyOperation(e.operation_name)) this.policyVersion = e.version as number;
+      else this.version = e.version as number;
+    }
     const id = typeof e.operation_id === 'string' ? parseOperationId(e.operation_id) : undefined;
     if (id && id.seq > (this.seqs.get(id.day) ?? 0)) this.seqs.set(id.day, id.seq);
   }
@@ -214,7 +243,8 @@ export function verifyLedger(
     cursor.advance(item.entry);
   });
   if (tail) {
-    const last = items.at(-1)?.entry;
+    // the mode hash's version is checked against the last mode entry: policy entries count their own
+    const last = items.findLast((i) => !isPolicyOperation(i.entry.operation_name))?.entry;
     const lastId = typeof last?.operation_id === 'string' ? last.operation_id : undefined;
     const lastVersion = typeof last?.version === 'number' ? last.version : 0;
     // a ledger behind the mode lost entries; one ahead of it holds an entry no change made (flagged above)

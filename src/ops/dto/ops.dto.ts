@@ -55,7 +55,7 @@ class NoControlCharsConstraint implements ValidatorConstraintInterface {
   }
 }
 
-class ReasonFields {
+export class ReasonFields {
   @ApiProperty({
     type: String,
     minLength: 3,

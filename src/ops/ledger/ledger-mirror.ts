@@ -11,6 +11,7 @@ import { LedgerFile } from './ledger-file.js';
 import { LedgerSigner } from './ledger-signer.js';
 import { acceptVerified, ChainCursor, type LedgerBreak } from '../../core/ledger/ledger-verify.js';
 import { LedgerRepository } from './ledger.repository.js';
+import { PolicyRepository } from '../policy/policy.repository.js';
 import { ledgerUnavailable } from './ledger.service.js';
 
 export type MirrorStatus =
@@ -67,6 +68,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     private readonly metrics: Metrics,
     private readonly health: HealthParts,
     private readonly signer: LedgerSigner,
+    private readonly policyRepo: PolicyRepository,
   ) {
     this.path = config.LEDGER_FILE;
     this.cursor = new ChainCursor(signer.trust);
@@ -223,7 +225,12 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
             { status: this.status },
           );
         }
-        if (this.missing === 0) return this.result(0, false);
+        if (this.missing === 0) {
+          await this.policyRepo.restoreFrom(this.entries).catch((err: Error) => {
+            throw ledgerUnavailable(err);
+          });
+          return this.result(0, false);
+        }
         const missingEntries = this.entries.slice(this.common);
         const seqs: Record<string, number> = {};
         for (const e of missingEntries) {
@@ -244,12 +251,17 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
             throw ledgerUnavailable(err);
           });
         if (!res.ok) continue; // the stream moved meanwhile: look again
+        // the policy's entries imply its state too; idempotent, so a retried restore finishes it
+        const policyRestored = await this.policyRepo.restoreFrom(this.entries).catch((err: Error) => {
+          throw ledgerUnavailable(err);
+        });
         this.logger.warn({
           msg: 'ledger entries restored from LEDGER_FILE',
           actor,
           restored: res.appended,
           state_restored: res.stateRestored,
           mode: res.stateRestored ? state?.mode : undefined,
+          policy_restored: policyRestored,
         });
         const head = this.entries.at(-1);
         if (res.appended > 0 && head) {

@@ -8,7 +8,12 @@ import {
   revertTarget,
   type Mode,
 } from '../../core/mode.js';
-import type { LedgerEntry, OperationName, RiskClass } from '../../core/ledger/ledger-entry.js';
+import {
+  isPolicyOperation,
+  type LedgerEntry,
+  type OperationName,
+  type RiskClass,
+} from '../../core/ledger/ledger-entry.js';
 
 /** The shared mode as stored in Redis (Keys.mode + Keys.modeOverrides), or the P28_MODE default. */
 export interface ModeState {
@@ -257,13 +262,15 @@ export interface ReplayedState {
  * Redis lost it, expiry included (a set-mode entry carries the `expires_at` it set).
  */
 export function replayState(entries: readonly LedgerEntry[], initial: Mode): ReplayedState | undefined {
-  const last = entries.at(-1);
+  // the policy's entries carry its own versions; the mode is implied by the mode's entries alone
+  const modeEntries = entries.filter((e) => !isPolicyOperation(e.operation_name));
+  const last = modeEntries.at(-1);
   if (!last) return undefined;
   let mode = initial;
   let expiresAt: number | undefined;
   let revertTo: Mode | undefined;
   const overrides = new Map<string, Mode>();
-  for (const e of entries) {
+  for (const e of modeEntries) {
     switch (e.operation_name) {
       case 'set-override':
         overrides.set(e.scope, e.to_mode);

@@ -12,7 +12,7 @@ import { parseModeState, type ModeState, type StateAction } from './mode-change.
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
 
 /** Daily sequence counters outlive their day by a week, then Redis drops them. */
-const SEQ_TTL_SEC = 8 * 24 * 3600;
+export const SEQ_TTL_SEC = 8 * 24 * 3600;
 
 type Exec = Array<[Error | null, unknown]> | null;
 type StreamRows = Array<[string, string[]]>;

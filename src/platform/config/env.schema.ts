@@ -130,6 +130,9 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean() GATE_CONSUME_PLANS = false;
   @Type(() => Number) @IsInt() @Min(1) SHADOW_STREAM_MAXLEN = 10000;
   @Type(() => Number) @IsInt() @Min(1) GOVERNOR_EVENTS_MAXLEN = 10000;
+  /** Caps of the decision log `quantum:p28:decisions` (docs/contract.md §7): entries, and age. */
+  @Type(() => Number) @IsInt() @Min(1) DECISION_LOG_MAXLEN = 200000;
+  @Type(() => Number) @IsInt() @Min(1) DECISION_LOG_MAX_AGE_SEC = 604800;
   /** `optional`: a caller without a token gets a bare decision and leaves no record; `required`: 401. */
   @IsIn(GATE_AUTH_MODES) GATE_AUTH: GateAuth = 'optional';
 

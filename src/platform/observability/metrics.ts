@@ -46,6 +46,15 @@ export class Metrics {
   readonly modeOverrides = this.gauge('p28_mode_overrides', 'Per-symbol mode overrides in force, by mode', [
     'mode',
   ]);
+  readonly policyVersion = this.gauge(
+    'p28_policy_version',
+    'Version of the risk policy this replica computes and gates with (docs/contract.md §7)',
+  );
+  readonly policyChanges = this.counter('p28_policy_changes_total', 'Risk policy changes applied', []);
+  readonly decisionLogFail = this.counter(
+    'p28_decision_log_fail_total',
+    'Decisions that could not be appended to the decision log (never affecting the answer)',
+  );
   readonly stateLost = this.counter(
     'p28_state_lost_total',
     'Shared mode state seen lost: the version went backwards or was re-seeded while this replica held state',

@@ -39,6 +39,8 @@ export const Keys = {
   planSeen: (planId: string) => `quantum:p28:plan_seen:${planId}`,
   governorEvents: 'quantum:stream:governor.events',
   shadowWouldBlock: 'quantum:stream:p28.shadow_would_block',
+  /** Stream: every authenticated or consumer decision with the inputs it used (docs/contract.md §7). */
+  decisions: 'quantum:p28:decisions',
 
   // --- modes and audit (§4): one hash tag so a change is one atomic script on any topology ---
   /**
@@ -52,6 +54,12 @@ export const Keys = {
   ledger: 'quantum:{p28:ops}:ledger',
   ledgerSeq: (day: string) => `quantum:{p28:ops}:seq:${day}`,
   modeChannel: 'quantum:{p28:ops}:mode-changed',
+  /**
+   * Hash (docs/contract.md §7): the six policy parameters, `version` (+1 per change, 0 when seeded),
+   * `changed_at`, `changed_by`, `operation_id`. Same hash tag as the ledger: one script writes both.
+   */
+  policy: 'quantum:{p28:ops}:policy',
+  policyChannel: 'quantum:{p28:ops}:policy-changed',
 } as const;
 
 /** Strips a key pattern's trailing `*` from a key to get the symbol (`quantum:state:positions:BTCUSDT` → `BTCUSDT`). */

@@ -1,0 +1,93 @@
+import { currentPosition, finite, withReferencePrice } from './gate-evaluator.js';
+import type { GateDecision, GateSnapshot, PlanInput } from './gate.types.js';
+
+/** docs/contract.md §7: the fields of a decision log entry, in the order they are written. */
+export const DECISION_FIELDS = [
+  'plan_id',
+  'symbol',
+  'side',
+  'qty',
+  'projected_notional',
+  'reduce_only',
+  'decision',
+  'reason',
+  'mode',
+  'enforced',
+  'budget_usd',
+  'budget_age_sec',
+  'violation_age_sec',
+  'position_amt',
+  'price',
+  'equity_usd',
+  'portfolio_heat',
+  'cluster_stress',
+  'vol_regime',
+  'policy_version',
+  'timestamp_ms',
+] as const;
+
+const num = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '' : String(n));
+const age = (nowSec: number, ts: string | null | undefined): string => {
+  const t = finite(ts);
+  return t === undefined ? '' : String(Math.round((nowSec - t) * 1000) / 1000);
+};
+const raw = (v: string | null | undefined): string => num(finite(v));
+
+/**
+ * One decision as XADD values, in DECISION_FIELDS order: what the decision used, so that replay
+ * can judge it again from the entry alone. Absent inputs are ''. The snapshot is absent when
+ * Redis could not be read.
+ */
+export function decisionValues(
+  plan: PlanInput,
+  d: GateDecision,
+  s: GateSnapshot | undefined,
+  nowMs: number,
+  position?: { amount?: number; price?: number },
+): string[] {
+  const nowSec = nowMs / 1000;
+  const pos = position ?? (s ? withReferencePrice(currentPosition(s), s.budgetPrice) : {});
+  return [
+    plan.plan_id,
+    plan.symbol,
+    plan.side ?? '',
+    num(plan.qty),
+    num(plan.projected_notional),
+    plan.reduce_only === undefined ? '' : String(plan.reduce_only),
+    d.decision,
+    d.reason,
+    d.mode,
+    String(d.enforced),
+    num(d.budget_usd ?? finite(s?.budgetUsd)),
+    s ? age(nowSec, s.budgetTimestamp) : '',
+    s ? age(nowSec, s.violationTimestamp) : '',
+    num(pos.amount),
+    num(pos.price),
+    raw(s?.budgetEquity),
+    raw(s?.budgetHeat),
+    raw(s?.budgetCluster),
+    raw(s?.budgetVol),
+    raw(s?.budgetPolicyVersion),
+    String(nowMs),
+  ];
+}
+
+/** A logged decision as read back: numbers as numbers, '' as null. Field names are data: a null-prototype record. */
+export type LoggedDecision = Record<(typeof DECISION_FIELDS)[number], string | number | boolean | null>;
+
+const TEXT = new Set(['plan_id', 'symbol', 'side', 'decision', 'reason', 'mode']);
+const BOOL = new Set(['reduce_only', 'enforced']);
+
+export function parseDecision(fields: readonly string[]): LoggedDecision {
+  const out = Object.create(null) as Record<string, string | number | boolean | null>;
+  for (const f of DECISION_FIELDS) out[f] = null;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const k = fields[i];
+    const v = fields[i + 1];
+    if (!(k in out)) continue;
+    if (TEXT.has(k)) out[k] = v === '' ? null : v;
+    else if (BOOL.has(k)) out[k] = v === 'true' ? true : v === 'false' ? false : null;
+    else out[k] = finite(v) ?? null;
+  }
+  return out as LoggedDecision;
+}

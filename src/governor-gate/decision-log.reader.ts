@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { Keys } from '../platform/redis/keys.js';
+import { RedisService } from '../platform/redis/redis.service.js';
+import { parseDecision, type LoggedDecision } from './decision-entry.js';
+
+/** Stream entries per XRANGE / XREVRANGE call: a page, never the window. */
+const DECISION_PAGE = 1000;
+/** A lookup walks at most this many entries (the length cap), so one request stays bounded. */
+const LOOKUP_MAX = 200_000;
+
+type Rows = Array<[string, string[]]>;
+
+/** Reads of the decision log (docs/contract.md §7), page by page. */
+@Injectable()
+export class DecisionLogReader {
+  constructor(private readonly redis: RedisService) {}
+
+  /** Newest first: entries since `sinceMs` matching the filter, at most `limit`. */
+  async newest(
+    match: (fields: readonly string[]) => boolean,
+    limit: number,
+    sinceMs = 0,
+  ): Promise<LoggedDecision[]> {
+    const out: LoggedDecision[] = [];
+    let end = '+';
+    const start = sinceMs > 0 ? String(sinceMs) : '-';
+    for (let seen = 0; seen < LOOKUP_MAX;) {
+      const rows = (await this.redis.client.xrevrange(
+        Keys.decisions,
+        end,
+        start,
+        'COUNT',
+        DECISION_PAGE,
+      )) as Rows;
+      for (const [, f] of rows) {
+        if (match(f)) {
+          out.push(parseDecision(f));
+          if (out.length >= limit) return out;
+        }
+      }
+      seen += rows.length;
+      if (rows.length < DECISION_PAGE) break;
+      end = `(${rows[rows.length - 1][0]}`;
+    }
+    return out;
+  }
+
+  /**
+   * Oldest first, one page at a time, between two stream ids (inclusive; `-`/`+` for open ends).
+   * The next page is asked for before the current one is handed over, so Redis serialises it while
+   * the caller works: at most two pages are held.
+   */
+  async *pages(from: string, to: string): AsyncGenerator<Rows> {
+    const page = (start: string) =>
+      this.redis.client.xrange(Keys.decisions, start, to, 'COUNT', DECISION_PAGE) as Promise<Rows>;
+    let next = page(from);
+    for (;;) {
+      const rows = await next;
+      const full = rows.length === DECISION_PAGE;
+      if (full) {
+        next = page(`(${rows[rows.length - 1][0]}`);
+        // a caller that stops early leaves it unread: its failure must not be an unhandled rejection
+        next.catch(() => undefined);
+      }
+      if (rows.length > 0) yield rows;
+      if (!full) return;
+    }
+  }
+}
+
+/** The value of `field` in a flat stream entry, without building a record. */
+export function fieldOf(fields: readonly string[], field: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === field) return fields[i + 1];
+  return undefined;
+}
