@@ -1,15 +1,15 @@
 import request from 'supertest';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BudgetEngine } from '../../src/budget/budget.engine.js';
-import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
-import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
-import { ManualClock } from '../../src/platform/clock/clock.js';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startHeatStub, type HeatStub } from '../support/heat-stub.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { BudgetEngine } from '../../../src/budget/budget.engine.js';
+import { BudgetScheduler } from '../../../src/budget/budget.scheduler.js';
+import { PlanConsumer } from '../../../src/governor-gate/plan-consumer.js';
+import { ManualClock } from '../../../src/platform/clock/clock.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 const DECISIONS = 'quantum:p28:decisions';

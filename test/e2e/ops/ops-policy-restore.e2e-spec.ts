@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/platform/redis/keys.js';
-import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { createTestApp, waitFor, type TestApp } from '../support/app.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { Keys } from '../../../src/platform/redis/keys.js';
+import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
+import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 describe('ops: policy entries in the LEDGER_FILE mirror restore the policy after Redis lost it', () => {
   let redis: TestRedis;
