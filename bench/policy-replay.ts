@@ -50,7 +50,9 @@ function entry(i: number): string[] {
     policy_version: '0',
     timestamp_ms: String(Date.now()),
   };
-  return DECISION_FIELDS.flatMap((f) => [f, values[f]]);
+  // the gate's own entry shape: plan_id, symbol and every value as a JSON array in §7 order
+  const all = DECISION_FIELDS.map((f) => values[f]);
+  return ['plan_id', all[0], 'symbol', all[1], 'd', JSON.stringify(all)];
 }
 
 const redis = await startTestRedis();

@@ -81,13 +81,22 @@ const BOOL = new Set(['reduce_only', 'enforced']);
 export function parseDecision(fields: readonly string[]): LoggedDecision {
   const out = Object.create(null) as Record<string, string | number | boolean | null>;
   for (const f of DECISION_FIELDS) out[f] = null;
+  let values: unknown;
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const k = fields[i];
-    const v = fields[i + 1];
-    if (!(k in out)) continue;
+    if (fields[i] !== 'd') continue;
+    try {
+      values = JSON.parse(fields[i + 1]);
+    } catch {
+      values = undefined; // another writer's garbage: every field stays null
+    }
+  }
+  if (!Array.isArray(values)) return out as LoggedDecision;
+  DECISION_FIELDS.forEach((k, i) => {
+    const v = values[i];
+    if (typeof v !== 'string') return;
     if (TEXT.has(k)) out[k] = v === '' ? null : v;
     else if (BOOL.has(k)) out[k] = v === 'true' ? true : v === 'false' ? false : null;
     else out[k] = finite(v) ?? null;
-  }
+  });
   return out as LoggedDecision;
 }

@@ -5,26 +5,21 @@ import { Metrics } from '../platform/observability/metrics.js';
 import { Keys } from '../platform/redis/keys.js';
 import { RedisService } from '../platform/redis/redis.service.js';
 import { runScript } from '../platform/redis/scripts.js';
-import { DECISION_FIELDS } from './decision-entry.js';
 
 /**
  * Appends a batch: KEYS[1] the stream; ARGV 1 MAXLEN (approximate), 2 MINID for the age cap (0: not
- * this time), 3 the batch as one JSON array of value arrays (DECISION_FIELDS order). One argument per
- * batch: encoding thousands of small arguments cost the gate more client CPU than the decisions.
+ * this time), then per decision its plan_id, symbol and the JSON array of every value
+ * (DECISION_FIELDS order). Three fields an entry, not one per value: each field is Redis and reply
+ * parsing work on every append and every replay read.
  */
 const APPEND_LUA = `
-local names = {${DECISION_FIELDS.map((f) => `'${f}'`).join(', ')}}
-local batch = cjson.decode(ARGV[3])
-local args = {}
-for _, values in ipairs(batch) do
-  for j = 1, #names do
-    args[2 * j - 1] = names[j]
-    args[2 * j] = values[j] or ''
-  end
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(args))
+local n = 0
+for i = 3, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'plan_id', ARGV[i], 'symbol', ARGV[i + 1], 'd', ARGV[i + 2])
+  n = n + 1
 end
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
-return #batch
+return n
 `;
 const APPEND = { name: 'p28DecisionAppend', lua: APPEND_LUA };
 
@@ -106,7 +101,7 @@ export class DecisionLog implements OnApplicationShutdown {
       Keys.decisions,
       this.config.DECISION_LOG_MAXLEN,
       minId,
-      JSON.stringify(batch),
+      ...batch.flatMap((v) => [v[0], v[1], JSON.stringify(v)]),
     );
     this.inFlight = p
       .then(() => undefined)

@@ -112,7 +112,11 @@ describe('POST /ops/policy/replay (docs/contract.md §7)', () => {
   });
   beforeEach(async () => {
     await r.del(DECISIONS);
-    for (const e of LOG) await r.xadd(DECISIONS, '*', ...Object.entries(e).flat());
+    for (const e of LOG) {
+      // the gate's own entry shape: plan_id, symbol, and every value as a JSON array in §7 order
+      const values = DECISION_FIELDS.map((f) => String((e as Record<string, unknown>)[f] ?? ''));
+      await r.xadd(DECISIONS, '*', 'plan_id', values[0], 'symbol', values[1], 'd', JSON.stringify(values));
+    }
   });
 
   const replay = async (body: Record<string, unknown>) =>
@@ -200,18 +204,17 @@ describe('POST /ops/policy/replay (docs/contract.md §7)', () => {
     });
     fc.assert(
       fc.property(policyArb, entryArb, (policy, e) => {
-        const fields = Object.entries(
-          logged({
-            plan_id: 'P',
-            projected_notional: String(e.projected_notional),
-            position_amt: String(e.position_amt),
-            equity_usd: String(e.equity_usd),
-            portfolio_heat: String(e.portfolio_heat),
-            violation_age_sec: e.violation_age_sec === undefined ? '' : String(e.violation_age_sec),
-            reason: e.reason,
-          }),
-        ).flat();
-        const d = parseDecision(fields);
+        const entry = logged({
+          plan_id: 'P',
+          projected_notional: String(e.projected_notional),
+          position_amt: String(e.position_amt),
+          equity_usd: String(e.equity_usd),
+          portfolio_heat: String(e.portfolio_heat),
+          violation_age_sec: e.violation_age_sec === undefined ? '' : String(e.violation_age_sec),
+          reason: e.reason,
+        }) as Record<string, unknown>;
+        const values = DECISION_FIELDS.map((f) => String(entry[f] ?? ''));
+        const d = parseDecision(['plan_id', values[0], 'symbol', values[1], 'd', JSON.stringify(values)]);
         const calc = new BudgetCalculator(paramsOf(policy));
         const verdict = rejudge(d, calc, evaluator);
         // independently: the budget from the logged inputs, then the evaluator in enforce
