@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../platform/clock/clock.js';
-import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { AppConfig } from '../platform/config/index.js';
 import { KnownSymbols } from '../platform/observability/known-symbols.js';
 import { Metrics } from '../platform/observability/metrics.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
@@ -396,7 +396,7 @@ export class BudgetEngine {
           continue;
         }
         const r = out.result;
-        const mode = this.modeOf(pos.symbol);
+        const mode = this.mode.writableMode(pos.symbol);
         const record: BudgetRecord = {
           symbol: pos.symbol,
           budget_usd: r.budgetUsd,
@@ -510,22 +510,6 @@ export class BudgetEngine {
     } catch (err) {
       this.logger.warn({ msg: 'budget status not written', error: (err as Error).message });
     }
-  }
-
-  /**
-   * The mode written into a symbol's budget and violation. The lookup goes by data (the symbol), so
-   * whatever it answers is checked: anything but a known mode is written as `unknown`, never thrown.
-   */
-  private modeOf(symbol: string): Mode | 'unknown' {
-    let mode: unknown;
-    try {
-      mode = this.mode.effectiveMode(symbol);
-    } catch {
-      mode = undefined;
-    }
-    return typeof mode === 'string' && (MODES as readonly string[]).includes(mode)
-      ? (mode as Mode)
-      : 'unknown';
   }
 
   /**

@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { errorBody } from '../platform/http/error-body.js';
 import { Clock } from '../platform/clock/clock.js';
-import { AppConfig, MODES, type Mode } from '../platform/config/index.js';
+import { AppConfig } from '../platform/config/index.js';
 import { KnownSymbols } from '../platform/observability/known-symbols.js';
 import { Metrics } from '../platform/observability/metrics.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
@@ -81,7 +81,7 @@ export class BudgetService {
     }
     const notional = roundTo(positionNotional, 2);
     const violation = notional > budgetUsd;
-    const mode = this.modeOf(symbol);
+    const mode = this.mode.writableMode(symbol);
     if (!violation) this.metrics.budgetAllow.inc({ symbol: this.known.label(symbol) });
     return {
       violation,
@@ -90,18 +90,6 @@ export class BudgetService {
       mode,
       enforce: mode !== 'shadow' && mode !== 'unknown', // enforce, or the reduce_only kill switch
     };
-  }
-
-  private modeOf(symbol: string): Mode | 'unknown' {
-    let mode: unknown;
-    try {
-      mode = this.mode.effectiveMode(symbol);
-    } catch {
-      mode = undefined;
-    }
-    return typeof mode === 'string' && (MODES as readonly string[]).includes(mode)
-      ? (mode as Mode)
-      : 'unknown';
   }
 
   simulate(dto: SimulateBudgetDto) {

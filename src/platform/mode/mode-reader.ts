@@ -1,5 +1,5 @@
 import type { Mode } from '../config/index.js';
-import { effectiveMode } from '../../core/mode.js';
+import { effectiveMode, isMode } from '../../core/mode.js';
 
 export interface ModeView {
   mode: Mode;
@@ -25,5 +25,19 @@ export abstract class ModeReader {
   /** The mode in force for `symbol` now: an expired mode reads as its revert target before Redis reverts it. */
   effectiveMode(symbol: string, nowSec: number = this.nowSec()): Mode {
     return effectiveMode(this.current(), symbol, nowSec);
+  }
+
+  /**
+   * The mode to write into a symbol's outputs. The lookup goes by data (the symbol), so whatever it
+   * answers is checked: anything but a known mode is `unknown`, never thrown.
+   */
+  writableMode(symbol: string): Mode | 'unknown' {
+    let mode: unknown;
+    try {
+      mode = this.effectiveMode(symbol);
+    } catch {
+      mode = undefined;
+    }
+    return isMode(mode) ? mode : 'unknown';
   }
 }
