@@ -221,6 +221,8 @@ async function naiveTick(r: Redis, config: AppConfig, clock: ManualClock) {
       utilization: c.utilization,
       // the bench's market states carry no price: a flat symbol has none, as in the engine
       price: pos?.price ?? null,
+      // the policy seeded from the environment, as the engine's first tick sees it
+      policy_version: 0,
     });
     if (c.violation) {
       cmds.push(
