@@ -50,9 +50,8 @@ function entry(i: number): string[] {
     policy_version: '0',
     timestamp_ms: String(Date.now()),
   };
-  // the gate's own entry shape: plan_id, symbol and every value as a JSON array in §7 order
-  const all = DECISION_FIELDS.map((f) => values[f]);
-  return ['plan_id', all[0], 'symbol', all[1], 'd', JSON.stringify(all)];
+  // the gate's own entry shape: one field `d`, every value as a JSON array in §7 order
+  return ['d', JSON.stringify(DECISION_FIELDS.map((f) => values[f]))];
 }
 
 const redis = await startTestRedis();

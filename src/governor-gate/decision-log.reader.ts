@@ -17,7 +17,7 @@ export class DecisionLogReader {
 
   /** Newest first: entries since `sinceMs` matching the filter, at most `limit`. */
   async newest(
-    match: (fields: readonly string[]) => boolean,
+    match: (decision: LoggedDecision) => boolean,
     limit: number,
     sinceMs = 0,
   ): Promise<LoggedDecision[]> {
@@ -33,8 +33,9 @@ export class DecisionLogReader {
         DECISION_PAGE,
       )) as Rows;
       for (const [, f] of rows) {
-        if (match(f)) {
-          out.push(parseDecision(f));
+        const d = parseDecision(f);
+        if (match(d)) {
+          out.push(d);
           if (out.length >= limit) return out;
         }
       }
@@ -66,10 +67,4 @@ export class DecisionLogReader {
       if (!full) return;
     }
   }
-}
-
-/** The value of `field` in a flat stream entry, without building a record. */
-export function fieldOf(fields: readonly string[], field: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === field) return fields[i + 1];
-  return undefined;
 }

@@ -8,14 +8,14 @@ import { runScript } from '../platform/redis/scripts.js';
 
 /**
  * Appends a batch: KEYS[1] the stream; ARGV 1 MAXLEN (approximate), 2 MINID for the age cap (0: not
- * this time), then per decision its plan_id, symbol and the JSON array of every value
- * (DECISION_FIELDS order). Three fields an entry, not one per value: each field is Redis and reply
- * parsing work on every append and every replay read.
+ * this time), 3 the batch: one line per decision, the JSON array of its values (DECISION_FIELDS
+ * order; JSON escapes every newline inside). One field an entry and one argument a batch: each
+ * field and each argument is work for Redis, the client and every replay read.
  */
 const APPEND_LUA = `
 local n = 0
-for i = 3, #ARGV, 3 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'plan_id', ARGV[i], 'symbol', ARGV[i + 1], 'd', ARGV[i + 2])
+for line in string.gmatch(ARGV[3], '[^\\n]+') do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'd', line)
   n = n + 1
 end
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
@@ -101,7 +101,7 @@ export class DecisionLog implements OnApplicationShutdown {
       Keys.decisions,
       this.config.DECISION_LOG_MAXLEN,
       minId,
-      ...batch.flatMap((v) => [v[0], v[1], JSON.stringify(v)]),
+      batch.map((v) => JSON.stringify(v)).join('\n'),
     );
     this.inFlight = p
       .then(() => undefined)

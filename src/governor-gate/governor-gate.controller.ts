@@ -11,7 +11,7 @@ import {
 } from './dto/shadow-report.query.js';
 import { ShadowReportService } from './shadow-report.service.js';
 import { DecisionsQuery } from './dto/decisions.query.js';
-import { DecisionLogReader, fieldOf } from './decision-log.reader.js';
+import { DecisionLogReader } from './decision-log.reader.js';
 
 // Gate 0's reads. Its hot path, POST /governor/evaluate, is a Fastify route: see gate.route.ts.
 // The shadow report is also listed with the other /ops reads.
@@ -54,9 +54,7 @@ export class GovernorGateController {
   async list(@Query() q: DecisionsQuery) {
     const { plan_id: planId, symbol } = q;
     const decisions = await this.decisions.newest(
-      (f) =>
-        (planId === undefined || fieldOf(f, 'plan_id') === planId) &&
-        (symbol === undefined || fieldOf(f, 'symbol') === symbol),
+      (d) => (planId === undefined || d.plan_id === planId) && (symbol === undefined || d.symbol === symbol),
       q.limit ?? 100,
       q.since !== undefined ? Math.floor(q.since * 1000) : 0,
     );

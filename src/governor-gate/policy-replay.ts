@@ -16,7 +16,7 @@ import { PLAN_SIDES, type PlanSide } from '../core/side.js';
 import { AppConfig } from '../platform/config/index.js';
 import { PolicyReader } from '../platform/policy/policy-reader.js';
 import { parseDecision, type LoggedDecision } from './decision-entry.js';
-import { DecisionLogReader, fieldOf } from './decision-log.reader.js';
+import { DecisionLogReader } from './decision-log.reader.js';
 import { GateEvaluator } from './gate-evaluator.js';
 import type { PlanInput } from './gate.types.js';
 
@@ -172,8 +172,8 @@ export class PolicyReplay {
     const to = req.until !== undefined ? String(Math.floor(req.until * 1000)) : '+';
     for await (const rows of this.reader.pages(from, to)) {
       for (const [, fields] of rows) {
-        if (req.symbol !== undefined && fieldOf(fields, 'symbol') !== req.symbol) continue;
         const d = parseDecision(fields);
+        if (req.symbol !== undefined && d.symbol !== req.symbol) continue;
         const r = rejudge(d, calc, this.evaluator);
         decisions++;
         const ts = n(d.timestamp_ms);

@@ -113,9 +113,9 @@ describe('POST /ops/policy/replay (docs/contract.md §7)', () => {
   beforeEach(async () => {
     await r.del(DECISIONS);
     for (const e of LOG) {
-      // the gate's own entry shape: plan_id, symbol, and every value as a JSON array in §7 order
+      // the gate's own entry shape: one field `d`, every value as a JSON array in §7 order
       const values = DECISION_FIELDS.map((f) => String((e as Record<string, unknown>)[f] ?? ''));
-      await r.xadd(DECISIONS, '*', 'plan_id', values[0], 'symbol', values[1], 'd', JSON.stringify(values));
+      await r.xadd(DECISIONS, '*', 'd', JSON.stringify(values));
     }
   });
 
@@ -214,7 +214,7 @@ describe('POST /ops/policy/replay (docs/contract.md §7)', () => {
           reason: e.reason,
         }) as Record<string, unknown>;
         const values = DECISION_FIELDS.map((f) => String(entry[f] ?? ''));
-        const d = parseDecision(['plan_id', values[0], 'symbol', values[1], 'd', JSON.stringify(values)]);
+        const d = parseDecision(['d', JSON.stringify(values)]);
         const calc = new BudgetCalculator(paramsOf(policy));
         const verdict = rejudge(d, calc, evaluator);
         // independently: the budget from the logged inputs, then the evaluator in enforce
