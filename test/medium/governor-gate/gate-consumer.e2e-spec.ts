@@ -258,9 +258,10 @@ describe('Gate 0 plan consumer (quantum:stream:apply.plan, group p28-gate)', () 
     expect(await r.get('quantum:governor:block:gov-1')).toBe(governorRecord);
     expect((await eventPlanIds()).sort()).toEqual(['gov-0', 'gov-1', 'own-0', 'own-1']);
     expect(await r.exists('quantum:governor:block:own-0', 'quantum:governor:block:own-1')).toBe(0);
-    // every key written is in our namespace (CONTRACT §3), besides the plan stream we consume
+    // every key written is in our namespace (docs/contract.md §3, and §4/§7 for the {p28:ops} slot the
+    // mode and policy stores re-seed at any time), besides the plan stream we consume
     const written = (await r.keys('*')).filter((k) => !seeded.has(k) && k !== Keys.planStream);
-    const ours = /^(quantum:p28:|quantum:permit:p28:|quantum:stream:governor\.events$)/;
+    const ours = /^(quantum:p28:|quantum:\{p28:ops\}:|quantum:permit:p28:|quantum:stream:governor\.events$)/;
     expect(written.filter((k) => !ours.test(k))).toEqual([]);
     expect(written.length).toBeGreaterThanOrEqual(5);
   });
