@@ -13,6 +13,7 @@ import { acceptVerified, ChainCursor, type LedgerBreak } from '../../core/ledger
 import { LedgerRepository } from './ledger.repository.js';
 import { PolicyRepository } from '../policy/policy.repository.js';
 import { ledgerUnavailable } from './ledger.service.js';
+import { chainHeadLine } from './ledger-head.js';
 
 export type MirrorStatus =
   'unchecked' | 'in_sync' | 'missing_in_redis' | 'forked' | 'redis_chain_broken' | 'redis_unavailable';
@@ -265,13 +266,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
         });
         const head = this.entries.at(-1);
         if (res.appended > 0 && head) {
-          this.logger.log({
-            msg: 'ledger head',
-            operation_id: head.operation_id,
-            hash: head.hash,
-            signer: head.signer ?? null,
-            signature: head.signature ?? null,
-          });
+          this.logger.log(chainHeadLine(head));
         }
         if (res.stateRestored && state?.mode === 'enforce' && state.expires_at === undefined) {
           this.logger.warn({

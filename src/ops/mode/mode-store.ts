@@ -1,4 +1,3 @@
-import { settledWithin } from '../../platform/clock/bounded.js';
 import { hostname } from 'node:os';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
@@ -9,6 +8,7 @@ import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
+import { SharedStateFollower } from '../../platform/redis/shared-state.js';
 import {
   formatOperationId,
   parseOperationId,
@@ -21,6 +21,7 @@ import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { ModeReader, type ModeView } from '../../platform/mode/mode-reader.js';
 import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeRepository } from './mode.repository.js';
+import { chainHeadLine } from '../ledger/ledger-head.js';
 
 export interface ChangeRequest {
   intent: ChangeIntent;
@@ -96,13 +97,9 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   private readonly host = hostname();
   private view: ModeView;
   private lastSyncMs?: number;
-  private subscribed = false;
-  private timer?: NodeJS.Timeout;
-  private refreshing?: Promise<void>;
-  private refreshAgain = false;
+  private readonly follower: SharedStateFollower;
   private lastProblems = '';
   private writeLock: Promise<unknown> = Promise.resolve();
-  private stopped = false;
   private bootChecked = false;
   private lost?: StateLoss;
   /** highest daily sequence seen per day: ids never restart at -001 after Redis lost its counter */
@@ -121,6 +118,14 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
   ) {
     super();
     this.view = { mode: config.P28_MODE, version: 0, overrides: new Map() };
+    this.follower = new SharedStateFollower(redis, {
+      name: 'mode',
+      channel: Keys.modeChannel,
+      refreshMs: config.MODE_REFRESH_MS,
+      startupWaitMs: STARTUP_SYNC_MS,
+      read: () => this.readAndApply(),
+      logger: this.logger,
+    });
   }
 
   protected nowSec(): number {
@@ -137,7 +142,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     this.health.add('mode_sync', () => ({
       ok: true,
       detail: {
-        subscribed: this.subscribed,
+        subscribed: this.follower.subscribed,
         last_sync_age_ms:
           this.lastSyncMs === undefined ? null : Math.max(0, Math.round(performance.now() - this.lastSyncMs)),
         ...(this.lost ? { state_lost: this.lost } : {}),
@@ -155,52 +160,26 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           }
         : {}),
     }));
-    // a Redis that is down at boot must not hold the app: P28_MODE serves until the first read
-    await settledWithin(
-      this.refresh().catch((err: Error) =>
-        this.logger.warn({
-          msg: 'initial mode read failed; using P28_MODE until Redis answers',
-          error: err.message,
-        }),
-      ),
-      STARTUP_SYNC_MS,
+    // P28_MODE serves until the first read
+    await this.follower.start((err) =>
+      this.logger.warn({
+        msg: 'initial mode read failed; using P28_MODE until Redis answers',
+        error: err.message,
+      }),
     );
-    this.subscribe();
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.config.MODE_REFRESH_MS);
-    this.timer.unref();
   }
 
   onApplicationShutdown() {
-    this.stopped = true;
-    clearInterval(this.timer);
-    // the subscriber is a RedisService.dedicated() connection: RedisService closes it
+    this.follower.stop();
   }
 
   current(): ModeView {
     return this.view;
   }
 
-  /**
-   * Re-reads the mode from Redis (one round trip) and applies it. Concurrent callers share the
-   * read in flight, and a call made during it triggers one more, so a notification that arrives
-   * mid-read is never lost to a read that started before the change.
-   */
+  /** Re-reads the mode from Redis (one round trip) and applies it; see SharedStateFollower. */
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
-    }
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.refreshAgain = false;
-          await this.readAndApply();
-        } while (this.refreshAgain && !this.stopped);
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
+    return this.follower.refresh();
   }
 
   /** One change and its ledger entry, atomically; throws 409 on a stale expected version. */
@@ -292,13 +271,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
         this.metrics.modeChanges.inc({ to: plan.to_mode });
         this.noteSeq(entry.operation_id);
         // the chain head, anchored outside Redis by log retention
-        this.logger.log({
-          msg: 'ledger head',
-          operation_id: entry.operation_id,
-          hash: entry.hash,
-          signer: entry.signer ?? null,
-          signature: entry.signature ?? null,
-        });
+        this.logger.log(chainHeadLine(entry));
         this.logger.log({
           msg: `${entry.operation_name} ${entry.scope}: ${entry.from_mode} -> ${entry.to_mode}`,
           operation_id: entry.operation_id,
@@ -436,28 +409,5 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
 
   private effectiveGlobal(v: ModeView): Mode {
     return globalModeAt(v, this.clock.nowSec());
-  }
-
-  private subscribe() {
-    const sub = this.redis.dedicated('mode-sub', { autoResubscribe: false });
-    sub.on('message', (channel: string) => {
-      if (channel === Keys.modeChannel) void this.refresh().catch(() => undefined);
-    });
-    // (re)subscribe on every connect, then read: a notification missed while down is caught up
-    sub.on('ready', () => {
-      sub
-        .subscribe(Keys.modeChannel)
-        .then(() => {
-          this.subscribed = true;
-          return this.refresh();
-        })
-        .catch((err: Error) => {
-          this.subscribed = false;
-          this.logger.warn({ msg: 'mode channel subscribe failed', error: err.message });
-        });
-    });
-    sub.on('close', () => {
-      this.subscribed = false;
-    });
   }
 }

@@ -15,7 +15,6 @@ import {
   type PolicyProblem,
   type RiskPolicy,
 } from '../../core/policy.js';
-import { settledWithin } from '../../platform/clock/bounded.js';
 import { Clock } from '../../platform/clock/clock.js';
 import { AppConfig } from '../../platform/config/index.js';
 import { HealthParts } from '../../platform/observability/health-parts.js';
@@ -23,11 +22,13 @@ import { Metrics } from '../../platform/observability/metrics.js';
 import { PolicyReader, type PolicyView } from '../../platform/policy/policy-reader.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
+import { SharedStateFollower } from '../../platform/redis/shared-state.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { ModeRepository } from '../mode/mode.repository.js';
 import { PolicyRepository, storedVersion } from './policy.repository.js';
+import { chainHeadLine } from '../ledger/ledger-head.js';
 
 export type PolicyIntent = { op: 'set'; change: unknown } | { op: 'revert'; toVersion?: number };
 
@@ -90,12 +91,9 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
   private readonly logger = new Logger('PolicyStore');
   private readonly host = hostname();
   private view: PolicyView;
-  private timer?: NodeJS.Timeout;
-  private refreshing?: Promise<void>;
-  private refreshAgain = false;
+  private readonly follower: SharedStateFollower;
   private problem = '';
   private writeLock: Promise<unknown> = Promise.resolve();
-  private stopped = false;
 
   constructor(
     private readonly repo: PolicyRepository,
@@ -111,6 +109,14 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
   ) {
     super();
     this.view = { policy: envPolicy(config), version: 0 };
+    this.follower = new SharedStateFollower(redis, {
+      name: 'policy',
+      channel: Keys.policyChannel,
+      refreshMs: config.MODE_REFRESH_MS,
+      startupWaitMs: STARTUP_SYNC_MS,
+      read: () => this.readAndApply(),
+      logger: this.logger,
+    });
   }
 
   current(): PolicyView {
@@ -126,42 +132,21 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
         ? { degraded: `risk policy in Redis refused (${this.problem}); the last good one is used` }
         : {}),
     }));
-    await settledWithin(
-      this.refresh().catch((err: Error) =>
-        this.logger.warn({
-          msg: 'initial policy read failed; using the environment until Redis answers',
-          error: err.message,
-        }),
-      ),
-      STARTUP_SYNC_MS,
+    await this.follower.start((err) =>
+      this.logger.warn({
+        msg: 'initial policy read failed; using the environment until Redis answers',
+        error: err.message,
+      }),
     );
-    this.subscribe();
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.config.MODE_REFRESH_MS);
-    this.timer.unref();
   }
 
   onApplicationShutdown() {
-    this.stopped = true;
-    clearInterval(this.timer);
+    this.follower.stop();
   }
 
-  /** Re-reads the policy; concurrent callers share the read, and a call during it triggers one more. */
+  /** Re-reads the policy from Redis and applies it; see SharedStateFollower. */
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
-    }
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.refreshAgain = false;
-          await this.readAndApply();
-        } while (this.refreshAgain && !this.stopped);
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
+    return this.follower.refresh();
   }
 
   /** One change (or revert) and its ledger entry, atomically; 409 on a stale expected version. */
@@ -238,13 +223,7 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
           continue;
         }
         this.metrics.policyChanges.inc();
-        this.logger.log({
-          msg: 'ledger head',
-          operation_id: entry.operation_id,
-          hash: entry.hash,
-          signer: entry.signer ?? null,
-          signature: entry.signature ?? null,
-        });
+        this.logger.log(chainHeadLine(entry));
         this.logger.log({
           msg: `${name}: version ${entry.version}`,
           operation_id: entry.operation_id,
@@ -349,20 +328,5 @@ export class PolicyStore extends PolicyReader implements OnModuleInit, OnApplica
     if (prev.version !== version) {
       this.logger.log({ msg: `risk policy is at version ${version}`, version, policy });
     }
-  }
-
-  private subscribe() {
-    const sub = this.redis.dedicated('policy-sub', { autoResubscribe: false });
-    sub.on('message', (channel: string) => {
-      if (channel === Keys.policyChannel) void this.refresh().catch(() => undefined);
-    });
-    sub.on('ready', () => {
-      sub
-        .subscribe(Keys.policyChannel)
-        .then(() => this.refresh())
-        .catch((err: Error) =>
-          this.logger.warn({ msg: 'policy channel subscribe failed', error: err.message }),
-        );
-    });
   }
 }
