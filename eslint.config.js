@@ -36,6 +36,20 @@ export default tseslint.config(
     },
   },
   {
+    // one builder for the contract's error body (docs/contract.md §5), so the copies cannot drift
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*.spec.ts', 'src/platform/http/error-body.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Property[key.name='statusCode']",
+          message: 'Build error bodies with errorBody() (src/platform/http/error-body.ts).',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/platform/config/**', 'test/**', 'bench/**', 'scripts/**', 'vitest.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

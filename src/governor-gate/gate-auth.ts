@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type GateAuth as GateAuthMode } from '../platform/config/index.js';
 import { checkBearer, type BearerCheck } from '../platform/auth/bearer.js';
 import { TokenRegistry } from '../platform/auth/token-registry.js';
+import { errorBody, type ErrorBody } from '../platform/http/error-body.js';
 
 /** Roles whose tokens the gate accepts (docs/contract.md §3 Gate 0): the governor's service token, and operators. */
 const GATE_ROLES = new Set(['service', 'operator']);
 
 interface GateRefusal {
   status: 401 | 403;
-  body: { statusCode: 401 | 403; error: string; message: string; required_role: 'service' };
+  body: ErrorBody<string> & { required_role: 'service' };
   /** why, for the (rate-limited) log line: never the token */
   problem: 'missing' | 'malformed' | 'unknown' | 'role';
 }
@@ -62,9 +63,8 @@ export class GateAuth {
 }
 
 function refuse(status: 401 | 403, problem: GateRefusal['problem'], message: string): GateCaller {
-  const error = status === 401 ? 'Unauthorized' : 'Forbidden';
   return {
     kind: 'refused',
-    refusal: { status, problem, body: { statusCode: status, error, message, required_role: 'service' } },
+    refusal: { status, problem, body: errorBody(status, message, { required_role: 'service' as const }) },
   };
 }

@@ -1,4 +1,5 @@
 import { MAX_UNKNOWN_KEYS_REPORTED } from '../../platform/http/body-limits.js';
+import { errorBody, type ErrorBody } from '../../platform/http/error-body.js';
 import type { PlanInput } from '../gate.types.js';
 import { SYMBOL_PATTERN } from './evaluate-plan.dto.js';
 
@@ -8,12 +9,7 @@ const isNonNegativeNumber = (v: unknown): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 /** The app's 400 body: `message: ["field: rule", ...]`, `fields: [...]` (as the global ValidationPipe's). */
-interface InvalidBody {
-  statusCode: 400;
-  error: 'Bad Request';
-  message: string[];
-  fields: string[];
-}
+type InvalidBody = ErrorBody<string[]> & { fields: string[] };
 
 export type PlanCheck = { plan: PlanInput; invalid?: undefined } | { plan?: undefined; invalid: InvalidBody };
 
@@ -73,5 +69,5 @@ export function checkEvaluatePlan(value: unknown): PlanCheck {
 }
 
 function invalid(message: string[], fields: string[]): PlanCheck {
-  return { invalid: { statusCode: 400, error: 'Bad Request', message, fields } };
+  return { invalid: errorBody(400, message, { fields }) };
 }

@@ -11,13 +11,19 @@ const REASON: Readonly<Record<number, string>> = {
   503: 'Service Unavailable',
 };
 
+export interface ErrorBody<M extends string | string[] = string | string[]> {
+  statusCode: number;
+  error: string;
+  message: M;
+}
+
 /** The contract's error body (docs/contract.md §5 HTTP API): built here and nowhere else. */
-export function errorBody(
+export function errorBody<M extends string | string[], D extends object = Record<string, unknown>>(
   statusCode: number,
-  message: string | string[],
-  details: Readonly<Record<string, unknown>> = {},
-): Record<string, unknown> {
-  return { statusCode, error: REASON[statusCode] ?? 'Error', message, ...details };
+  message: M,
+  details?: Readonly<D>,
+): ErrorBody<M> & D {
+  return { statusCode, error: REASON[statusCode] ?? 'Error', message, ...details } as ErrorBody<M> & D;
 }
 
 /** The HTTP status a domain error answers with, or undefined for an error that is not one. */
