@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { settledWithin } from '../platform/clock/bounded.js';
+import { Clock } from '../platform/clock/clock.js';
 import { AppConfig } from '../platform/config/index.js';
 import { Metrics } from '../platform/observability/metrics.js';
 import { Keys } from '../platform/redis/keys.js';
@@ -50,6 +51,7 @@ export class DecisionLog implements OnApplicationShutdown {
     private readonly redis: RedisService,
     private readonly config: AppConfig,
     private readonly metrics: Metrics,
+    private readonly clock: Clock,
   ) {}
 
   append(values: string[]): void {
@@ -90,7 +92,7 @@ export class DecisionLog implements OnApplicationShutdown {
     this.timer = undefined;
     if (this.inFlight || this.pending.length === 0) return this.inFlight ?? Promise.resolve();
     const batch = this.pending.splice(0, BATCH_MAX);
-    const now = Date.now();
+    const now = this.clock.nowMs();
     const minId =
       now - this.lastTrimMs >= AGE_TRIM_EVERY_MS ? now - this.config.DECISION_LOG_MAX_AGE_SEC * 1000 : 0;
     if (minId > 0) this.lastTrimMs = now;
@@ -115,7 +117,7 @@ export class DecisionLog implements OnApplicationShutdown {
 
   private failed(n: number, error: string) {
     this.metrics.decisionLogFail.inc(n);
-    const now = Date.now();
+    const now = this.clock.nowMs();
     if (now - this.lastWarnMs >= 10_000) {
       this.lastWarnMs = now;
       this.logger.warn({ msg: 'decision log write failed; the decisions stand', lost: n, error });
