@@ -11,14 +11,16 @@ import { runScript } from '../platform/redis/scripts.js';
  * Appends a batch: KEYS[1] the stream; ARGV 1 MAXLEN (approximate), 2 MINID for the age cap (0: not
  * this time), 3 the batch: one line per decision, the JSON array of its values (DECISION_FIELDS
  * order; JSON escapes every newline inside). One field an entry and one argument a batch: each
- * field and each argument is work for Redis, the client and every replay read.
+ * field and each argument is work for Redis, the client and every replay read. The length is
+ * trimmed once per batch rather than per entry: the same cap, less work for Redis.
  */
 const APPEND_LUA = `
 local n = 0
 for line in string.gmatch(ARGV[3], '[^\\n]+') do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'd', line)
+  redis.call('XADD', KEYS[1], '*', 'd', line)
   n = n + 1
 end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
 return n
 `;
