@@ -1,5 +1,5 @@
 /**
- * Cost of one mode change (ModeStore.change: read, seal, the atomic script, the mirror) with and
+ * Cost of one mode change (ModeChanges.change: read, seal, the atomic script, the mirror) with and
  * without ledger signing, plus the seal alone and a full verify of the resulting ledger. Against a
  * private redis-server; sequential changes alternating enforce/shadow, each one ledger entry.
  *
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { GENESIS_HASH, sealEntry, type UnsealedEntry } from '../src/core/ledger/ledger-entry.js';
 import { loadSigningKey, signHash } from '../src/core/ledger/ledger-keys.js';
 import { LedgerService } from '../src/ops/ledger/ledger.service.js';
-import { ModeStore } from '../src/ops/mode/mode-store.js';
+import { ModeChanges } from '../src/ops/mode/mode-changes.js';
 import { createTestApp, makeTestKeyPair } from '../test/support/app.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 
@@ -46,11 +46,11 @@ async function run(signed: boolean, mirror: boolean, quiet = false) {
     { unsigned: !signed },
   );
   try {
-    const store = t.app.get(ModeStore);
+    const changes = t.app.get(ModeChanges);
     const times: number[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const started = performance.now();
-      await store.change({
+      await changes.change({
         intent: { op: 'set-mode', mode: i % 2 ? 'shadow' : 'enforce' },
         actor: 'bench',
         reason: `bench change ${i}`,

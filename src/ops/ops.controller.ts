@@ -27,7 +27,8 @@ import {
 import { LedgerMirror } from './ledger/ledger-mirror.js';
 import { LedgerService } from './ledger/ledger.service.js';
 import type { ChangeIntent } from './mode/mode-change.js';
-import { ModeStore, type ChangeResult } from './mode/mode-store.js';
+import { ModeCache } from './mode/mode-cache.js';
+import { ModeChanges, type ChangeResult } from './mode/mode-changes.js';
 
 const response = (r: ChangeResult | undefined) => {
   if (!r || 'unchanged' in r) return r;
@@ -46,7 +47,8 @@ const BAD_BODY = {
 @Controller('ops')
 export class OpsController {
   constructor(
-    private readonly store: ModeStore,
+    private readonly cache: ModeCache,
+    private readonly changes: ModeChanges,
     private readonly ledger: LedgerService,
     private readonly mirror: LedgerMirror,
   ) {}
@@ -60,7 +62,7 @@ export class OpsController {
   })
   @ApiOkResponse({ type: ModeViewResponse })
   mode() {
-    const v = this.store.current();
+    const v = this.cache.current();
     return {
       mode: v.mode,
       version: v.version,
@@ -107,7 +109,7 @@ export class OpsController {
       intent = { op: 'set-override', symbol: body.symbol, mode: body.mode };
     }
     return response(
-      await this.store.change({
+      await this.changes.change({
         intent,
         actor: actor.name,
         reason: body.reason,
@@ -142,7 +144,7 @@ export class OpsController {
   })
   async rollback(@Body() body: RollbackDto, @CurrentActor() actor: Actor) {
     return response(
-      await this.store.change({ intent: { op: 'rollback' }, actor: actor.name, reason: body.reason }),
+      await this.changes.change({ intent: { op: 'rollback' }, actor: actor.name, reason: body.reason }),
     );
   }
 

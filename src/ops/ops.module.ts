@@ -14,7 +14,8 @@ import { LedgerSigner } from './ledger/ledger-signer.js';
 import { LedgerService } from './ledger/ledger.service.js';
 import { ModeReader } from '../platform/mode/mode-reader.js';
 import { ModeExpiryService } from './mode/mode-expiry.service.js';
-import { ModeStore } from './mode/mode-store.js';
+import { ModeCache } from './mode/mode-cache.js';
+import { ModeChanges } from './mode/mode-changes.js';
 import { ModeRepository } from './mode/mode.repository.js';
 import { OpsController } from './ops.controller.js';
 import { PolicyReader } from '../platform/policy/policy-reader.js';
@@ -41,8 +42,9 @@ import { PolicyRepository } from './policy/policy.repository.js';
     LedgerRepository,
     LedgerService,
     LedgerMirror,
-    ModeStore,
-    { provide: ModeReader, useExisting: ModeStore },
+    ModeCache,
+    { provide: ModeReader, useExisting: ModeCache },
+    ModeChanges,
     ModeExpiryService,
     PolicyRepository,
     PolicyStore,

@@ -6,7 +6,7 @@ import { BudgetScheduler } from '../../src/budget/budget.scheduler.js';
 import { GateRepository } from '../../src/governor-gate/gate.repository.js';
 import { PlanConsumer } from '../../src/governor-gate/plan-consumer.js';
 import { newToken, tokenEntry } from '../../src/platform/auth/token-entries.js';
-import { ModeStore } from '../../src/ops/mode/mode-store.js';
+import { ModeCache } from '../../src/ops/mode/mode-cache.js';
 import { Keys } from '../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../support/app.js';
 import { adminClient } from '../support/redis-cluster.js';
@@ -204,7 +204,7 @@ describe.each(['cluster', 'sentinel'] as const)('core scenarios on Redis %s', (k
       operation_id: override.body.operation_id,
     });
     expect(await own.hgetall(Keys.modeOverrides)).toEqual({ XRPUSDT: 'shadow' });
-    await waitFor(() => t.app.get(ModeStore).current().version === override.body.version, {
+    await waitFor(() => t.app.get(ModeCache).current().version === override.body.version, {
       what: 'the replica to follow the change',
     });
   });

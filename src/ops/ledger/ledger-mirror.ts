@@ -111,7 +111,7 @@ export class LedgerMirror implements OnModuleInit, OnApplicationShutdown {
     });
     if (!this.path) return;
     this.load(this.path);
-    // the first reconcile records the head, so the mode store's first read will not trigger a
+    // the first reconcile records the head, so the mode cache's first read will not trigger a
     // restore: the startup check restores by itself
     await settledWithin(
       this.serialized(() => this.reconcile()).then(() => this.autoRestore()),

@@ -2,7 +2,8 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import { Clock } from '../../platform/clock/clock.js';
 import { LeaderService } from '../../platform/redis/leader.service.js';
 import { isExpired } from '../../core/mode.js';
-import { ModeStore } from './mode-store.js';
+import { ModeCache } from './mode-cache.js';
+import { ModeChanges } from './mode-changes.js';
 
 /** How often the leader looks at the expiry: a revert lands at most this late. */
 const EXPIRY_CHECK_MS = 250;
@@ -20,7 +21,8 @@ export class ModeExpiryService implements OnModuleInit, OnApplicationShutdown {
   private running = false;
 
   constructor(
-    private readonly store: ModeStore,
+    private readonly cache: ModeCache,
+    private readonly changes: ModeChanges,
     private readonly leader: LeaderService,
     private readonly clock: Clock,
   ) {}
@@ -37,11 +39,11 @@ export class ModeExpiryService implements OnModuleInit, OnApplicationShutdown {
   /** One look; exposed for tests and for a caller that wants the revert now. */
   async check(): Promise<boolean> {
     if (this.running || !this.leader.isLeader()) return false;
-    const view = this.store.current();
+    const view = this.cache.current();
     if (!isExpired(view, this.clock.nowSec())) return false;
     this.running = true;
     try {
-      const res = await this.store.change({
+      const res = await this.changes.change({
         intent: { op: 'auto-revert' },
         actor: 'system',
         reason: `expiring ${view.mode} reached expires_at ${new Date((view.expires_at ?? 0) * 1000).toISOString()}`,

@@ -4,7 +4,7 @@ import { ManualClock } from '../../../src/platform/clock/clock.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
 import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
-import { ModeStore } from '../../../src/ops/mode/mode-store.js';
+import { ModeCache } from '../../../src/ops/mode/mode-cache.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
@@ -54,7 +54,7 @@ describe('ops: the mode cannot be switched off quietly', () => {
   it('a symbol named constructor, __proto__ or toString is just a symbol, in the reader and in GET /ops/mode', async () => {
     const t = await boot();
     await redis.client().hset(Keys.modeOverrides, '__proto__', 'enforce', 'constructor', 'enforce');
-    await t.app.get(ModeStore).refresh();
+    await t.app.get(ModeCache).refresh();
     const reader = t.app.get(ModeReader);
     expect(reader.effectiveMode('__proto__')).toBe('enforce');
     expect(reader.effectiveMode('constructor')).toBe('enforce');
@@ -186,14 +186,14 @@ describe('ops: the mode cannot be switched off quietly', () => {
     await put(t, { mode: 'enforce', symbol: 'BTCUSDT', reason: 'pin' }).expect(200);
     const lastId = (await request(t.http).get('/ops/mode').set(view)).body.operation_id as string;
     await redis.flush();
-    await t.app.get(ModeStore).refresh();
+    await t.app.get(ModeCache).refresh();
     expect(t.logs.some((l) => l.level === 'error' && /state lost/i.test(String(l.msg)))).toBe(true);
     expect((await request(t.http).get('/metrics')).text).toMatch(/^p28_state_lost_total 1$/m);
     const h = await request(t.http).get('/health').expect(200);
     expect(h.body.status).toBe('degraded');
     expect(h.body.degraded.join(' ')).toMatch(/mode_sync: .*lost/);
     // a second look at the same loss is not a second loss
-    await t.app.get(ModeStore).refresh();
+    await t.app.get(ModeCache).refresh();
     expect((await request(t.http).get('/metrics')).text).toMatch(/^p28_state_lost_total 1$/m);
 
     // the acknowledging change continues the day's ids instead of reusing them
@@ -208,7 +208,7 @@ describe('ops: the mode cannot be switched off quietly', () => {
     await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
     await redis.client().del(Keys.modeOverrides);
     await redis.client().set(Keys.modeOverrides, 'not a hash');
-    await t.app.get(ModeStore).refresh();
+    await t.app.get(ModeCache).refresh();
     const h = (await request(t.http).get('/health').expect(200)).body;
     expect(h.status).toBe('degraded');
     expect(h.degraded.join(' ')).toMatch(/mode_sync: .*overrides/);

@@ -5,7 +5,7 @@ import { Keys } from '../../../src/platform/redis/keys.js';
 import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
 import { GENESIS_HASH, utcDay } from '../../../src/core/ledger/ledger-entry.js';
 import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
-import { ModeStore } from '../../../src/ops/mode/mode-store.js';
+import { ModeCache } from '../../../src/ops/mode/mode-cache.js';
 import { ModeRepository } from '../../../src/ops/mode/mode.repository.js';
 import { formatOperationId, sealEntry } from '../../../src/core/ledger/ledger-entry.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
@@ -56,7 +56,7 @@ describe('ops: mode changes, auth and the audit ledger', () => {
   });
   beforeEach(async () => {
     await redis.flush();
-    await t.app.get(ModeStore).refresh();
+    await t.app.get(ModeCache).refresh();
   });
 
   it('refuses a PUT without a token (401), with an unknown one (401) and from a viewer (403), writing nothing', async () => {

@@ -1,27 +1,18 @@
 import { hostname } from 'node:os';
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConflictError, UnavailableError } from '../../core/errors.js';
 import { Clock } from '../../platform/clock/clock.js';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
-import { enforces, globalModeAt, MODES } from '../../core/mode.js';
-import { HealthParts } from '../../platform/observability/health-parts.js';
 import { Metrics } from '../../platform/observability/metrics.js';
 import { Keys } from '../../platform/redis/keys.js';
-import { RedisService } from '../../platform/redis/redis.service.js';
-import { SharedStateFollower } from '../../platform/redis/shared-state.js';
-import {
-  formatOperationId,
-  parseOperationId,
-  utcDay,
-  type LedgerEntry,
-} from '../../core/ledger/ledger-entry.js';
+import { formatOperationId, utcDay, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
-import { ModeReader, type ModeView } from '../../platform/mode/mode-reader.js';
-import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
-import { ModeRepository } from './mode.repository.js';
 import { chainHeadLine } from '../ledger/ledger-head.js';
+import { planChange, RollbackTarget, type ChangeIntent } from './mode-change.js';
+import { ModeCache } from './mode-cache.js';
+import { ModeRepository } from './mode.repository.js';
 
 export interface ChangeRequest {
   intent: ChangeIntent;
@@ -52,19 +43,8 @@ interface UnchangedResult {
 
 export type ChangeResult = AppliedChange | UnchangedResult;
 
-/** What this replica saw when the shared state went backwards (docs/contract.md §5 HTTP API: state lost). */
-export interface StateLoss {
-  /** the highest version this replica held before */
-  held_version: number;
-  /** the version Redis showed instead */
-  found_version: number;
-  /** epoch seconds */
-  at: number;
-}
-
 /** Attempts when the chain head or the day's counter moved under a change that gave no version. */
 const MAX_ATTEMPTS = 5;
-const STARTUP_SYNC_MS = 2000;
 
 /**
  * Redis failed under a change. Before the script ran nothing was written; if the script itself
@@ -87,100 +67,25 @@ function staleVersion(current: number, expected: number): ConflictError {
 }
 
 /**
- * The authoritative mode: Redis holds it (Keys.mode, Keys.modeOverrides), this replica caches it.
- * The cache follows every change through pub/sub and re-reads every MODE_REFRESH_MS as a safety
- * net. `change()` is one atomic script that writes the state and its ledger entry together.
+ * Changes to the mode: each is one atomic script that writes the state and its ledger entry
+ * together, then refreshes the cache so this replica answers with what it just wrote.
  */
 @Injectable()
-export class ModeStore extends ModeReader implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('ModeStore');
+export class ModeChanges {
+  private readonly logger = new Logger('ModeChanges');
   private readonly host = hostname();
-  private view: ModeView;
-  private lastSyncMs?: number;
-  private readonly follower: SharedStateFollower;
-  private lastProblems = '';
   private writeLock: Promise<unknown> = Promise.resolve();
-  private bootChecked = false;
-  private lost?: StateLoss;
-  /** highest daily sequence seen per day: ids never restart at -001 after Redis lost its counter */
-  private readonly seqSeen = new Map<string, number>();
 
   constructor(
     private readonly repo: ModeRepository,
+    private readonly cache: ModeCache,
     private readonly ledger: LedgerRepository,
     private readonly mirror: LedgerMirror,
-    private readonly redis: RedisService,
     private readonly config: AppConfig,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
-    private readonly health: HealthParts,
     private readonly signer: LedgerSigner,
-  ) {
-    super();
-    this.view = { mode: config.P28_MODE, version: 0, overrides: new Map() };
-    this.follower = new SharedStateFollower(redis, {
-      name: 'mode',
-      channel: Keys.modeChannel,
-      refreshMs: config.MODE_REFRESH_MS,
-      startupWaitMs: STARTUP_SYNC_MS,
-      read: () => this.readAndApply(),
-      logger: this.logger,
-    });
-  }
-
-  protected nowSec(): number {
-    return this.clock.nowSec();
-  }
-
-  /** Set while the shared state was seen lost and no change has acknowledged it since. */
-  get stateLoss(): StateLoss | undefined {
-    return this.lost;
-  }
-
-  async onModuleInit() {
-    this.setModeGauges(this.view);
-    this.health.add('mode_sync', () => ({
-      ok: true,
-      detail: {
-        subscribed: this.follower.subscribed,
-        last_sync_age_ms:
-          this.lastSyncMs === undefined ? null : Math.max(0, Math.round(performance.now() - this.lastSyncMs)),
-        ...(this.lost ? { state_lost: this.lost } : {}),
-      },
-      ...(this.lost || this.lastProblems
-        ? {
-            degraded: [
-              ...(this.lost
-                ? [
-                    `shared mode state lost (version ${this.lost.held_version} -> ${this.lost.found_version}); acknowledge with a new PUT /ops/mode after checking GET /ops/ledger`,
-                  ]
-                : []),
-              ...(this.lastProblems ? [`malformed mode state in Redis: ${this.lastProblems}`] : []),
-            ].join('; '),
-          }
-        : {}),
-    }));
-    // P28_MODE serves until the first read
-    await this.follower.start((err) =>
-      this.logger.warn({
-        msg: 'initial mode read failed; using P28_MODE until Redis answers',
-        error: err.message,
-      }),
-    );
-  }
-
-  onApplicationShutdown() {
-    this.follower.stop();
-  }
-
-  current(): ModeView {
-    return this.view;
-  }
-
-  /** Re-reads the mode from Redis (one round trip) and applies it; see SharedStateFollower. */
-  refresh(): Promise<void> {
-    return this.follower.refresh();
-  }
+  ) {}
 
   /** One change and its ledger entry, atomically; throws 409 on a stale expected version. */
   async change(req: ChangeRequest): Promise<ChangeResult | undefined> {
@@ -209,7 +114,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
               }
             : undefined;
         }
-        const seq = Math.max(snap.seq, this.seqSeen.get(day) ?? 0) + 1;
+        const seq = this.cache.nextSeq(day, snap.seq);
         const walk = plan.operation_name === 'rollback' ? RollbackTarget.from(state) : undefined;
         if (walk) {
           await this.ledger
@@ -269,7 +174,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           continue;
         }
         this.metrics.modeChanges.inc({ to: plan.to_mode });
-        this.noteSeq(entry.operation_id);
+        this.cache.noteSeq(entry.operation_id);
         // the chain head, anchored outside Redis by log retention
         this.logger.log(chainHeadLine(entry));
         this.logger.log({
@@ -285,7 +190,7 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
           ...(rollbackOf ? { rollback_of: rollbackOf } : {}),
         });
         await this.mirror.recordWritten(entry);
-        await this.refresh().catch(() => undefined);
+        await this.cache.refresh().catch(() => undefined);
         if (!res.replicated) {
           this.logger.warn({
             msg: 'mode change not confirmed by replicas',
@@ -314,100 +219,5 @@ export class ModeStore extends ModeReader implements OnModuleInit, OnApplication
     const run = this.writeLock.then(fn, fn);
     this.writeLock = run.catch(() => undefined);
     return run;
-  }
-
-  private noteSeq(operationId: string | undefined) {
-    const id = operationId ? parseOperationId(operationId) : undefined;
-    if (id && id.seq > (this.seqSeen.get(id.day) ?? 0)) this.seqSeen.set(id.day, id.seq);
-  }
-
-  private async readAndApply() {
-    let snap = await this.repo.read();
-    if (!snap.state.stored) {
-      // no mode in Redis (first boot, or Redis lost its data): P28_MODE seeds it, atomically
-      if (await this.repo.seed(this.config.P28_MODE, this.clock.nowSec())) {
-        this.logger.warn({ msg: 'no mode in Redis; seeded from P28_MODE', mode: this.config.P28_MODE });
-      }
-      snap = await this.repo.read();
-    } else if (!this.bootChecked && snap.state.mode !== this.config.P28_MODE) {
-      this.logger.warn({
-        msg: `P28_MODE=${this.config.P28_MODE} differs from the mode stored in Redis (${snap.state.mode}): the stored mode wins; modes change through the admin API (PUT /ops/mode), not P28_MODE`,
-        stored_mode: snap.state.mode,
-        p28_mode: this.config.P28_MODE,
-      });
-    }
-    this.bootChecked = true;
-    this.checkLoss(snap.state);
-    const problems = snap.problems.join('; ');
-    if (problems && problems !== this.lastProblems) {
-      this.logger.warn({ msg: 'malformed mode state in Redis', problems: snap.problems });
-    }
-    this.lastProblems = problems;
-    this.apply(snap.state);
-    this.mirror.noticeHead(snap.head);
-  }
-
-  /**
-   * The version only grows, so a lower one means Redis lost the shared state (a restart without
-   * persistence, a flush) and it was re-seeded or rebuilt. Any later version rise (a change or a
-   * restore) acknowledges it.
-   */
-  private checkLoss(state: ModeState) {
-    const held = this.view.version;
-    if (this.lost && state.version > this.lost.found_version) {
-      this.logger.warn({ msg: 'shared mode state loss acknowledged', version: state.version });
-      this.lost = undefined;
-    } else if (state.version < held) {
-      this.lost = { held_version: held, found_version: state.version, at: this.clock.nowSec() };
-      this.metrics.stateLost.inc();
-      this.logger.error({
-        msg: `shared mode state lost: the version went from ${held} back to ${state.version}; enforce and overrides held before may be gone`,
-        held_mode: this.view.mode,
-        held_version: held,
-        held_overrides: this.view.overrides.size,
-        found_mode: state.mode,
-        found_version: state.version,
-        action: 'check GET /ops/ledger and the LEDGER_FILE mirror, then acknowledge with a new PUT /ops/mode',
-      });
-    }
-  }
-
-  private apply(state: ModeState) {
-    this.noteSeq(state.operation_id);
-    const prev = this.view;
-    this.view = {
-      mode: state.mode,
-      version: state.version,
-      ...(state.changed_at !== undefined ? { changed_at: state.changed_at } : {}),
-      ...(state.changed_by !== undefined ? { changed_by: state.changed_by } : {}),
-      ...(state.expires_at !== undefined ? { expires_at: state.expires_at } : {}),
-      ...(state.revert_to !== undefined ? { revert_to: state.revert_to } : {}),
-      ...(state.operation_id !== undefined ? { operation_id: state.operation_id } : {}),
-      overrides: state.overrides,
-    };
-    this.lastSyncMs = performance.now();
-    this.setModeGauges(this.view);
-    if (prev.mode !== state.mode || prev.version !== state.version) {
-      this.logger.log({
-        msg: `mode is ${state.mode} (version ${state.version})`,
-        mode: state.mode,
-        version: state.version,
-        overrides: state.overrides.size,
-      });
-    }
-  }
-
-  /** p28_enforce_mode, p28_reduce_only_mode and p28_mode_overrides{mode} from the cached view. */
-  private setModeGauges(v: ModeView) {
-    const mode = this.effectiveGlobal(v);
-    this.metrics.enforceMode.set(enforces(mode) ? 1 : 0);
-    this.metrics.reduceOnlyMode.set(mode === 'reduce_only' ? 1 : 0);
-    const counts = new Map<Mode, number>(MODES.map((m) => [m, 0]));
-    for (const m of v.overrides.values()) counts.set(m, (counts.get(m) ?? 0) + 1);
-    for (const [m, n] of counts) this.metrics.modeOverrides.set({ mode: m }, n);
-  }
-
-  private effectiveGlobal(v: ModeView): Mode {
-    return globalModeAt(v, this.clock.nowSec());
   }
 }
