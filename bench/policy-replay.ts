@@ -6,8 +6,12 @@
  * Fills `quantum:p28:decisions` of a private redis-server with N logged decisions (default 200,000),
  * then replays them with a tighter base_risk_pct through PolicyReplay (the service behind the route,
  * paging with XRANGE COUNT). Targets (2-core machine): ≤ 2 s, RSS growth < 100 MB during the replay.
+ * Then GET /governor/decisions?plan_id= for a plan that is not there (the whole log walked, as the
+ * service does it), with the longest the event loop was held up meanwhile: a viewer's lookup must not
+ * stall the gate's answers.
  */
 import 'reflect-metadata';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { DECISION_FIELDS } from '../src/governor-gate/decision-entry.js';
 import { DecisionLogReader } from '../src/governor-gate/decision-log.reader.js';
@@ -90,18 +94,34 @@ try {
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const replayLag = monitorEventLoopDelay({ resolution: 1 });
+  replayLag.enable();
   const t0 = performance.now();
   const res = await replay.replay({ policy: { base_risk_pct: 0.015 } });
   const ms = performance.now() - t0;
   clearInterval(sampler);
+  replayLag.disable();
   peak = Math.max(peak, process.memoryUsage().rss);
   const growthMb = (peak - rss0) / 1024 / 1024;
   console.log(
     `replay of ${res.decisions} decisions: ${ms.toFixed(0)} ms (target ≤ 2000), RSS growth ${growthMb.toFixed(1)} MB ` +
-      `(target < 100), newly blocked ${res.changed.newly_blocked}, newly allowed ${res.changed.newly_allowed}, ` +
+      `(target < 100), event loop held up at most ${(replayLag.max / 1e6).toFixed(1)} ms, ` +
+      `newly blocked ${res.changed.newly_blocked}, newly allowed ${res.changed.newly_allowed}, ` +
       `load average ${loadavg()[0].toFixed(2)}`,
   );
   if (res.decisions !== N) throw new Error(`replayed ${res.decisions}, expected ${N}`);
+
+  const reader = new DecisionLogReader({ client } as unknown as RedisService);
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const l0 = performance.now();
+  const found = await reader.find({ plan_id: 'no-such-plan', limit: 100 });
+  const lookupMs = performance.now() - l0;
+  lag.disable();
+  console.log(
+    `lookup of a plan_id not in the log: ${lookupMs.toFixed(0)} ms, ${found.length} found, ` +
+      `event loop held up at most ${(lag.max / 1e6).toFixed(1)} ms`,
+  );
   process.exitCode = smoke || (ms <= 2000 && growthMb < 100) ? 0 : 1;
 } finally {
   client.disconnect();

@@ -72,6 +72,36 @@ export function decisionValues(
   ];
 }
 
+/** The raw JSON of an entry's values: the last field `d`, as parseDecision reads it. */
+function rawValues(fields: readonly string[]): string | undefined {
+  let raw: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'd') raw = fields[i + 1];
+  return raw;
+}
+
+/**
+ * A test on an entry before it is parsed: false only for an entry that cannot have this plan id
+ * and symbol, so a lookup parses the few candidates, not the whole log. It relies on the gate's
+ * own encoding (JSON.stringify of the values, plan_id first, symbol second); parseDecision then
+ * decides. Undefined when there is nothing to filter on.
+ */
+export function decisionPrefilter(q: {
+  plan_id?: string;
+  symbol?: string;
+}): ((fields: readonly string[]) => boolean) | undefined {
+  const head = q.plan_id !== undefined ? `[${JSON.stringify(q.plan_id)},` : undefined;
+  const sym = q.symbol !== undefined ? `,${JSON.stringify(q.symbol)},` : undefined;
+  if (head === undefined && sym === undefined) return undefined;
+  return (fields) => {
+    const raw = rawValues(fields);
+    if (raw === undefined) return false;
+    if (head !== undefined && !raw.startsWith(head)) return false;
+    if (sym === undefined) return true;
+    // the symbol is the second value: right after the plan id, whatever it is
+    return head !== undefined ? raw.startsWith(sym, head.length - 1) : raw.includes(sym);
+  };
+}
+
 /** A logged decision as read back: numbers as numbers, '' as null. Field names are data: a null-prototype record. */
 export type LoggedDecision = Record<(typeof DECISION_FIELDS)[number], string | number | boolean | null>;
 

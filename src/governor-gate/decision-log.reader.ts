@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Keys } from '../platform/redis/keys.js';
 import { RedisService } from '../platform/redis/redis.service.js';
-import { parseDecision, type LoggedDecision } from './decision-entry.js';
+import { decisionPrefilter, parseDecision, type LoggedDecision } from './decision-entry.js';
 
 /** Stream entries per XRANGE / XREVRANGE call: a page, never the window. */
 const DECISION_PAGE = 1000;
@@ -10,20 +10,28 @@ const LOOKUP_MAX = 200_000;
 
 type Rows = Array<[string, string[]]>;
 
+export interface DecisionQuery {
+  plan_id?: string;
+  symbol?: string;
+  /** epoch ms; 0 or absent: the whole log */
+  sinceMs?: number;
+  limit: number;
+}
+
 /** Reads of the decision log (docs/contract.md §7), page by page. */
 @Injectable()
 export class DecisionLogReader {
   constructor(private readonly redis: RedisService) {}
 
-  /** Newest first: entries since `sinceMs` matching the filter, at most `limit`. */
-  async newest(
-    match: (decision: LoggedDecision) => boolean,
-    limit: number,
-    sinceMs = 0,
-  ): Promise<LoggedDecision[]> {
+  /**
+   * Newest first: entries since `sinceMs` with this plan id and symbol, at most `limit`. Entries
+   * that cannot match are skipped unparsed: a lookup walks the whole log when the plan is not in it.
+   */
+  async find(q: DecisionQuery): Promise<LoggedDecision[]> {
+    const pre = decisionPrefilter(q);
     const out: LoggedDecision[] = [];
     let end = '+';
-    const start = sinceMs > 0 ? String(sinceMs) : '-';
+    const start = q.sinceMs ? String(q.sinceMs) : '-';
     for (let seen = 0; seen < LOOKUP_MAX;) {
       const rows = (await this.redis.client.xrevrange(
         Keys.decisions,
@@ -33,10 +41,14 @@ export class DecisionLogReader {
         DECISION_PAGE,
       )) as Rows;
       for (const [, f] of rows) {
+        if (pre && !pre(f)) continue;
         const d = parseDecision(f);
-        if (match(d)) {
+        if (
+          (q.plan_id === undefined || d.plan_id === q.plan_id) &&
+          (q.symbol === undefined || d.symbol === q.symbol)
+        ) {
           out.push(d);
-          if (out.length >= limit) return out;
+          if (out.length >= q.limit) return out;
         }
       }
       seen += rows.length;

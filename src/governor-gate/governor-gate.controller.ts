@@ -52,12 +52,12 @@ export class GovernorGateController {
   })
   @ApiBadRequestResponse({ description: 'a bad query parameter (named in `fields`)' })
   async list(@Query() q: DecisionsQuery) {
-    const { plan_id: planId, symbol } = q;
-    const decisions = await this.decisions.newest(
-      (d) => (planId === undefined || d.plan_id === planId) && (symbol === undefined || d.symbol === symbol),
-      q.limit ?? 100,
-      q.since !== undefined ? Math.floor(q.since * 1000) : 0,
-    );
+    const decisions = await this.decisions.find({
+      plan_id: q.plan_id,
+      symbol: q.symbol,
+      sinceMs: q.since !== undefined ? Math.floor(q.since * 1000) : 0,
+      limit: q.limit ?? 100,
+    });
     return { count: decisions.length, decisions };
   }
 

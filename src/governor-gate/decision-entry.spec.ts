@@ -1,0 +1,54 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DECISION_FIELDS, decisionPrefilter, parseDecision } from './decision-entry.js';
+
+const entry = (planId: string, symbol: string, rest: string[]): string[] => [
+  'd',
+  // every entry the gate writes holds all the values
+  JSON.stringify([planId, symbol, ...DECISION_FIELDS.slice(2).map((_, i) => rest[i] ?? '')]),
+];
+
+describe('decisionPrefilter', () => {
+  it('never drops an entry that matches, and passes no entry whose plan id differs (property)', () => {
+    // quotes, backslashes, commas, brackets and non-ASCII are what the JSON encoding must get right
+    const text = fc.string({
+      unit: fc.constantFrom('a', 'B', '"', '\\', ',', '[', ']', 'é', '\u2028', '1'),
+      maxLength: 6,
+    });
+    // a query is never empty (the route refuses it)
+    const query = text.filter((t) => t.length > 0);
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        query,
+        query,
+        fc.array(text, { maxLength: 25 }),
+        (pid, sym, qPid, qSym, rest) => {
+          const fields = entry(pid, sym, rest);
+          const d = parseDecision(fields);
+          const queries: Array<{ plan_id?: string; symbol?: string }> = [
+            { plan_id: qPid },
+            { symbol: qSym },
+            { plan_id: qPid, symbol: qSym },
+          ];
+          if (pid && sym) queries.push({ plan_id: pid, symbol: sym }, { symbol: sym }, { plan_id: pid });
+          for (const q of queries) {
+            const matches =
+              (q.plan_id === undefined || d.plan_id === q.plan_id) &&
+              (q.symbol === undefined || d.symbol === q.symbol);
+            const pre = decisionPrefilter(q)!;
+            if (matches) expect(pre(fields)).toBe(true);
+            if (q.plan_id !== undefined && q.plan_id !== pid) expect(pre(fields)).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is undefined without a filter, and false for an entry with no values field', () => {
+    expect(decisionPrefilter({})).toBeUndefined();
+    expect(decisionPrefilter({ plan_id: 'p' })!(['x', '["p"]'])).toBe(false);
+  });
+});
