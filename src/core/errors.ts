@@ -29,3 +29,8 @@ export class UnavailableError extends DomainError {
 export class InvalidInputError extends DomainError {
   override readonly name = 'InvalidInputError';
 }
+
+/** Too much of one kind of work is already running here; retrying when it ends will work (HTTP 429). */
+export class BusyError extends DomainError {
+  override readonly name = 'BusyError';
+}

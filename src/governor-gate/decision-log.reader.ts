@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { BusyError } from '../core/errors.js';
 import { Keys } from '../platform/redis/keys.js';
 import { RedisService } from '../platform/redis/redis.service.js';
 import { decisionPrefilter, parseDecision, type LoggedDecision } from './decision-entry.js';
@@ -7,6 +8,9 @@ import { decisionPrefilter, parseDecision, type LoggedDecision } from './decisio
 const DECISION_PAGE = 1000;
 /** A lookup walks at most this many entries (the length cap), so one request stays bounded. */
 const LOOKUP_MAX = 200_000;
+
+/** Walks (lookups, replays) at once on this replica: each is up to the whole log of work. */
+const WALKS_MAX = 2;
 
 type Rows = Array<[string, string[]]>;
 
@@ -21,13 +25,39 @@ export interface DecisionQuery {
 /** Reads of the decision log (docs/contract.md §7), page by page. */
 @Injectable()
 export class DecisionLogReader {
+  private walks = 0;
+
   constructor(private readonly redis: RedisService) {}
+
+  /** Takes a walk slot or refuses: the gate answers on the same event loop. */
+  private startWalk(): () => void {
+    if (this.walks >= WALKS_MAX) {
+      throw new BusyError(
+        `${WALKS_MAX} walks of the decision log (replays, lookups) are already running on this replica; retry when they end`,
+      );
+    }
+    this.walks++;
+    let done = false;
+    return () => {
+      if (!done) this.walks--;
+      done = true;
+    };
+  }
 
   /**
    * Newest first: entries since `sinceMs` with this plan id and symbol, at most `limit`. Entries
    * that cannot match are skipped unparsed: a lookup walks the whole log when the plan is not in it.
    */
   async find(q: DecisionQuery): Promise<LoggedDecision[]> {
+    const release = this.startWalk();
+    try {
+      return await this.walk(q);
+    } finally {
+      release();
+    }
+  }
+
+  private async walk(q: DecisionQuery): Promise<LoggedDecision[]> {
     const pre = decisionPrefilter(q);
     const out: LoggedDecision[] = [];
     let end = '+';
@@ -66,17 +96,22 @@ export class DecisionLogReader {
   async *pages(from: string, to: string): AsyncGenerator<Rows> {
     const page = (start: string) =>
       this.redis.client.xrange(Keys.decisions, start, to, 'COUNT', DECISION_PAGE) as Promise<Rows>;
-    let next = page(from);
-    for (;;) {
-      const rows = await next;
-      const full = rows.length === DECISION_PAGE;
-      if (full) {
-        next = page(`(${rows[rows.length - 1][0]}`);
-        // a caller that stops early leaves it unread: its failure must not be an unhandled rejection
-        next.catch(() => undefined);
+    const release = this.startWalk();
+    try {
+      let next = page(from);
+      for (;;) {
+        const rows = await next;
+        const full = rows.length === DECISION_PAGE;
+        if (full) {
+          next = page(`(${rows[rows.length - 1][0]}`);
+          // a caller that stops early leaves it unread: its failure must not be an unhandled rejection
+          next.catch(() => undefined);
+        }
+        if (rows.length > 0) yield rows;
+        if (!full) return;
       }
-      if (rows.length > 0) yield rows;
-      if (!full) return;
+    } finally {
+      release();
     }
   }
 }

@@ -2,7 +2,14 @@ import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@
 import { JsonObjectBodyInterceptor } from '../platform/http/json-object-body.interceptor.js';
 import { PolicyReplay } from './policy-replay.js';
 import { ReplayDto } from './dto/replay.dto.js';
-import { ApiBadRequestResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { RequireRole } from '../platform/auth/roles.js';
 import {
   ShadowReportQuery,
@@ -15,6 +22,7 @@ import { DecisionLogReader } from './decision-log.reader.js';
 
 // Gate 0's reads. Its hot path, POST /governor/evaluate, is a Fastify route: see gate.route.ts.
 // The shadow report is also listed with the other /ops reads.
+const WALKS_BUSY = { description: 'two walks of the decision log (replays, lookups) are already running' };
 @ApiTags('governor')
 @Controller()
 @ApiExtraModels(ShadowSymbolSummaryResponse)
@@ -38,6 +46,7 @@ export class GovernorGateController {
       'with the one in force) had been in force and the mode were enforce; nothing is written.',
   })
   @ApiBadRequestResponse({ description: 'a parameter breaks a policy rule (named in `fields`)' })
+  @ApiTooManyRequestsResponse(WALKS_BUSY)
   replay(@Body() body: ReplayDto) {
     return this.replayer.replay(body);
   }
@@ -51,6 +60,7 @@ export class GovernorGateController {
       'Role: viewer. `plan_id`, or `symbol`, `since` (epoch seconds) and `limit`: each decision with the inputs it used.',
   })
   @ApiBadRequestResponse({ description: 'a bad query parameter (named in `fields`)' })
+  @ApiTooManyRequestsResponse(WALKS_BUSY)
   async list(@Query() q: DecisionsQuery) {
     const decisions = await this.decisions.find({
       plan_id: q.plan_id,

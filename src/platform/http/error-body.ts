@@ -1,5 +1,11 @@
 import { HttpStatus } from '@nestjs/common';
-import { ConflictError, InvalidInputError, UnavailableError, type DomainError } from '../../core/errors.js';
+import {
+  BusyError,
+  ConflictError,
+  InvalidInputError,
+  UnavailableError,
+  type DomainError,
+} from '../../core/errors.js';
 
 const REASON: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -8,6 +14,7 @@ const REASON: Readonly<Record<number, string>> = {
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',
+  429: 'Too Many Requests',
   503: 'Service Unavailable',
 };
 
@@ -31,6 +38,7 @@ export function domainStatus(err: unknown): number | undefined {
   if (err instanceof ConflictError) return HttpStatus.CONFLICT;
   if (err instanceof UnavailableError) return HttpStatus.SERVICE_UNAVAILABLE;
   if (err instanceof InvalidInputError) return HttpStatus.BAD_REQUEST;
+  if (err instanceof BusyError) return HttpStatus.TOO_MANY_REQUESTS;
   return undefined;
 }
 
