@@ -18,14 +18,10 @@ import { PolicyReader } from '../platform/policy/policy-reader.js';
 import { BudgetRedis } from './budget-redis.js';
 import { BudgetStatusRepository } from './budget-status.repository.js';
 import { BUDGET_FIELDS, budgetValues, BudgetRepository, type BudgetRecord } from './budget.repository.js';
-import { ClusterStressReader } from './inputs/cluster-stress.reader.js';
 import { HeatReader } from './inputs/heat.reader.js';
-import { PortfolioStateReader } from './inputs/portfolio-state.reader.js';
-import { PositionReader } from './inputs/position.reader.js';
-import { StaleInputs, type InputStatus } from './inputs/reading.js';
-import { UniverseReader } from './inputs/universe.reader.js';
-import { VolatilityReader } from './inputs/volatility.reader.js';
+import { StaleInputs, type InputStatus, type Reading } from './inputs/reading.js';
 import { LkgCache, type PortfolioDecision } from './lkg.js';
+import { TickReader, type TickInputs } from './tick-inputs.js';
 
 type TickOutcome =
   /** budgets computed and written (possibly for zero active symbols) */
@@ -44,13 +40,21 @@ interface GaugeValues {
 
 const NO_REPLIES: Array<() => Reply> = [];
 
-/** A symbol to budget: an active position, or a flat symbol of the universe (notional 0). */
-interface Target {
-  symbol: string;
-  notional: number;
-  /** the reference price written into the budget hash, when one is known */
-  price?: number;
+/** One tick's session, and what it has counted so far. */
+interface Tick {
+  started: number;
+  session: RedisSession;
+  stale: StaleInputs;
 }
+
+type Usable = Extract<TickInputs, { kind: 'usable' }>;
+
+/** The heat as a tick's result shows it. */
+const heatView = (h: Reading<number>): TickResult['heat'] => ({
+  value: h.value,
+  status: h.status,
+  source: h.source,
+});
 
 /** One symbol's budget, serialised, before anything is queued. */
 interface Planned {
@@ -59,6 +63,11 @@ interface Planned {
   /** the violation's commands, when the position is over budget */
   event?: Command[];
   overBudget: number;
+}
+
+interface Plan {
+  planned: Planned[];
+  refusals: Refusals;
 }
 
 /** One symbol's queued writes. */
@@ -140,12 +149,8 @@ export class BudgetEngine {
     private readonly policy: PolicyReader,
     private readonly redis: BudgetRedis,
     private readonly repo: BudgetRepository,
-    private readonly portfolio: PortfolioStateReader,
-    private readonly positions: PositionReader,
+    private readonly reader: TickReader,
     private readonly heat: HeatReader,
-    private readonly clusters: ClusterStressReader,
-    private readonly vol: VolatilityReader,
-    private readonly universe: UniverseReader,
     private readonly status: BudgetStatusRepository,
     private readonly known: KnownSymbols,
   ) {
@@ -185,175 +190,79 @@ export class BudgetEngine {
     }
   }
 
+  /** One tick: read → plan → write → report (`finish`). */
   private async run(): Promise<TickResult> {
     this.usePolicy();
-    const started = performance.now();
-    const session = this.redis.session();
-    const stale = new StaleInputs();
-    const heatP = this.heat.read(this.heatTimeoutMs);
-    const partial: Partial<TickResult> = {};
-
-    const finish = (
-      r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips' | 'success'>,
-    ) => {
-      const durationMs = performance.now() - started;
-      const result: TickResult = {
-        ...r,
-        success: BudgetEngine.succeeded(r),
-        roundTrips: session.roundTrips,
-        scanRoundTrips: session.scanRoundTrips,
-        stale: stale.toJSON(),
-        durationMs,
-      };
-      this.report(result, stale);
-      this.last = result;
-      return result;
+    const tick: Tick = {
+      started: performance.now(),
+      session: this.redis.session(),
+      stale: new StaleInputs(),
     };
-
+    const heatP = this.heat.read(this.heatTimeoutMs);
+    const inputs = await this.reader.read(tick.session, tick.stale, heatP, this.lkg);
+    if (inputs.kind === 'failed') return this.failed(tick, inputs.error, inputs.portfolio, heatP);
     try {
-      // 1st batch (alongside the SCAN): portfolio state and cluster membership
-      const first = new Batch();
-      const stateOf = this.portfolio.plan(first);
-      const ages = { nowSec: this.clock.nowSec(), maxAgeSec: this.config.INPUT_MAX_AGE_SEC };
-      const clusterMapOf = this.clusters.planMap(first, ages);
-      // allSettled: a failed SCAN (e.g. one cluster master failing over) must not hide a state
-      // that was read fine, and either rejection stays handled
-      const [scan, universeScan, firstRead] = await Promise.allSettled([
-        this.positions.discover(session, stale),
-        this.universe.discover(session, stale),
-        first.run(session),
-      ]);
-      if (firstRead.status === 'rejected') throw firstRead.reason;
-
-      const state = stateOf(stale);
-      const decision = this.lkg.resolve(state.value, this.clock.nowSec());
-      partial.portfolio = decision.outcome;
-      if (scan.status === 'rejected') throw scan.reason;
-      if (universeScan.status === 'rejected') throw universeScan.reason;
-      const bySymbol = scan.value;
-      const universe = universeScan.value;
-      const candidates = new Set(bySymbol.keys());
-      for (const s of universe.configured) candidates.add(s);
-      for (const s of universe.market) candidates.add(s);
-      const usable = decision.outcome === 'fresh' || decision.outcome === 'lkg';
-
-      // 2nd batch: every per-symbol hash (positions, market state, cluster states) at once
-      const second = new Batch();
-      const flatPrices = new Map<string, number>();
-      const positionOf = this.positions.plan(second, bySymbol, flatPrices);
-      const clusterMap = usable ? clusterMapOf(stale) : undefined;
-      const clusterOf = clusterMap ? this.clusters.plan(second, clusterMap, candidates, ages) : undefined;
-      // the market states are read even without a usable state: whether they are live decides the
-      // universe, and so whether this tick had anything to budget
-      const market = this.vol.planWithMarket(second, candidates, ages);
-      const volOf = usable ? market.vol : undefined;
-      await second.run(session);
-
-      // budgeted: every active position, and every flat symbol of the universe (notional 0)
-      const active: Target[] = [];
-      for (const symbol of [...candidates].sort()) {
-        const p = positionOf(symbol, stale);
-        if (typeof p === 'object') {
-          active.push(p);
-          continue;
-        }
-        if (p !== 'flat') continue;
-        const m = market.market(symbol);
-        if (!UniverseReader.includes(universe, symbol, m, stale)) continue;
-        // the flat key's own price first (one position rule), else a live market state's
-        const livePrice = m.age === 'fresh' || m.age === 'absent' ? m.price : undefined;
-        active.push({ symbol, notional: 0, price: flatPrices.get(symbol) ?? livePrice });
-      }
-      const heat = await heatP;
-      const heatView = { value: heat.value, status: heat.status, source: heat.source };
-      if (heat.status !== 'fresh') stale.add('heat', heat.source ?? heat.status);
-      const symbols = active.map((p) => p.symbol);
+      const symbols = inputs.active.map((p) => p.symbol);
       this.metrics.activeSymbols.set(symbols.length);
-
-      if (!usable || !clusterOf || !volOf) {
-        this.clearGauges(new Map());
-        // followers learn from the status whether this was a success (nothing to enforce) or not
-        await this.publishStatus(session, symbols.length, 0);
-        if (symbols.length === 0) this.metrics.loopLastSuccess.set(this.clock.nowSec());
-        const outcome = decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
-        return finish({
-          outcome,
-          portfolio: decision.outcome,
-          symbols,
-          written: 0,
-          violations: [],
-          writeFailures: 0,
-          heat: heatView,
-        });
+      const read = { portfolio: inputs.decision.outcome, symbols, heat: heatView(inputs.heat) };
+      const nothing = { written: 0, violations: [], writeFailures: 0 };
+      if (inputs.kind === 'unusable') {
+        await this.writeNothing(tick.session, symbols.length);
+        const outcome = inputs.decision.outcome === 'too_old' ? 'too_old' : 'missing_state';
+        return this.finish(tick, { outcome, ...read, ...nothing });
       }
-
-      // compute, then the 3rd and last batch: every write of the tick
       const now = this.clock.nowSec();
-      const equityUsd = decision.state.equityUsd;
-      const ttlSec = this.repo.budgetTtlSec;
-      const writes = new Batch();
-      const { planned, refusals } = this.planBudgets(
-        active,
-        { equityUsd, heat: heat.value, clusterOf, volOf, now },
-        stale,
-      );
-      const found = this.queueBudgets(writes, planned, ttlSec, refusals);
-      const { refused, refusedError } = refusals;
-      queueViolations(writes, found, planned);
-      if (refusedError) {
-        this.logger.error({
-          msg: refusedError.error.includes('not finite')
-            ? 'refused to write a non-finite value'
-            : 'refused to write a budget',
-          symbols: refused,
-          ...refusedError,
-        });
-      }
-      try {
-        await writes.run(session);
-      } catch (err) {
-        writes.fail(err as Error);
-      }
-      const { writeFailures, written, violations } = this.tally(found);
-      this.clearGauges(written);
-      // a round trip of its own: the status says what Redis accepted, which only its replies tell
-      await this.publishStatus(session, active.length, written.size);
-      // per-key failures are counted above; the loop has stalled only when nothing was written
-      if (BudgetStatusRepository.succeeded(active.length, written.size))
-        this.metrics.loopLastSuccess.set(now);
-      if (violations.length > 0) {
-        this.logger.log({
-          msg: 'budget violations',
-          count: violations.length,
-          symbols: violations.slice(0, 20),
-        });
-      }
-      return finish({
-        outcome: 'written',
-        portfolio: decision.outcome,
-        symbols,
-        written: written.size,
-        violations,
-        writeFailures,
-        heat: heatView,
-      });
+      const plan = this.planBudgets(inputs, now, tick.stale);
+      const wrote = await this.writeBudgets(tick.session, plan, symbols.length, now);
+      return this.finish(tick, { outcome: 'written', ...read, ...wrote });
     } catch (err) {
-      this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
-      // docs/contract.md §2 Budget engine: a Redis read error behaves like a missing state. When the state's own read
-      // failed, the LKG rule still decides on the cache alone, so its counters say what the tick had
-      // to go on (lkg, too old or missing); nothing can be written while Redis fails the reads.
-      partial.portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;
-      const heat = await heatP;
-      return finish({
-        outcome: 'failed',
-        portfolio: partial.portfolio,
-        symbols: [],
-        written: 0,
-        violations: [],
-        writeFailures: 0,
-        heat: { value: heat.value, status: heat.status, source: heat.source },
-      });
+      return this.failed(tick, err, inputs.decision.outcome, heatP);
     }
+  }
+
+  /**
+   * docs/contract.md §2 Budget engine: a Redis read error behaves like a missing state. When the
+   * state's own read failed, the LKG rule still decides on the cache alone, so its counters say
+   * what the tick had to go on (lkg, too old or missing); nothing can be written while Redis fails
+   * the reads.
+   */
+  private async failed(
+    tick: Tick,
+    err: unknown,
+    portfolio: PortfolioDecision['outcome'] | undefined,
+    heatP: Promise<Reading<number>>,
+  ): Promise<TickResult> {
+    this.logger.error({ msg: 'budget tick failed', error: (err as Error).message });
+    portfolio ??= this.lkg.resolve(undefined, this.clock.nowSec()).outcome;
+    const heat = await heatP;
+    return this.finish(tick, {
+      outcome: 'failed',
+      portfolio,
+      symbols: [],
+      written: 0,
+      violations: [],
+      writeFailures: 0,
+      heat: heatView(heat),
+    });
+  }
+
+  /** Report: the tick's result, counted, logged and kept for /health. */
+  private finish(
+    tick: Tick,
+    r: Omit<TickResult, 'roundTrips' | 'durationMs' | 'stale' | 'scanRoundTrips' | 'success'>,
+  ): TickResult {
+    const durationMs = performance.now() - tick.started;
+    const result: TickResult = {
+      ...r,
+      success: BudgetEngine.succeeded(r),
+      roundTrips: tick.session.roundTrips,
+      scanRoundTrips: tick.session.scanRoundTrips,
+      stale: tick.stale.toJSON(),
+      durationMs,
+    };
+    this.report(result, tick.stale);
+    this.last = result;
+    return result;
   }
 
   /**
@@ -366,18 +275,10 @@ export class BudgetEngine {
   }
 
   /** Plan: one budget record (and violation event) per target, serialised before anything is queued. */
-  private planBudgets(
-    active: Target[],
-    inputs: {
-      equityUsd: number;
-      heat: number;
-      clusterOf: ReturnType<ClusterStressReader['plan']>;
-      volOf: NonNullable<ReturnType<VolatilityReader['planWithMarket']>['vol']>;
-      now: number;
-    },
-    stale: StaleInputs,
-  ): { planned: Planned[]; refusals: Refusals } {
-    const { equityUsd, heat, clusterOf, volOf, now } = inputs;
+  private planBudgets(inputs: Usable, now: number, stale: StaleInputs): Plan {
+    const { active, clusterOf, volOf } = inputs;
+    const equityUsd = inputs.decision.state.equityUsd;
+    const heat = inputs.heat.value;
     const refusals: Refusals = { refused: 0 };
     const planned: Planned[] = [];
     for (const pos of active) {
@@ -436,6 +337,57 @@ export class BudgetEngine {
     }
 
     return { planned, refusals };
+  }
+
+  /** Write: the 3rd and last batch (every budget and violation), then the status. */
+  private async writeBudgets(
+    session: RedisSession,
+    { planned, refusals }: Plan,
+    targets: number,
+    now: number,
+  ): Promise<Pick<TickResult, 'written' | 'violations' | 'writeFailures'>> {
+    const writes = new Batch();
+    const found = this.queueBudgets(writes, planned, this.repo.budgetTtlSec, refusals);
+    queueViolations(writes, found, planned);
+    const { refused, refusedError } = refusals;
+    if (refusedError) {
+      this.logger.error({
+        msg: refusedError.error.includes('not finite')
+          ? 'refused to write a non-finite value'
+          : 'refused to write a budget',
+        symbols: refused,
+        ...refusedError,
+      });
+    }
+    try {
+      await writes.run(session);
+    } catch (err) {
+      writes.fail(err as Error);
+    }
+    const { writeFailures, written, violations } = this.tally(found);
+    this.clearGauges(written);
+    // a round trip of its own: the status says what Redis accepted, which only its replies tell
+    await this.publishStatus(session, targets, written.size);
+    // per-key failures are counted above; the loop has stalled only when nothing was written
+    if (BudgetStatusRepository.succeeded(targets, written.size)) this.metrics.loopLastSuccess.set(now);
+    if (violations.length > 0) {
+      this.logger.log({
+        msg: 'budget violations',
+        count: violations.length,
+        symbols: violations.slice(0, 20),
+      });
+    }
+    return { written: written.size, violations, writeFailures };
+  }
+
+  /**
+   * Without a usable state nothing is written, but followers learn from the status whether this
+   * was a success (nothing to enforce) or not.
+   */
+  private async writeNothing(session: RedisSession, targets: number): Promise<void> {
+    this.clearGauges(new Map());
+    await this.publishStatus(session, targets, 0);
+    if (targets === 0) this.metrics.loopLastSuccess.set(this.clock.nowSec());
   }
 
   /** Write, part one: every budget hash into the batch; a value that cannot be queued is refused. */

@@ -18,6 +18,7 @@ import { PositionReader } from './inputs/position.reader.js';
 import { UniverseReader } from './inputs/universe.reader.js';
 import { VolatilityReader } from './inputs/volatility.reader.js';
 import { TestInjectController } from './test-inject.controller.js';
+import { TickReader } from './tick-inputs.js';
 
 /** The P2.8 budget engine (docs/contract.md §1–2 Inputs, Budget engine). */
 @Module({
@@ -33,6 +34,7 @@ import { TestInjectController } from './test-inject.controller.js';
     ClusterStressReader,
     VolatilityReader,
     UniverseReader,
+    TickReader,
     BudgetEngine,
     BudgetScheduler,
     BudgetService,
