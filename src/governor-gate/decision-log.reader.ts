@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { BusyError } from '../core/errors.js';
 import { Keys } from '../platform/redis/keys.js';
@@ -8,6 +9,9 @@ import { decisionPrefilter, parseDecision, type LoggedDecision } from './decisio
 const DECISION_PAGE = 1000;
 /** A lookup walks at most this many entries (the length cap), so one request stays bounded. */
 const LOOKUP_MAX = 200_000;
+
+/** Entries a caller works through between two turns of the event loop. */
+const WALK_SLICE = 200;
 
 /** Walks (lookups, replays) at once on this replica: each is up to the whole log of work. */
 const WALKS_MAX = 2;
@@ -49,27 +53,10 @@ export class DecisionLogReader {
    * that cannot match are skipped unparsed: a lookup walks the whole log when the plan is not in it.
    */
   async find(q: DecisionQuery): Promise<LoggedDecision[]> {
-    const release = this.startWalk();
-    try {
-      return await this.walk(q);
-    } finally {
-      release();
-    }
-  }
-
-  private async walk(q: DecisionQuery): Promise<LoggedDecision[]> {
     const pre = decisionPrefilter(q);
     const out: LoggedDecision[] = [];
-    let end = '+';
     const start = q.sinceMs ? String(q.sinceMs) : '-';
-    for (let seen = 0; seen < LOOKUP_MAX;) {
-      const rows = (await this.redis.client.xrevrange(
-        Keys.decisions,
-        end,
-        start,
-        'COUNT',
-        DECISION_PAGE,
-      )) as Rows;
+    for await (const rows of this.walk('newest', start, '+', LOOKUP_MAX)) {
       for (const [, f] of rows) {
         if (pre && !pre(f)) continue;
         const d = parseDecision(f);
@@ -81,33 +68,43 @@ export class DecisionLogReader {
           if (out.length >= q.limit) return out;
         }
       }
-      seen += rows.length;
-      if (rows.length < DECISION_PAGE) break;
-      end = `(${rows[rows.length - 1][0]}`;
     }
     return out;
   }
 
+  /** Oldest first, between two stream ids (inclusive; `-`/`+` for open ends), in slices. */
+  pages(from: string, to: string): AsyncGenerator<Rows> {
+    return this.walk('oldest', from, to, Infinity);
+  }
+
   /**
-   * Oldest first, one page at a time, between two stream ids (inclusive; `-`/`+` for open ends).
-   * The next page is asked for before the current one is handed over, so Redis serialises it while
-   * the caller works: at most two pages are held.
+   * One walk: a slot for its whole length, pages from Redis, and slices of at most WALK_SLICE
+   * entries with a turn of the event loop before each, so the gate's sockets and timers are served
+   * while the caller works through a slice. The next page is asked for while the caller works: at
+   * most two pages are held.
    */
-  async *pages(from: string, to: string): AsyncGenerator<Rows> {
-    const page = (start: string) =>
-      this.redis.client.xrange(Keys.decisions, start, to, 'COUNT', DECISION_PAGE) as Promise<Rows>;
+  private async *walk(order: 'oldest' | 'newest', from: string, to: string, max: number): AsyncGenerator<Rows> {
     const release = this.startWalk();
+    const client = this.redis.client;
+    const page = (cursor: string) =>
+      (order === 'oldest'
+        ? client.xrange(Keys.decisions, cursor, to, 'COUNT', DECISION_PAGE)
+        : client.xrevrange(Keys.decisions, cursor, from, 'COUNT', DECISION_PAGE)) as Promise<Rows>;
     try {
-      let next = page(from);
-      for (;;) {
+      let next = page(order === 'oldest' ? from : to);
+      for (let seen = 0; ;) {
         const rows = await next;
-        const full = rows.length === DECISION_PAGE;
+        seen += rows.length;
+        const full = rows.length === DECISION_PAGE && seen < max;
         if (full) {
           next = page(`(${rows[rows.length - 1][0]}`);
           // a caller that stops early leaves it unread: its failure must not be an unhandled rejection
           next.catch(() => undefined);
         }
-        if (rows.length > 0) yield rows;
+        for (let i = 0; i < rows.length; i += WALK_SLICE) {
+          await yieldToLoop();
+          yield rows.slice(i, i + WALK_SLICE);
+        }
         if (!full) return;
       }
     } finally {

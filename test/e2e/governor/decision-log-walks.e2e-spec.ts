@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECISION_FIELDS } from '../../../src/governor-gate/decision-entry.js';
+import { DecisionLogReader } from '../../../src/governor-gate/decision-log.reader.js';
 import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
@@ -68,5 +69,30 @@ describe('walks of the decision log are bounded per replica', () => {
     expect(String(busy?.body.message)).toMatch(/decision log/);
     // once they are done, the next one is served
     await request(t.http).get('/governor/decisions?plan_id=not-there').set(auth).expect(200);
+  });
+
+  it('a walk hands its caller at most 200 entries between two turns of the event loop', async () => {
+    // the gate answers on the same loop: a replay working through a whole page at once held it
+    // past GATE_TIMEOUT_MS, and decisions failed open with `timeout`
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    let last = -1;
+    let total = 0;
+    try {
+      for await (const rows of t.app.get(DecisionLogReader).pages('-', '+')) {
+        expect(rows.length).toBeLessThanOrEqual(200);
+        expect(turns).toBeGreaterThan(last);
+        last = turns;
+        total += rows.length;
+      }
+    } finally {
+      spinning = false;
+    }
+    expect(total).toBe(60_000);
   });
 });
