@@ -97,9 +97,22 @@ export function decisionPrefilter(q: {
     if (raw === undefined) return false;
     if (head !== undefined && !raw.startsWith(head)) return false;
     if (sym === undefined) return true;
-    // the symbol is the second value: right after the plan id, whatever it is
-    return head !== undefined ? raw.startsWith(sym, head.length - 1) : raw.includes(sym);
+    // the symbol is the second value: right after the plan id's closing quote
+    const end = head !== undefined ? head.length - 2 : firstStringEnd(raw);
+    return end >= 0 && raw.startsWith(sym, end + 1);
   };
+}
+
+/** Index of the quote closing the first value of `["…",…`, or -1. */
+function firstStringEnd(raw: string): number {
+  if (!raw.startsWith('["')) return -1;
+  for (let i = 2; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x5c)
+      i++; // a backslash escapes the next character
+    else if (c === 0x22) return i;
+  }
+  return -1;
 }
 
 /** A logged decision as read back: numbers as numbers, '' as null. Field names are data: a null-prototype record. */
