@@ -12,7 +12,8 @@ import { runScript } from '../platform/redis/scripts.js';
  * this time), 3 the batch: one line per decision, the JSON array of its values (DECISION_FIELDS
  * order; JSON escapes every newline inside). One field an entry and one argument a batch: each
  * field and each argument is work for Redis, the client and every replay read. The length is
- * trimmed once per batch rather than per entry: the same cap, less work for Redis.
+ * trimmed after the batch rather than per entry (less work for Redis); one XTRIM ~ removes at most
+ * Redis's default LIMIT, so it repeats, up to once per entry as XADD MAXLEN would have.
  */
 const APPEND_LUA = `
 local n = 0
@@ -20,7 +21,9 @@ for line in string.gmatch(ARGV[3], '[^\\n]+') do
   redis.call('XADD', KEYS[1], '*', 'd', line)
   n = n + 1
 end
-redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+for _ = 1, n do
+  if redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1]) == 0 then break end
+end
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
 return n
 `;

@@ -81,6 +81,19 @@ describe('DecisionLog (quantum:p28:decisions)', () => {
     expect(parseDecision(newest).plan_id).toBe('m-2999');
   });
 
+  it('brings a log far over the cap (a lowered DECISION_LOG_MAXLEN) back near it within one batch', async () => {
+    const line = JSON.stringify(values('before'));
+    for (let i = 0; i < 50_000; i += 5000) {
+      const p = r.pipeline();
+      for (let j = 0; j < 5000; j++) p.xadd(Keys.decisions, '*', 'd', line);
+      await p.exec();
+    }
+    for (let i = 0; i < 10; i++) log.append(values(`c-${i}`));
+    await log.flush();
+    // one XTRIM removes at most 10,000 entries (Redis's default LIMIT with ~)
+    expect(await r.xlen(Keys.decisions)).toBeLessThan(700);
+  });
+
   it('drops entries older than DECISION_LOG_MAX_AGE_SEC by the injected clock', async () => {
     for (let i = 0; i < 300; i++) log.append(values(`old-${i}`));
     await log.flush();
