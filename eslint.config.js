@@ -43,7 +43,11 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "Property[key.name='statusCode']",
+          selector: "Property[key.name='statusCode']:not(ObjectPattern > Property)",
+          message: 'Build error bodies with errorBody() (src/platform/http/error-body.ts).',
+        },
+        {
+          selector: "Property[key.value='statusCode']:not(ObjectPattern > Property)",
           message: 'Build error bodies with errorBody() (src/platform/http/error-body.ts).',
         },
       ],

@@ -1,5 +1,6 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
+import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
+import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
+import { errorBody } from '../http/error-body.js';
 import type { Actor } from './token-registry.js';
 
 /** The write endpoints together allow this many requests per actor (per replica) per minute. */
@@ -21,5 +22,14 @@ export class OpsWriteThrottlerGuard extends ThrottlerGuard {
   /** One budget across all the write endpoints (the default key is per handler). */
   protected override generateKey(_ctx: ExecutionContext, tracker: string, throttler: string): string {
     return `${throttler}:${tracker}`;
+  }
+
+  /** The contract's error body (ThrottlerException's lacks `error`). */
+  protected override async throwThrottlingException(
+    ctx: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const message = await this.getErrorMessage(ctx, detail);
+    throw new HttpException(errorBody(HttpStatus.TOO_MANY_REQUESTS, message), HttpStatus.TOO_MANY_REQUESTS);
   }
 }

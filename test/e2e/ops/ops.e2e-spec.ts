@@ -557,6 +557,8 @@ describe('ops write throttling', () => {
       .set(auth)
       .send({ mode: 'enforce', reason: 'one more' });
     expect(limited.status).toBe(429);
+    // the contract's error body, like every other refusal
+    expect(limited.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
     expect(JSON.stringify(limited.body)).toMatch(/at most 30 per minute/);
     // the emergency rollback is exempt: it must work however many writes came before
     const rollback = await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' });
