@@ -1,0 +1,150 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// The private redis-server of test/support/redis-server.ts must not outlive the process that
+// started it, even when that process dies without close() (SIGKILL, `timeout`, a crash).
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const FIXTURE = resolve(import.meta.dirname, 'fixtures/hold-test-redis.ts');
+
+/** Every process below `pid` (children, grandchildren…), from ps. */
+function descendants(pid: number): number[] {
+  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
+  const children = new Map<number, number[]>();
+  for (const line of out.split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    if (!p) continue;
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      found.push(c);
+      queue.push(c);
+    }
+  }
+  return found;
+}
+
+/** Running or stopped; a zombie (dead, not yet reaped by its new parent) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** True when something on 127.0.0.1:port answers PING with +PONG. */
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = connect(port, '127.0.0.1');
+    let reply = '';
+    const finish = (ok: boolean) => {
+      sock.destroy();
+      done(ok);
+    };
+    sock.setTimeout(500, () => finish(false));
+    sock.on('error', () => finish(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (chunk) => {
+      reply += String(chunk);
+      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:port (a frozen redis still does). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = connect(port, '127.0.0.1');
+    const finish = (ok: boolean) => {
+      sock.destroy();
+      done(ok);
+    };
+    sock.setTimeout(500, () => finish(false));
+    sock.on('error', () => finish(false));
+    sock.on('connect', () => finish(true));
+  });
+}
+
+async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still not true after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('startTestRedis leaves no orphan', () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+
+  it.each([
+    ['running', []],
+    ['frozen (SIGSTOP)', ['--frozen']],
+  ])('a %s redis-server dies with its parent when the parent is SIGKILLed', async (_, args: string[]) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'p28-orphan-test-'));
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      TMPDIR: tmp,
+    };
+    const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', FIXTURE, ...args], {
+      cwd: ROOT,
+      env, // no REDIS_URL: the fixture must start a private server
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let spawned: number[] = [];
+    cleanups.push(() => {
+      // never leave anything behind, whatever the outcome (the old helper did leave an orphan)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const pid of spawned.filter(alive)) {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c) => (err += String(c)));
+    const port = await new Promise<number>((done, fail) => {
+      child.stdout!.on('data', (c) => {
+        out += String(c);
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line) done((JSON.parse(line) as { port: number }).port);
+      });
+      child.once('exit', (code) =>
+        fail(new Error(`fixture exited (${code}) before printing a port:\n${err}`)),
+      );
+    });
+    expect(port).not.toBe(6379);
+    expect(await accepts(port)).toBe(true);
+    expect(await answersPing(port)).toBe(args.length === 0);
+    spawned = descendants(child.pid!);
+    expect(spawned.length).toBeGreaterThan(0);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('p28-redis-'))).toHaveLength(1);
+
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+
+    await eventually(`nothing listens on 127.0.0.1:${port}`, async () => !(await accepts(port)));
+    expect(await answersPing(port)).toBe(false);
+    await eventually(`processes ${spawned.join(',')} started by the killed parent are gone`, () =>
+      spawned.every((pid) => !alive(pid)),
+    );
+    await eventually(`temp dir of the killed parent's redis is removed`, () =>
+      readdirSync(tmp).every((n) => !n.startsWith('p28-redis-')),
+    );
+  });
+});
