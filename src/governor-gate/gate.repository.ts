@@ -309,13 +309,8 @@ export class GateRepository implements OnApplicationBootstrap {
     return this.client.status;
   }
 
-  /**
-   * Rejects past GATE_TIMEOUT_MS, or with the Redis error. On one Redis the client's own
-   * commandTimeout (same length, set on every command, pipelined ones included) is the bound; a
-   * second timer per decision only cost time. A cluster read is several commands: one timer races them.
-   */
+  /** Rejects with GATE_READ_TIMEOUT past GATE_TIMEOUT_MS, or with the Redis error. */
   read(symbol: string): Promise<GateSnapshot> {
-    if (!this.cluster) return this.reader.read(symbol);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(reject, this.timeoutMs, GATE_READ_TIMEOUT);
       this.reader.read(symbol).then(
