@@ -12,16 +12,18 @@ import { runScript } from '../platform/redis/scripts.js';
  * this time), 3 the batch: one line per decision, the JSON array of its values (DECISION_FIELDS
  * order; JSON escapes every newline inside). One field an entry and one argument a batch: each
  * field and each argument is work for Redis, the client and every replay read. The length is
- * trimmed after the batch rather than per entry (less work for Redis); one XTRIM ~ removes at most
- * Redis's default LIMIT, so it repeats, up to once per entry as XADD MAXLEN would have.
+ * trimmed after the batch rather than per entry (less work for Redis). One XTRIM ~ removes at most
+ * Redis's default LIMIT (10,000 entries), so a log far over its cap comes back over a few batches:
+ * at most TRIMS_PER_BATCH calls each, which keeps the script short (the gate reads the same Redis).
  */
+const TRIMS_PER_BATCH = 4;
 const APPEND_LUA = `
 local n = 0
 for line in string.gmatch(ARGV[3], '[^\\n]+') do
   redis.call('XADD', KEYS[1], '*', 'd', line)
   n = n + 1
 end
-for _ = 1, n do
+for _ = 1, ${TRIMS_PER_BATCH} do
   if redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1]) == 0 then break end
 end
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
