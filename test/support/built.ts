@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './redis-server.js';
-import { spawnTied } from './tied-process.js';
+import { spawnTied } from '../../scripts/tied-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);

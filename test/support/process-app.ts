@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { freePort } from './redis-server.js';
-import { spawnTied } from './tied-process.js';
+import { spawnTied } from '../../scripts/tied-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

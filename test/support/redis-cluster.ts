@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { freePort } from './redis-server.js';
-import { spawnTied, type TiedProcess } from './tied-process.js';
+import { spawnTied, type TiedProcess } from '../../scripts/tied-process.js';
 
 // ---------------------------------------------------------------------------------------------
 // redis-server processes (shared with redis-sentinel.ts)

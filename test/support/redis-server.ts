@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { spawnTied, type TiedProcess } from './tied-process.js';
+import { spawnTied, type TiedProcess } from '../../scripts/tied-process.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

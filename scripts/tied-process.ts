@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 
-// A process started for a test must not outlive the test process, even when that dies without
-// cleaning up (SIGKILL, `timeout`, a crash). PR_SET_PDEATHSIG is per thread (a vitest worker
+// A process started by a test or by `npm run demo` must not outlive its parent, even when that
+// dies without cleaning up (SIGKILL, `timeout`, a crash). PR_SET_PDEATHSIG is per thread (a vitest worker
 // thread would trip it), so instead the child runs under a small `sh` whose stdin is a pipe from
 // this process: the pipe closes whenever this process dies, however, and then `sh` kills the child.
 
 /**
  * $1: a dir to remove when the parent dies ("" for none); $2…: the command. Runs the command in the
- * background (stdin /dev/null, stdout/stderr passed through) and prints "pid N" on fd 3. A watcher
+ * background (stdin /dev/null, stdout/stderr passed through) and prints "pid N" on fd 3. Ctrl-C
+ * (SIGINT to the terminal's process group) is the child's to handle: the shell ignores it, set
+ * after the fork so the child keeps its own disposition. A watcher
  * blocks reading stdin: a line ("stop") or EOF (the parent died) ends the read, and the child is
  * killed (SIGCONT first, so a frozen one dies too). The shell lets go of stdout/stderr once both
  * run (a write to a dead parent's pipe, e.g. the "Killed" notice of `wait`, would SIGPIPE it, and
@@ -22,6 +24,7 @@ command -v "$1" >/dev/null 2>&1 || { echo "$1 not found" >&2; exit 127; }
 exec 4<&0
 "$@" </dev/null 3>&- 4<&- &
 pid=$!
+trap '' INT
 (
   if read -r _ <&4; then st=0; else st=1; fi
   kill -CONT "$pid" 2>/dev/null
@@ -75,6 +78,8 @@ export interface TiedOptions {
   removeOnOrphan?: string;
   /** Every chunk the child writes to stdout or stderr, from the first one. */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** The child writes straight to this process's stdout/stderr (onOutput sees nothing). */
+  inheritOutput?: boolean;
 }
 
 const signalName = (n: number) =>
@@ -89,19 +94,19 @@ export async function spawnTied(cmd: string, args: string[], opts: TiedOptions =
   const wrapper = spawn('sh', ['-c', WRAPPER, 'p28-tied', opts.removeOnOrphan ?? '', cmd, ...args], {
     cwd: opts.cwd,
     env: opts.env,
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    stdio: opts.inheritOutput ? ['pipe', 'inherit', 'inherit', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
   });
   wrapper.stdin!.on('error', () => undefined);
   let stderr = '';
-  wrapper.stdout!.on('data', (c) => opts.onOutput?.(String(c), 'stdout'));
-  wrapper.stderr!.on('data', (c) => {
+  wrapper.stdout?.on('data', (c) => opts.onOutput?.(String(c), 'stdout'));
+  wrapper.stderr?.on('data', (c) => {
     stderr = (stderr + String(c)).slice(-4000);
     opts.onOutput?.(String(c), 'stderr');
   });
   const closed = new Promise<void>((resolve) => wrapper.once('close', () => resolve()));
   // the child's output is complete once both pipes close (the wrapper closes them before its report)
   const outputDone = Promise.all(
-    [wrapper.stdout!, wrapper.stderr!].map((s) => new Promise((resolve) => s.once('close', resolve))),
+    [wrapper.stdout, wrapper.stderr].map((s) => s && new Promise((resolve) => s.once('close', resolve))),
   );
 
   let exit: TiedExit | undefined;
