@@ -3,14 +3,14 @@
  * operator token, and the feeder, all on 127.0.0.1. Ctrl-C stops everything.
  * PORT chooses the service's port (default 8049), DEMO_REDIS_PORT the Redis port (default: a free one).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../test/support/redis-server.js';
 import { startFeeder, type Feeder } from './demo-feeder.js';
+import { spawnTied, type TiedProcess } from './tied-process.js';
 
 const HOST = '127.0.0.1';
 const root = resolve(import.meta.dirname, '..');
@@ -18,7 +18,8 @@ const dataDir = resolve(process.env.DEMO_DATA_DIR ?? resolve(root, '.data'));
 
 let stopping = false;
 // filled as each part starts, so that a failure stops exactly what runs
-const running: { service?: ChildProcess; redis?: ChildProcess; feeder?: Feeder } = {};
+// redis-server and the service are tied to this process: they die with it, even on SIGKILL
+const running: { service?: TiedProcess; redis?: TiedProcess; feeder?: Feeder } = {};
 const timers: { planner?: NodeJS.Timeout } = {};
 
 function need(cmd: string, hint: string) {
@@ -28,12 +29,10 @@ function need(cmd: string, hint: string) {
   }
 }
 
-const exited = (p: ChildProcess | undefined) => !p || p.exitCode !== null || p.signalCode !== null;
-
-async function stopChild(p: ChildProcess | undefined) {
-  if (exited(p)) return;
-  p!.kill('SIGTERM');
-  await new Promise((r) => (exited(p) ? r(null) : p!.once('exit', r)));
+async function stopChild(p: TiedProcess | undefined) {
+  if (!p?.running()) return;
+  p.signal('SIGTERM');
+  await p.exited;
 }
 
 async function stop(code = 0) {
@@ -54,6 +53,20 @@ async function fail(message: string): Promise<never> {
   throw new Error('unreachable');
 }
 
+/** A port that was free a moment ago on HOST. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /** Whether this process could listen on HOST:port now: a stranger there (on HOST or on every address) says no. */
 function portFree(port: number): Promise<boolean> {
   return new Promise((r) => {
@@ -64,10 +77,13 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** Resolves once redis-server answers PING; rejects when it exits or stays silent past the deadline. */
-async function waitForRedisPing(port: number, proc: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForRedisPing(port: number, proc: TiedProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (exited(proc)) throw new Error(`redis-server exited (${proc.exitCode ?? proc.signalCode})`);
+    if (!proc.running()) {
+      const e = await proc.exited;
+      throw new Error(`redis-server exited (${e.code ?? e.signal})`);
+    }
     const client = new Redis({
       host: HOST,
       port,
@@ -125,7 +141,8 @@ mkdirSync(resolve(dataDir, 'redis'), { recursive: true });
 const redisPort = Number(process.env.DEMO_REDIS_PORT ?? (await freePort()));
 const redisUrl = `redis://${HOST}:${redisPort}/0`;
 const redisLog: string[] = [];
-const redis = spawn(
+const keepLog = (chunk: string) => redisLog.push(...chunk.split('\n').filter(Boolean));
+const redis = await spawnTied(
   'redis-server',
   [
     '--port',
@@ -139,14 +156,11 @@ const redis = spawn(
     '--save',
     '',
   ],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
+  { onOutput: keepLog },
 );
-const keepLog = (chunk: Buffer) => redisLog.push(...String(chunk).split('\n').filter(Boolean));
 running.redis = redis;
-redis.stdout!.on('data', keepLog);
-redis.stderr!.on('data', keepLog);
-redis.on('exit', (code) => {
-  if (!stopping && running.service) console.error(`redis-server exited (${code})`);
+void redis.exited.then(({ code, signal }) => {
+  if (!stopping && running.service) console.error(`redis-server exited (${code ?? signal})`);
 });
 try {
   await waitForRedisPing(redisPort, redis, 10_000);
@@ -163,28 +177,32 @@ running.feeder = feeder;
 
 const token = randomBytes(32).toString('base64url');
 const entry = `demo:operator:${createHash('sha256').update(token).digest('hex')}`;
-const service = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', 'src/main.ts'], {
-  cwd: root,
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: {
-    ...process.env,
-    PORT: String(port),
-    // the demo carries a test-mode endpoint and a printed token: loopback only, whatever HOST says
-    HOST,
-    REDIS_URL: redisUrl,
-    P28_TEST_MODE: '1',
-    OPS_API_TOKENS: entry,
-    HEAT_GATE_METRICS_URL: feeder.heatUrl,
-    BUDGET_COMPUTE_INTERVAL_SEC: process.env.BUDGET_COMPUTE_INTERVAL_SEC ?? '5',
-    LEDGER_FILE: resolve(dataDir, 'ledger.jsonl'),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+const service = await spawnTied(
+  process.execPath,
+  ['--import', '@swc-node/register/esm-register', 'src/main.ts'],
+  {
+    cwd: root,
+    inheritOutput: true,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      // the demo carries a test-mode endpoint and a printed token: loopback only, whatever HOST says
+      HOST,
+      REDIS_URL: redisUrl,
+      P28_TEST_MODE: '1',
+      OPS_API_TOKENS: entry,
+      HEAT_GATE_METRICS_URL: feeder.heatUrl,
+      BUDGET_COMPUTE_INTERVAL_SEC: process.env.BUDGET_COMPUTE_INTERVAL_SEC ?? '5',
+      LEDGER_FILE: resolve(dataDir, 'ledger.jsonl'),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    },
   },
-});
+);
 running.service = service;
-service.on('exit', (code) => {
+void service.exited.then(({ code, signal }) => {
   if (!stopping) {
     void fail(
-      `the service exited (${code}). If it says EADDRINUSE, choose another port: PORT=<port> npm run demo`,
+      `the service exited (${code ?? signal}). If it says EADDRINUSE, choose another port: PORT=<port> npm run demo`,
     );
   }
 });

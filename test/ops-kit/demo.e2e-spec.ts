@@ -112,6 +112,32 @@ describe('npm run demo', () => {
     }
   }, 90_000);
 
+  it('leaves no redis-server or service behind when it is killed with -9', async () => {
+    const port = await freePort();
+    const data = mkdtempSync(join(tmpdir(), 'p28-demo-'));
+    const demo = runDemo({ PORT: String(port), DEMO_DATA_DIR: data });
+    try {
+      await waitFor(() => /operator token : \S+/.test(demo.io.out), {
+        timeoutMs: 30_000,
+        what: 'the token line',
+      });
+      const redisPort = Number(/redis {10}: redis:\/\/127\.0\.0\.1:(\d+)/.exec(demo.io.out)?.[1]);
+      expect(await accepts('127.0.0.1', redisPort)).toBe(true);
+      expect(await accepts('127.0.0.1', port)).toBe(true);
+      demo.proc.kill('SIGKILL'); // the demo alone, not its process group: no Ctrl-C handler runs
+      await demo.exited;
+      for (const p of [port, redisPort]) {
+        await waitFor(async () => !(await accepts('127.0.0.1', p)), {
+          timeoutMs: 10_000,
+          what: `nothing to listen on 127.0.0.1:${p} after the demo died`,
+        });
+      }
+    } finally {
+      stopAll([demo.proc]);
+      rmSync(data, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   it('refuses a taken port, says how to choose another, and prints no token for the stranger', async () => {
     const port = await freePort();
     // the worst stranger: an HTTP server that answers 200 to everything, /health included

@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './redis-server.js';
+import { spawnTied } from '../../scripts/tied-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -39,27 +40,24 @@ export interface BuiltService {
 /** The built service (`node <dir>/main.js`) on a free loopback port. */
 export async function startBuiltService(built: Built, env: Record<string, string>): Promise<BuiltService> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [resolve(built.dir, 'main.js')], {
+  const lines: string[] = [];
+  // tied: the service dies with this process, even on SIGKILL
+  const proc = await spawnTied(process.execPath, [resolve(built.dir, 'main.js')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    onOutput: (chunk) => lines.push(...chunk.split('\n').filter(Boolean)),
   });
-  const lines: string[] = [];
-  const collect = (chunk: Buffer) => lines.push(...String(chunk).split('\n').filter(Boolean));
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`service exited early:\n${lines.join('\n')}`);
+    if (!proc.running()) throw new Error(`service exited early:\n${lines.join('\n')}`);
     try {
       if ((await fetch(`${url}/health/live`)).ok) break;
     } catch {
       /* starting */
     }
     if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
+      await proc.stop();
       throw new Error(`service did not start:\n${lines.join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -68,8 +66,8 @@ export async function startBuiltService(built: Built, env: Record<string, string
     url,
     lines,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
+      proc.signal('SIGTERM');
+      await proc.exited;
     },
   };
 }

@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from './redis-server.js';
+import { spawnTied } from '../../scripts/tied-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 export interface ProcessApp {
-  proc: ChildProcess;
+  /** The service's own pid (it runs under a wrapper that kills it should the test process die). */
+  pid: number;
   url: string;
   port: number;
   lines: string[];
@@ -18,31 +19,36 @@ export interface ProcessApp {
 /** The real service as its own process (src/main.ts through swc), for kill -9 / SIGTERM tests. */
 export async function startProcessApp(env: Record<string, string>): Promise<ProcessApp> {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   const lines: string[] = [];
-  const collect = (chunk: Buffer) => lines.push(...String(chunk).split('\n').filter(Boolean));
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  // tied: the service dies with this process, even on SIGKILL
+  const proc = await spawnTied(
+    process.execPath,
+    ['--import', '@swc-node/register/esm-register', 'src/main.ts'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env, PORT: String(port) },
+      onOutput: (chunk) => lines.push(...chunk.split('\n').filter(Boolean)),
+    },
+  );
+  const exited = proc.exited.then((e) => e.code);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`service exited early:\n${lines.join('\n')}`);
+    if (!proc.running()) throw new Error(`service exited early:\n${lines.join('\n')}`);
     try {
       const r = await fetch(`${url}/health/live`);
       if (r.ok) break;
     } catch {
       /* starting */
     }
-    if (Date.now() > deadline) throw new Error(`service did not start:\n${lines.join('\n')}`);
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`service did not start:\n${lines.join('\n')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    proc,
+    pid: proc.pid,
     url,
     port,
     lines,
@@ -63,7 +69,7 @@ export async function startProcessApp(env: Record<string, string>): Promise<Proc
       }
     },
     kill(signal = 'SIGTERM') {
-      if (proc.exitCode === null) proc.kill(signal);
+      proc.signal(signal);
     },
   };
 }

@@ -1,27 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { freePort } from './redis-server.js';
+import { spawnTied, type TiedProcess } from '../../scripts/tied-process.js';
 
 // ---------------------------------------------------------------------------------------------
 // redis-server processes (shared with redis-sentinel.ts)
 // ---------------------------------------------------------------------------------------------
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A crashed or interrupted test run must not leave redis-servers behind on the CI box. */
-function track(proc: ChildProcess) {
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
-  });
-}
 
 export interface RedisProcess {
   port: number;
@@ -60,9 +46,9 @@ export function adminClient(port: number, { reconnect = false } = {}): Redis {
   return c;
 }
 
-async function pingUntilUp(proc: ChildProcess, port: number, timeoutMs: number): Promise<boolean> {
+async function pingUntilUp(proc: TiedProcess, port: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (proc.exitCode === null && proc.signalCode === null) {
+  while (proc.running()) {
     const c = adminClient(port);
     try {
       await c.connect();
@@ -91,38 +77,29 @@ export async function startRedisProcess(spec: RedisProcessSpec, attempts = 3): P
     const [port, busPort] = await Promise.all([freePort(), freePort()]);
     const dir = mkdtempSync(join(tmpdir(), `p28-${spec.label}-`));
     const lines: string[] = [];
-    const proc = spawn('redis-server', spec.args({ port, busPort }, dir), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track(proc);
-    const keep = (chunk: Buffer) => {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
+    const keep = (chunk: string) => {
+      lines.push(...chunk.split('\n').filter(Boolean));
       if (lines.length > 40) lines.splice(0, lines.length - 40);
     };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
-    const up = await Promise.race([
-      pingUntilUp(proc, port, 10_000),
-      spawnError.then((err) => {
-        throw new Error(
-          `cannot start redis-server (is it installed? apt-get install redis-server): ${err.message}`,
-        );
-      }),
-    ]);
+    // tied: the server dies with this process, even on SIGKILL, and its dir goes too
+    const proc = await spawnTied('redis-server', spec.args({ port, busPort }, dir), {
+      removeOnOrphan: dir,
+      onOutput: keep,
+    }).catch((err: Error) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(
+        `cannot start redis-server (is it installed? apt-get install redis-server): ${err.message}`,
+      );
+    });
+    const up = await pingUntilUp(proc, port, 10_000);
     const handle: RedisProcess = {
       port,
       busPort,
       dir,
       output: () => lines.join('\n'),
-      alive: () => proc.exitCode === null && proc.signalCode === null,
+      alive: () => proc.running(),
       kill: async () => {
-        if (proc.exitCode === null && proc.signalCode === null) {
-          const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-          proc.kill('SIGCONT');
-          proc.kill('SIGKILL');
-          await exited;
-        }
+        await proc.stop();
         rmSync(dir, { recursive: true, force: true });
       },
     };

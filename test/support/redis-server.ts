@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { spawnTied, type TiedProcess } from '../../scripts/tied-process.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,24 +52,6 @@ async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
 }
 
 /**
- * Runs redis-server ($2…) in the background, prints its pid and blocks reading stdin, a pipe from
- * the test process. A line ("stop") or EOF (the test process died, however) ends the read: redis
- * is killed (SIGCONT first, so a frozen one dies too) and reaped; on EOF its temp dir ($1) goes too.
- */
-const WRAPPER = `
-dir=$1; shift
-command -v redis-server >/dev/null || { echo "redis-server not found" >&2; exit 127; }
-redis-server "$@" </dev/null >/dev/null 2>&1 &
-pid=$!
-echo "$pid"
-if read -r _; then keep=1; else keep=0; fi
-kill -CONT "$pid" 2>/dev/null
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[ "$keep" = 1 ] || rm -rf -- "$dir"
-`;
-
-/**
  * A private redis-server on a free port for one suite (no persistence, its own temp dir),
  * or the server at REDIS_URL when that is set.
  */
@@ -106,18 +88,13 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'p28-redis-'));
   const url = `redis://127.0.0.1:${port}/0`;
-  let proc: { wrapper: ChildProcess; pid: number; exited: Promise<void> } | undefined;
+  let proc: TiedProcess | undefined;
 
   const start = async () => {
-    // A pipe, not PR_SET_PDEATHSIG (per thread, so a vitest worker thread would trip it): the
-    // wrapper's stdin closes whenever this process dies, even on SIGKILL, and then it kills redis.
-    const wrapper = spawn(
-      'sh',
+    // tied: redis dies with this process, even on SIGKILL, and the dir goes too
+    proc = await spawnTied(
+      'redis-server',
       [
-        '-c',
-        WRAPPER,
-        'p28-test-redis',
-        dir,
         '--port',
         String(port),
         '--bind',
@@ -130,45 +107,21 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
         dir,
         ...extraArgs,
       ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    wrapper.stdin!.on('error', () => undefined);
-    let stderr = '';
-    wrapper.stderr!.on('data', (c) => (stderr += String(c)));
-    const exited = new Promise<void>((resolve) => wrapper.once('close', () => resolve()));
-    const pid = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      wrapper.stdout!.on('data', (c) => {
-        out += String(c);
-        if (out.includes('\n')) resolve(Number(out.split('\n')[0]));
-      });
-      wrapper.once('error', (err) => reject(new Error(`cannot run sh: ${err.message}`)));
-      void exited.then(() =>
-        reject(
-          new Error(
-            `cannot start redis-server (is it installed? apt-get install redis-server): ${stderr.trim()}`,
-          ),
-        ),
+      { removeOnOrphan: dir },
+    ).catch((err: Error) => {
+      throw new Error(
+        `cannot start redis-server (is it installed? apt-get install redis-server): ${err.message}`,
       );
     });
-    proc = { wrapper, pid, exited };
     await waitForPing(url);
   };
   const stop = async () => {
     const p = proc;
     proc = undefined;
-    if (!p) return;
-    // "stop" tells the wrapper to keep the dir (start() reuses it); it exits once redis has.
-    p.wrapper.stdin!.end('stop\n');
-    await p.exited;
+    // the dir stays (start() reuses it)
+    await p?.stop();
   };
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      if (proc) process.kill(proc.pid, sig);
-    } catch {
-      /* already gone */
-    }
-  };
+  const signal = (sig: NodeJS.Signals) => proc?.signal(sig);
 
   await start();
   const admin = makeClient(url);

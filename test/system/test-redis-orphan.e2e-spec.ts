@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-// The private redis-server of test/support/redis-server.ts must not outlive the process that
-// started it, even when that process dies without close() (SIGKILL, `timeout`, a crash).
+// What the test helpers start (redis-server.ts, redis-cluster.ts and so redis-sentinel.ts,
+// process-app.ts; built.ts shares the process-app code path through tied-process.ts) must not
+// outlive the process that started it, even when that dies without close() (SIGKILL, `timeout`,
+// a crash).
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const FIXTURE = resolve(import.meta.dirname, 'fixtures/hold-test-redis.ts');
+const FIXTURE = resolve(import.meta.dirname, 'fixtures/hold-test-processes.ts');
 
 /** Every process below `pid` (children, grandchildren…), from ps. */
 function descendants(pid: number): number[] {
@@ -82,69 +84,82 @@ async function eventually(what: string, check: () => boolean | Promise<boolean>,
   }
 }
 
-describe('startTestRedis leaves no orphan', () => {
+describe('the test helpers leave no orphan', () => {
   const cleanups: (() => void)[] = [];
   afterEach(() => {
     for (const c of cleanups.splice(0)) c();
   });
 
   it.each([
-    ['running', []],
-    ['frozen (SIGSTOP)', ['--frozen']],
-  ])('a %s redis-server dies with its parent when the parent is SIGKILLed', async (_, args: string[]) => {
-    const tmp = mkdtempSync(join(tmpdir(), 'p28-orphan-test-'));
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      TMPDIR: tmp,
-    };
-    const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', FIXTURE, ...args], {
-      cwd: ROOT,
-      env, // no REDIS_URL: the fixture must start a private server
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let spawned: number[] = [];
-    cleanups.push(() => {
-      // never leave anything behind, whatever the outcome (the old helper did leave an orphan)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      for (const pid of spawned.filter(alive)) {
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
-      }
-      rmSync(tmp, { recursive: true, force: true });
-    });
-
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (c) => (err += String(c)));
-    const port = await new Promise<number>((done, fail) => {
-      child.stdout!.on('data', (c) => {
-        out += String(c);
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line) done((JSON.parse(line) as { port: number }).port);
-      });
-      child.once('exit', (code) =>
-        fail(new Error(`fixture exited (${code}) before printing a port:\n${err}`)),
+    ['a running redis-server (startTestRedis)', ['redis']],
+    ['a frozen (SIGSTOP) redis-server (startTestRedis)', ['redis', '--frozen']],
+    ['the redis-servers of startTestCluster (startRedisProcess)', ['cluster']],
+    ['the service of startProcessApp, and its redis-server', ['app']],
+  ])(
+    '%s die with their parent when the parent is SIGKILLed',
+    async (_, args: string[]) => {
+      const tmp = mkdtempSync(join(tmpdir(), 'p28-orphan-test-'));
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        TMPDIR: tmp,
+      };
+      const child = spawn(
+        process.execPath,
+        ['--import', '@swc-node/register/esm-register', FIXTURE, ...args],
+        {
+          cwd: ROOT,
+          env, // no REDIS_URL: the fixture must start a private server
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
       );
-    });
-    expect(port).not.toBe(6379);
-    expect(await accepts(port)).toBe(true);
-    expect(await answersPing(port)).toBe(args.length === 0);
-    spawned = descendants(child.pid!);
-    expect(spawned.length).toBeGreaterThan(0);
-    expect(readdirSync(tmp).filter((n) => n.startsWith('p28-redis-'))).toHaveLength(1);
+      let spawned: number[] = [];
+      cleanups.push(() => {
+        // never leave anything behind, whatever the outcome (the old helper did leave an orphan)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        for (const pid of spawned.filter(alive)) {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, 'SIGKILL');
+        }
+        rmSync(tmp, { recursive: true, force: true });
+      });
 
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+      let out = '';
+      let err = '';
+      child.stderr!.on('data', (c) => (err += String(c)));
+      const ports = await new Promise<number[]>((done, fail) => {
+        child.stdout!.on('data', (c) => {
+          out += String(c);
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line) done((JSON.parse(line) as { ports: number[] }).ports);
+        });
+        child.once('exit', (code) =>
+          fail(new Error(`fixture exited (${code}) before printing its ports:\n${err}`)),
+        );
+      });
+      expect(ports.length).toBeGreaterThan(0);
+      expect(ports).not.toContain(6379);
+      for (const port of ports) expect(await accepts(port), `127.0.0.1:${port}`).toBe(true);
+      if (args[0] === 'redis') expect(await answersPing(ports[0])).toBe(!args.includes('--frozen'));
+      spawned = descendants(child.pid!);
+      expect(spawned.length).toBeGreaterThan(0);
+      const dirs = readdirSync(tmp).filter((n) => n.startsWith('p28-'));
+      expect(dirs.length).toBeGreaterThan(0);
 
-    await eventually(`nothing listens on 127.0.0.1:${port}`, async () => !(await accepts(port)));
-    expect(await answersPing(port)).toBe(false);
-    await eventually(`processes ${spawned.join(',')} started by the killed parent are gone`, () =>
-      spawned.every((pid) => !alive(pid)),
-    );
-    await eventually(`temp dir of the killed parent's redis is removed`, () =>
-      readdirSync(tmp).every((n) => !n.startsWith('p28-redis-')),
-    );
-  });
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+
+      for (const port of ports) {
+        await eventually(`nothing listens on 127.0.0.1:${port}`, async () => !(await accepts(port)));
+      }
+      await eventually(`processes ${spawned.join(',')} started by the killed parent are gone`, () =>
+        spawned.every((pid) => !alive(pid)),
+      );
+      await eventually(`temp dirs ${dirs.join(', ')} of the killed parent's processes are removed`, () =>
+        readdirSync(tmp).every((n) => !dirs.includes(n)),
+      );
+    },
+    60_000,
+  );
 });
