@@ -40,8 +40,8 @@ describe('decisionPrefilter', () => {
             const pre = decisionPrefilter(q)!;
             if (matches) expect(pre(fields)).toBe(true);
             if (q.plan_id !== undefined && q.plan_id !== pid) expect(pre(fields)).toBe(false);
-          // a symbol that another value of the entry holds (BUY, ALLOW, 0…) does not let it through
-          if (q.symbol !== undefined && q.symbol !== sym) expect(pre(fields)).toBe(false);
+            // a symbol that another value of the entry holds (BUY, ALLOW, 0…) does not let it through
+            if (q.symbol !== undefined && q.symbol !== sym) expect(pre(fields)).toBe(false);
           }
         },
       ),

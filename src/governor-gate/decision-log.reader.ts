@@ -83,7 +83,12 @@ export class DecisionLogReader {
    * while the caller works through a slice. The next page is asked for while the caller works: at
    * most two pages are held.
    */
-  private async *walk(order: 'oldest' | 'newest', from: string, to: string, max: number): AsyncGenerator<Rows> {
+  private async *walk(
+    order: 'oldest' | 'newest',
+    from: string,
+    to: string,
+    max: number,
+  ): AsyncGenerator<Rows> {
     const release = this.startWalk();
     const client = this.redis.client;
     const page = (cursor: string) =>
