@@ -91,6 +91,7 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
   let proc: TiedProcess | undefined;
 
   const start = async () => {
+    if (proc?.running()) throw new Error(`redis-server on port ${port} is already running`);
     // tied: redis dies with this process, even on SIGKILL, and the dir goes too
     proc = await spawnTied(
       'redis-server',
@@ -114,6 +115,20 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
       );
     });
     await waitForPing(url);
+    // another server on the port (ours failed to bind) would answer the ping just as well
+    const probe = new Redis(url, { maxRetriesPerRequest: 0, lazyConnect: true });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      const info = await probe.info('server');
+      const pid = Number(/^process_id:(\d+)/m.exec(info)?.[1]);
+      if (pid !== proc.pid) {
+        await stop();
+        throw new Error(`port ${port} is held by another redis-server (pid ${pid}); ours did not start`);
+      }
+    } finally {
+      probe.disconnect();
+    }
   };
   const stop = async () => {
     const p = proc;
