@@ -187,10 +187,14 @@ interface Waiting {
  * for earlier ones, which would spend their GATE_TIMEOUT_MS before they were even sent.
  * Each read is still one script per request, with its own reply. Cluster: no batching (the keys of
  * one read are on several nodes), `readGateSnapshot` per request.
+ * With `timeoutMs`, a batch's reads reject with GATE_READ_TIMEOUT once that long has passed since the
+ * first of them was asked for: one timer a batch, counted from the call, not from the send.
  */
 export class GateReader {
   private waiting: Waiting[] = [];
   private scheduled = false;
+  /** performance.now() of the oldest read waiting for the next flush */
+  private batchStart = 0;
 
   private readonly keyCache = new Map<string, readonly string[]>();
 
@@ -198,6 +202,7 @@ export class GateReader {
     private readonly client: RedisClient,
     private readonly cluster: boolean,
     private readonly positionPatterns: readonly string[] = Keys.positionPatterns,
+    private readonly timeoutMs?: number,
   ) {
     if (!cluster) defineGateRead(client);
   }
@@ -216,6 +221,7 @@ export class GateReader {
       this.waiting.push({ symbol, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
+        this.batchStart = performance.now();
         setImmediate(this.flush);
       }
     });
@@ -225,9 +231,23 @@ export class GateReader {
     const batch = this.waiting;
     this.waiting = [];
     this.scheduled = false;
+    // a settled promise ignores later calls: whichever of reply and timer comes first decides
+    const timer =
+      this.timeoutMs === undefined
+        ? undefined
+        : setTimeout(rejectAll, Math.max(0, this.batchStart + this.timeoutMs - performance.now()), batch);
     if (batch.length === 1) {
       const w = batch[0];
-      readGateSnapshot(this.client, w.symbol, false, this.keysFor(w.symbol)).then(w.resolve, w.reject);
+      readGateSnapshot(this.client, w.symbol, false, this.keysFor(w.symbol)).then(
+        (s) => {
+          clearTimeout(timer);
+          w.resolve(s);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          w.reject(e);
+        },
+      );
       return;
     }
     const pipeline = (this.client as Redis).pipeline() as unknown as GateReadClient & {
@@ -239,6 +259,7 @@ export class GateReader {
     }
     pipeline.exec().then(
       (replies) => {
+        clearTimeout(timer);
         for (let i = 0; i < batch.length; i++) {
           const r = replies?.[i];
           if (!r) batch[i].reject(new Error('no reply in pipeline'));
@@ -247,10 +268,15 @@ export class GateReader {
         }
       },
       (err: unknown) => {
+        clearTimeout(timer);
         for (const w of batch) w.reject(err);
       },
     );
   };
+}
+
+function rejectAll(batch: Waiting[]): void {
+  for (const w of batch) w.reject(GATE_READ_TIMEOUT);
 }
 
 /**
@@ -269,7 +295,12 @@ export class GateRepository implements OnApplicationBootstrap {
     this.timeoutMs = config.GATE_TIMEOUT_MS;
     this.cluster = !redis.topology.crossSlotScripts;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
-    this.reader = new GateReader(this.client, this.cluster, config.POSITION_KEY_PATTERNS);
+    this.reader = new GateReader(
+      this.client,
+      this.cluster,
+      config.POSITION_KEY_PATTERNS,
+      this.cluster ? undefined : config.GATE_TIMEOUT_MS,
+    );
     if (this.cluster) connectNodesEagerly(this.client as Cluster);
   }
 
@@ -309,8 +340,12 @@ export class GateRepository implements OnApplicationBootstrap {
     return this.client.status;
   }
 
-  /** Rejects with GATE_READ_TIMEOUT past GATE_TIMEOUT_MS, or with the Redis error. */
+  /**
+   * Rejects with GATE_READ_TIMEOUT past GATE_TIMEOUT_MS from this call, or with the Redis error.
+   * On one Redis the reader bounds each batch; a cluster read, several commands, is raced here.
+   */
   read(symbol: string): Promise<GateSnapshot> {
+    if (!this.cluster) return this.reader.read(symbol);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(reject, this.timeoutMs, GATE_READ_TIMEOUT);
       this.reader.read(symbol).then(
