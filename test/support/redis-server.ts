@@ -5,15 +5,35 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { spawnTied, type TiedProcess } from '../../scripts/tied-process.js';
 
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default): a port from that range,
+ * left free while a test's redis-server is stopped, can be taken as the source port of any outgoing
+ * connection on the machine, and the restarted server then cannot bind it.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(got));
     });
   });
 }
