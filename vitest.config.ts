@@ -13,7 +13,6 @@ export default defineConfig({
   test: {
     environment: 'node',
     setupFiles: ['reflect-metadata'],
-    globalSetup: ['test/support/global-tmp.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // e2e suites each start their own redis-server; keep parallelism modest on 2-core machines

@@ -40,9 +40,9 @@ export interface TestKeyPair {
 }
 
 const keyDirs = new Set<string>();
-/** A key pair in its own 0700 temp dir, under the run's temp root (test/support/global-tmp.ts). */
+/** A key pair in its own 0700 temp dir, removed when the test process exits. */
 export function makeTestKeyPair(): TestKeyPair {
-  const dir = mkdtempSync(join(process.env.P28_TEST_TMP ?? tmpdir(), 'p28-keys-'));
+  const dir = mkdtempSync(join(tmpdir(), 'p28-keys-'));
   if (keyDirs.size === 0) {
     process.once('exit', () => {
       for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
