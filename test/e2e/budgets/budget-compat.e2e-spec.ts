@@ -10,6 +10,7 @@ import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { metric } from '../../support/metrics.js';
 
 /**
  * The budget routes as other services and the original proof script call them (CONTRACT.md §5):
@@ -20,16 +21,6 @@ const viewer = randomBytes(24).toString('hex');
 const operator = randomBytes(24).toString('hex');
 const TOKENS = `ana:viewer:${sha256Hex(viewer)},olga:operator:${sha256Hex(operator)}`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-type Sampled = {
-  get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-};
-async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
 
 describe('budget routes: hostile input and the compatibility surface', () => {
   let redis: TestRedis;

@@ -10,6 +10,7 @@ import { LeaderService } from '../../../src/platform/redis/leader.service.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { metric } from '../../support/metrics.js';
 
 /**
  * What a follower, /health and the compatibility check may trust (docs/contract.md §2, §5): the
@@ -18,16 +19,6 @@ import { freePort, startTestRedis, type TestRedis } from '../../support/redis-se
  */
 const VIEWER = randomBytes(16).toString('hex');
 const auth = { Authorization: `Bearer ${VIEWER}` };
-
-type Sampled = {
-  get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-};
-async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
 
 describe('budget status, health and universe: what may be trusted', () => {
   let redis: TestRedis;

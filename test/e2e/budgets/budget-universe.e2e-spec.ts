@@ -10,6 +10,7 @@ import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { metric } from '../../support/metrics.js';
 
 /**
  * The tradable universe (CONTRACT.md §2): active positions, every symbol with a live market-state
@@ -18,16 +19,6 @@ import { freePort, startTestRedis, type TestRedis } from '../../support/redis-se
  */
 const OPERATOR = randomBytes(16).toString('hex');
 const auth = { Authorization: `Bearer ${OPERATOR}` };
-
-type Sampled = {
-  get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-};
-async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
 
 describe('the tradable universe against a real Redis', () => {
   let redis: TestRedis;

@@ -8,6 +8,7 @@ import { LeaderService } from '../../../src/platform/redis/leader.service.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { freePort, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { metric } from '../../support/metrics.js';
 
 /**
  * /health and /health/ready tell the truth about enforcement (CONTRACT.md §5): degraded, and not
@@ -15,9 +16,6 @@ import { freePort, startTestRedis, type TestRedis } from '../../support/redis-se
  * a follower is judged by the leader's writes, not by its own (it computes nothing).
  */
 const INTERVAL_SEC = 60;
-
-type Sampled = { get(): Promise<{ values: Array<{ value: number }> }> };
-const metric = async (m: Sampled) => (await m.get()).values.reduce((s, v) => s + v.value, 0);
 
 describe('budget health and readiness against a real Redis', () => {
   let redis: TestRedis;

@@ -10,6 +10,7 @@ import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 import { CONTRACT_BUDGET_FIELDS } from '../../support/contract.js';
+import { metric } from '../../support/metrics.js';
 
 const T0 = Date.UTC(2030, 0, 1); // ms; a fixed instant so ages are exact
 const ALPHA = 0.4,
@@ -24,16 +25,6 @@ function expected(equity: number, heat: number, cluster: number, vol: number, no
   const stress = Math.min(1, Math.max(0, ALPHA * heat + BETA * cluster + GAMMA * vol));
   const budget = Math.min(MAX, Math.max(MIN, equity * RISK * (1 - stress)));
   return { stress, budget, utilization: notional / budget };
-}
-
-type Sampled = {
-  get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-};
-async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('budget engine tick against a real Redis', () => {

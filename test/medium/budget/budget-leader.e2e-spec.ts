@@ -9,11 +9,9 @@ import { LeaderService } from '../../../src/platform/redis/leader.service.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { startHeatStub, type HeatStub } from '../../support/heat-stub.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { metric } from '../../support/metrics.js';
 
 const STREAM = 'quantum:stream:budget.violation';
-
-type Sampled = { get(): Promise<{ values: Array<{ value: number }> }> };
-const metric = async (m: Sampled) => (await m.get()).values.reduce((s, v) => s + v.value, 0);
 
 describe('budget loop: scheduling and leadership', () => {
   let redis: TestRedis;

@@ -10,6 +10,7 @@ import { Keys } from '../../../../src/platform/redis/keys.js';
 import { createTestApp, type TestApp } from '../../../support/app.js';
 import { startHeatStub, type HeatStub } from '../../../support/heat-stub.js';
 import { startTestRedis, type TestRedis } from '../../../support/redis-server.js';
+import { metric, type Sampled } from '../../../support/metrics.js';
 
 /**
  * The engine's inputs written in the shapes the upstream services write them (CONTRACT.md §1–2):
@@ -17,17 +18,8 @@ import { startTestRedis, type TestRedis } from '../../../support/redis-server.js
  */
 const T0 = Date.UTC(2030, 0, 1);
 
-type Sampled = {
-  get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-};
-async function metric(m: Sampled, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
 const symbolsOf = async (m: Sampled) =>
-  [...new Set((await m.get()).values.map((v) => String(v.labels.symbol)))].sort();
+  [...new Set((await m.get()).values.map((v) => String(v.labels?.symbol)))].sort();
 
 describe('budget engine inputs against a real Redis', () => {
   let redis: TestRedis;
