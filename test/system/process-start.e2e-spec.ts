@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { descendants } from '../support/processes.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -38,26 +39,6 @@ async function waitLive(s: Started, url: string, timeoutMs: number) {
     if (Date.now() > deadline) throw new Error(`did not start:\n${s.lines.slice(-30).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** Every process below `pid` (children, grandchildren…), from ps. */
-function descendants(pid: number): number[] {
-  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const children = new Map<number, number[]>();
-  for (const line of out.split('\n')) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number);
-    if (!p) continue;
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
 }
 
 const alive = (pid: number) => {

@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { descendants } from '../support/processes.js';
 
 // What the test helpers start (redis-server.ts, redis-cluster.ts and so redis-sentinel.ts,
 // process-app.ts; built.ts shares the process-app code path through tied-process.ts) must not
@@ -12,26 +13,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = resolve(import.meta.dirname, 'fixtures/hold-test-processes.ts');
-
-/** Every process below `pid` (children, grandchildren…), from ps. */
-function descendants(pid: number): number[] {
-  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const children = new Map<number, number[]>();
-  for (const line of out.split('\n')) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number);
-    if (!p) continue;
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
-}
 
 /** Running or stopped; a zombie (dead, not yet reaped by its new parent) counts as gone. */
 function alive(pid: number): boolean {
