@@ -187,8 +187,8 @@ interface Waiting {
  * for earlier ones, which would spend their GATE_TIMEOUT_MS before they were even sent.
  * Each read is still one script per request, with its own reply. Cluster: no batching (the keys of
  * one read are on several nodes), `readGateSnapshot` per request.
- * With `timeoutMs`, a batch's reads reject with GATE_READ_TIMEOUT once that long has passed since the
- * first of them was asked for: one timer a batch, counted from the call, not from the send.
+ * With `timeoutMs`, every read rejects with GATE_READ_TIMEOUT once that long has passed since it was
+ * asked for (counted from the call, not the send): one timer per batch, one per cluster read.
  */
 export class GateReader {
   private waiting: Waiting[] = [];
@@ -216,7 +216,7 @@ export class GateReader {
   }
 
   read(symbol: string): Promise<GateSnapshot> {
-    if (this.cluster) return readGateSnapshot(this.client, symbol, true, this.keysFor(symbol));
+    if (this.cluster) return this.bounded(readGateSnapshot(this.client, symbol, true, this.keysFor(symbol)));
     return new Promise((resolve, reject) => {
       this.waiting.push({ symbol, resolve, reject });
       if (!this.scheduled) {
@@ -224,6 +224,24 @@ export class GateReader {
         this.batchStart = performance.now();
         setImmediate(this.flush);
       }
+    });
+  }
+
+  /** A cluster read is several commands: one timer races them, from the call. */
+  private bounded(read: Promise<GateSnapshot>): Promise<GateSnapshot> {
+    if (this.timeoutMs === undefined) return read;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(reject, this.timeoutMs, GATE_READ_TIMEOUT);
+      read.then(
+        (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
     });
   }
 
@@ -281,25 +299,23 @@ function rejectAll(batch: Waiting[]): void {
 
 /**
  * The gate's read side, on a dedicated connection: a request never waits in the offline queue or
- * for a retry (the shared client does both), and a timer race bounds even a frozen Redis, which
- * keeps the TCP connection open and so never errors by itself.
+ * for a retry (the shared client does both), and the reader's timers bound even a frozen Redis,
+ * which keeps the TCP connection open and so never errors by itself.
  */
 @Injectable()
 export class GateRepository implements OnApplicationBootstrap {
   readonly client: RedisClient;
-  private readonly timeoutMs: number;
   private readonly reader: GateReader;
   private readonly cluster: boolean;
 
   constructor(redis: RedisService, config: AppConfig) {
-    this.timeoutMs = config.GATE_TIMEOUT_MS;
     this.cluster = !redis.topology.crossSlotScripts;
     this.client = redis.dedicated('gate', gateClientOptions(config.GATE_TIMEOUT_MS));
     this.reader = new GateReader(
       this.client,
       this.cluster,
       config.POSITION_KEY_PATTERNS,
-      this.cluster ? undefined : config.GATE_TIMEOUT_MS,
+      config.GATE_TIMEOUT_MS,
     );
     if (this.cluster) connectNodesEagerly(this.client as Cluster);
   }
@@ -340,24 +356,8 @@ export class GateRepository implements OnApplicationBootstrap {
     return this.client.status;
   }
 
-  /**
-   * Rejects with GATE_READ_TIMEOUT past GATE_TIMEOUT_MS from this call, or with the Redis error.
-   * On one Redis the reader bounds each batch; a cluster read, several commands, is raced here.
-   */
+  /** Rejects with GATE_READ_TIMEOUT past GATE_TIMEOUT_MS from this call, or with the Redis error. */
   read(symbol: string): Promise<GateSnapshot> {
-    if (!this.cluster) return this.reader.read(symbol);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(reject, this.timeoutMs, GATE_READ_TIMEOUT);
-      this.reader.read(symbol).then(
-        (s) => {
-          clearTimeout(timer);
-          resolve(s);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    return this.reader.read(symbol);
   }
 }
