@@ -54,3 +54,29 @@ describe('decisionPrefilter', () => {
     expect(decisionPrefilter({ plan_id: 'p' })!(['x', '["p"]'])).toBe(false);
   });
 });
+
+describe('parseDecision', () => {
+  it('gives every field of §7, in order, and nulls for an entry it cannot read', () => {
+    const values = DECISION_FIELDS.map((f) => (f === 'reduce_only' || f === 'enforced' ? 'true' : '7'));
+    const d = parseDecision(['d', JSON.stringify(values)]);
+    expect(Object.keys(d)).toEqual([...DECISION_FIELDS]);
+    expect(d.plan_id).toBe('7');
+    expect(d.qty).toBe(7);
+    expect(d.enforced).toBe(true);
+    for (const garbage of [['d', '{oops'], ['d', '{"a":1}'], ['x', '[]'], []]) {
+      const g = parseDecision(garbage);
+      expect(Object.keys(g)).toEqual([...DECISION_FIELDS]);
+      expect(Object.values(g).every((v) => v === null)).toBe(true);
+    }
+  });
+
+  it('reads a value of the wrong type as null, not as a string or a number', () => {
+    const values: unknown[] = DECISION_FIELDS.map(() => 5);
+    values[1] = '';
+    const d = parseDecision(['d', JSON.stringify(values)]);
+    expect(d.plan_id).toBeNull();
+    expect(d.symbol).toBeNull();
+    expect(d.qty).toBeNull();
+    expect(d.enforced).toBeNull();
+  });
+});

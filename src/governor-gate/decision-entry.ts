@@ -115,15 +115,46 @@ function firstStringEnd(raw: string): number {
   return -1;
 }
 
-/** A logged decision as read back: numbers as numbers, '' as null. Field names are data: a null-prototype record. */
+/** A logged decision as read back: numbers as numbers, '' as null. */
 export type LoggedDecision = Record<(typeof DECISION_FIELDS)[number], string | number | boolean | null>;
 
-const TEXT = new Set(['plan_id', 'symbol', 'side', 'decision', 'reason', 'mode']);
-const BOOL = new Set(['reduce_only', 'enforced']);
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const bool = (v: unknown): boolean | null => (v === 'true' ? true : v === 'false' ? false : null);
+const number = (v: unknown): number | null => (typeof v === 'string' ? (finite(v) ?? null) : null);
+
+/**
+ * One object literal of fixed keys (DECISION_FIELDS order), not a record filled key by key: a
+ * replay parses every entry of the window, and a literal keeps one shape for all of them.
+ */
+function decisionOf(v: readonly unknown[]): LoggedDecision {
+  return {
+    plan_id: text(v[0]),
+    symbol: text(v[1]),
+    side: text(v[2]),
+    qty: number(v[3]),
+    projected_notional: number(v[4]),
+    reduce_only: bool(v[5]),
+    decision: text(v[6]),
+    reason: text(v[7]),
+    mode: text(v[8]),
+    enforced: bool(v[9]),
+    budget_usd: number(v[10]),
+    budget_age_sec: number(v[11]),
+    violation_age_sec: number(v[12]),
+    position_amt: number(v[13]),
+    price: number(v[14]),
+    equity_usd: number(v[15]),
+    portfolio_heat: number(v[16]),
+    cluster_stress: number(v[17]),
+    vol_regime: number(v[18]),
+    policy_version: number(v[19]),
+    timestamp_ms: number(v[20]),
+  };
+}
+
+const NOTHING: readonly unknown[] = [];
 
 export function parseDecision(fields: readonly string[]): LoggedDecision {
-  const out = Object.create(null) as Record<string, string | number | boolean | null>;
-  for (const f of DECISION_FIELDS) out[f] = null;
   let values: unknown;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     if (fields[i] !== 'd') continue;
@@ -133,13 +164,5 @@ export function parseDecision(fields: readonly string[]): LoggedDecision {
       values = undefined; // another writer's garbage: every field stays null
     }
   }
-  if (!Array.isArray(values)) return out as LoggedDecision;
-  DECISION_FIELDS.forEach((k, i) => {
-    const v = values[i];
-    if (typeof v !== 'string') return;
-    if (TEXT.has(k)) out[k] = v === '' ? null : v;
-    else if (BOOL.has(k)) out[k] = v === 'true' ? true : v === 'false' ? false : null;
-    else out[k] = finite(v) ?? null;
-  });
-  return out as LoggedDecision;
+  return decisionOf(Array.isArray(values) ? values : NOTHING);
 }
