@@ -13,15 +13,11 @@ export const OTHER_SYMBOL = '_other';
 type Child = Counter.Internal;
 
 /**
- * Gate 0's metrics with their label children cached, so the allow path does no label hashing per
- * request (prom-client's `labels()` builds a key string on every call).
+ * Gate 0's metrics. The per-decision counters are tallies (TalliedCounter), added to prom-client's
+ * counters at scrape time; the other children are cached, so no label set is hashed per decision.
  */
 @Injectable()
 export class GateMetrics {
-  private readonly allowBySymbol = new Map<string, Child>();
-  private readonly wouldBlockBySymbol = new Map<string, Child>();
-  private readonly decisions = new Map<string, Child>();
-  private readonly failOpen = new Map<string, Child>();
   private readonly suppressed = new Map<string, Child>();
   /** Symbols whose latest read found a budget hash: bounded by what the engine budgets. */
   private readonly budgeted = new Set<string>();
@@ -34,7 +30,12 @@ export class GateMetrics {
 
   /** A log line folded into a rate-limited summary (`kind`: a LogRateLimiter key, a fixed string). */
   logSuppressed(kind: string): void {
-    child(this.suppressed, kind, () => this.metrics.logSuppressed.labels(kind)).inc();
+    let c = this.suppressed.get(kind);
+    if (!c) {
+      c = this.metrics.logSuppressed.labels(kind);
+      this.suppressed.set(kind, c);
+    }
+    c.inc();
   }
 
   decisionLogFailed(): void {
@@ -50,38 +51,28 @@ export class GateMetrics {
    * nothing was read (Redis down, timeout), and the last read's answer stands.
    */
   record(symbol: string, d: GateDecision, seconds: number, budgeted: boolean | undefined): void {
-    this.metrics.gateLatency.observe(seconds);
+    const m = this.metrics;
+    m.gateLatency.observe(seconds);
     if (budgeted === true) this.budgeted.add(symbol);
     else if (budgeted === false) this.budgeted.delete(symbol);
-    const label = this.symbolLabel(symbol);
+    const symbolLabel = this.symbolLabel(symbol);
     if (d.decision === 'ALLOW') {
-      child(this.allowBySymbol, label, () => this.metrics.governAllow.labels(label)).inc();
+      m.governAllow.tally(symbolLabel, { symbol: symbolLabel }).n++;
     } else {
-      this.metrics.governBlock.inc({ symbol: label, reason: d.reason });
+      const { reason } = d;
+      m.governBlock.tally(`${symbolLabel}\u0000${reason}`, { symbol: symbolLabel, reason }).n++;
     }
-    // a reason belongs to one decision only, so it alone keys the (decision, reason) child
-    child(this.decisions, d.reason, () => this.metrics.gateDecisions.labels(d.decision, d.reason)).inc();
-    if (d.fail_open !== undefined) {
-      const reason = d.fail_open;
-      child(this.failOpen, reason, () => this.metrics.gateFailOpen.labels(reason)).inc();
-    }
+    // a reason belongs to one decision only, so it alone keys the (decision, reason) set
+    m.gateDecisions.tally(d.reason, { decision: d.decision, reason: d.reason }).n++;
+    if (d.fail_open !== undefined) m.gateFailOpen.tally(d.fail_open, { reason: d.fail_open }).n++;
   }
 
   wouldBlock(symbol: string): void {
-    const label = this.symbolLabel(symbol);
-    child(this.wouldBlockBySymbol, label, () => this.metrics.shadowWouldBlock.labels(label)).inc();
+    const symbolLabel = this.symbolLabel(symbol);
+    this.metrics.shadowWouldBlock.tally(symbolLabel, { symbol: symbolLabel }).n++;
   }
 
   private symbolLabel(symbol: string): string {
     return this.budgeted.has(symbol) ? symbol : OTHER_SYMBOL;
   }
-}
-
-function child(cache: Map<string, Child>, key: string, make: () => Child): Child {
-  let c = cache.get(key);
-  if (!c) {
-    c = make();
-    cache.set(key, c);
-  }
-  return c;
 }

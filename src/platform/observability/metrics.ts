@@ -8,6 +8,7 @@ import {
   register as processRegistry,
   Registry,
 } from 'prom-client';
+import { TalliedCounter } from './tallied-counter.js';
 
 let defaultsCollected = false;
 /** Process metrics are per process, so they live once in prom-client's global registry. */
@@ -133,17 +134,18 @@ export class Metrics {
   readonly activeSymbols = this.gauge('p28_active_symbols', 'Active symbols seen by the last tick');
 
   // --- Gate 0 (§3) ---
-  readonly governBlock = this.counter('quantum_govern_block_total', 'Plans blocked by Gate 0', [
+  // counted per decision: tallied, and added to the counters when they are read
+  readonly governBlock = this.tallied('quantum_govern_block_total', 'Plans blocked by Gate 0', [
     'symbol',
     'reason',
   ]);
-  readonly governAllow = this.counter('quantum_govern_allow_total', 'Plans allowed by Gate 0', ['symbol']);
-  readonly gateDecisions = this.counter('p28_gate_decisions_total', 'Gate 0 decisions', [
+  readonly governAllow = this.tallied('quantum_govern_allow_total', 'Plans allowed by Gate 0', ['symbol']);
+  readonly gateDecisions = this.tallied('p28_gate_decisions_total', 'Gate 0 decisions', [
     'decision',
     'reason',
   ]);
-  readonly gateFailOpen = this.counter('p28_gate_fail_open_total', 'Gate 0 fail-open allows', ['reason']);
-  readonly shadowWouldBlock = this.counter(
+  readonly gateFailOpen = this.tallied('p28_gate_fail_open_total', 'Gate 0 fail-open allows', ['reason']);
+  readonly shadowWouldBlock = this.tallied(
     'p28_shadow_would_block_total',
     'Plans shadow mode would have blocked',
     ['symbol'],
@@ -177,7 +179,7 @@ export class Metrics {
       'shadow_mode',
       'no_price',
     ]) {
-      this.gateFailOpen.labels(r).inc(0);
+      this.gateFailOpen.counter.labels(r).inc(0);
     }
   }
 
@@ -192,6 +194,9 @@ export class Metrics {
   }
   private counter<L extends string = never>(name: string, help: string, labelNames: L[] = []) {
     return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+  private tallied<L extends string>(name: string, help: string, labelNames: L[]) {
+    return new TalliedCounter<L>(name, help, labelNames, this.registry);
   }
   private histogram(name: string, help: string, buckets: number[]) {
     return new Histogram({ name, help, buckets, registers: [this.registry] });
