@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DECISION_FIELDS, decisionPrefilter, parseDecision } from './decision-entry.js';
+import { DECISION_FIELDS, decisionLine, decisionPrefilter, parseDecision } from './decision-entry.js';
+import type { GateDecision, GateSnapshot, PlanInput } from './gate.types.js';
 
 const entry = (planId: string, symbol: string, rest: string[]): string[] => [
   'd',
@@ -78,5 +79,87 @@ describe('parseDecision', () => {
     expect(d.symbol).toBeNull();
     expect(d.qty).toBeNull();
     expect(d.enforced).toBeNull();
+  });
+});
+
+describe('decisionLine', () => {
+  // any character an id or a symbol could bring: quotes, backslashes, newlines, separators, non-BMP
+  const text = fc.string({
+    unit: fc.constantFrom('a', '"', '\\', '\n', '\r', '\u0000', '\u2028', 'é', '😀', ',', ']'),
+    maxLength: 8,
+  });
+  const number = fc.oneof(fc.double(), fc.integer(), fc.constant(Number.NaN), fc.constant(undefined));
+  const redisValue = fc.oneof(
+    fc.constant(null),
+    fc.constant(undefined),
+    text,
+    fc.double({ noNaN: true }).map(String),
+    fc.constant(' 12\n'),
+  );
+
+  it('is the JSON of 21 strings in §7 order, on one line, whatever the inputs (property)', () => {
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.constantFrom(undefined, 'BUY', 'SELL'),
+        number,
+        number,
+        fc.constantFrom(undefined, true, false),
+        fc.boolean(),
+        fc.option(
+          fc.record({
+            budgetUsd: redisValue,
+            budgetTimestamp: redisValue,
+            violationTimestamp: redisValue,
+            budgetEquity: redisValue,
+            budgetHeat: redisValue,
+            budgetCluster: redisValue,
+            budgetVol: redisValue,
+            budgetPolicyVersion: redisValue,
+          }),
+          { nil: undefined },
+        ),
+        (planId, symbol, side, qty, projected, reduceOnly, block, inputs) => {
+          const plan: PlanInput = { plan_id: planId, symbol, side, qty, projected_notional: projected };
+          if (reduceOnly !== undefined) plan.reduce_only = reduceOnly;
+          const d: GateDecision = block
+            ? { decision: 'BLOCK', reason: 'p28_budget_violation', mode: 'enforce', enforced: true }
+            : {
+                decision: 'ALLOW',
+                reason: 'no_budget',
+                mode: 'shadow',
+                enforced: false,
+                fail_open: 'no_budget',
+              };
+          const snapshot =
+            inputs && ({ ...inputs, position: null, legacyPosition: null } as unknown as GateSnapshot);
+          const line = decisionLine(plan, d, snapshot, 1_764_000_000_123, {
+            amount: -0.5,
+            price: Number.NaN,
+          });
+          expect(line).not.toContain('\n');
+          const values = JSON.parse(line) as unknown[];
+          expect(values).toHaveLength(DECISION_FIELDS.length);
+          expect(values.every((v) => typeof v === 'string')).toBe(true);
+          // the same text JSON.stringify gives for those values
+          expect(JSON.stringify(values)).toBe(line);
+          const got = parseDecision(['d', line]);
+          expect(got.plan_id).toBe(planId === '' ? null : planId);
+          expect(got.symbol).toBe(symbol === '' ? null : symbol);
+          expect(got.side).toBe(side ?? null);
+          // String(n): -0 is logged as 0
+          expect(got.qty).toBe(qty !== undefined && Number.isFinite(qty) ? Number(String(qty)) : null);
+          expect(got.reduce_only).toBe(reduceOnly ?? null);
+          expect(got.decision).toBe(d.decision);
+          expect(got.reason).toBe(d.reason);
+          expect(got.enforced).toBe(d.enforced);
+          expect(got.position_amt).toBe(-0.5);
+          expect(got.price).toBeNull();
+          expect(got.timestamp_ms).toBe(1_764_000_000_123);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -33,43 +33,34 @@ const age = (nowSec: number, ts: string | null | undefined): string => {
 };
 const raw = (v: string | null | undefined): string => num(finite(v));
 
+/** A JSON string literal: for values that may hold any character (ids, symbols, reasons). */
+const str = (v: string): string => JSON.stringify(v);
+
 /**
- * One decision as XADD values, in DECISION_FIELDS order: what the decision used, so that replay
- * can judge it again from the entry alone. Absent inputs are ''. The snapshot is absent when
- * Redis could not be read.
+ * One decision as the log's JSON line: the values in DECISION_FIELDS order, each a string, absent
+ * inputs ''. What the decision used, so that replay can judge it again from the entry alone. The
+ * snapshot is absent when Redis could not be read. Written out rather than JSON.stringify of an
+ * array (the gate builds one per decision): numbers and booleans need no escaping, text goes
+ * through JSON.stringify, so the line is what JSON.stringify(values) gives and never holds a newline.
  */
-export function decisionValues(
+export function decisionLine(
   plan: PlanInput,
   d: GateDecision,
   s: GateSnapshot | undefined,
   nowMs: number,
   position?: { amount?: number; price?: number },
-): string[] {
+): string {
   const nowSec = nowMs / 1000;
   const pos = position ?? (s ? withReferencePrice(currentPosition(s), s.budgetPrice) : {});
-  return [
-    plan.plan_id,
-    plan.symbol,
-    plan.side ?? '',
-    num(plan.qty),
-    num(plan.projected_notional),
-    plan.reduce_only === undefined ? '' : String(plan.reduce_only),
-    d.decision,
-    d.reason,
-    d.mode,
-    String(d.enforced),
-    num(d.budget_usd ?? finite(s?.budgetUsd)),
-    s ? age(nowSec, s.budgetTimestamp) : '',
-    s ? age(nowSec, s.violationTimestamp) : '',
-    num(pos.amount),
-    num(pos.price),
-    raw(s?.budgetEquity),
-    raw(s?.budgetHeat),
-    raw(s?.budgetCluster),
-    raw(s?.budgetVol),
-    raw(s?.budgetPolicyVersion),
-    String(nowMs),
-  ];
+  const reduceOnly = plan.reduce_only === undefined ? '' : String(plan.reduce_only);
+  return (
+    `[${str(plan.plan_id)},${str(plan.symbol)},${str(plan.side ?? '')},"${num(plan.qty)}",` +
+    `"${num(plan.projected_notional)}","${reduceOnly}",${str(d.decision)},${str(d.reason)},` +
+    `${str(d.mode)},"${d.enforced}","${num(d.budget_usd ?? finite(s?.budgetUsd))}",` +
+    `"${s ? age(nowSec, s.budgetTimestamp) : ''}","${s ? age(nowSec, s.violationTimestamp) : ''}",` +
+    `"${num(pos.amount)}","${num(pos.price)}","${raw(s?.budgetEquity)}","${raw(s?.budgetHeat)}",` +
+    `"${raw(s?.budgetCluster)}","${raw(s?.budgetVol)}","${raw(s?.budgetPolicyVersion)}","${nowMs}"]`
+  );
 }
 
 /** The raw JSON of an entry's values: the last field `d`, as parseDecision reads it. */

@@ -42,13 +42,14 @@ const STOP_FLUSH_MS = 1000;
 
 /**
  * Appends decisions to `quantum:p28:decisions` off the hot path (docs/contract.md §7): the gate
- * hands over the values and returns; one pipelined write per batch follows. A failed write never
+ * hands over one JSON line and returns; one pipelined write per batch follows. A failed write never
  * reaches an answer: it is counted in `p28_decision_log_fail_total` and logged once per interval.
  */
 @Injectable()
 export class DecisionLog implements OnApplicationShutdown {
   private readonly logger = new Logger('DecisionLog');
-  private pending: string[][] = [];
+  /** JSON lines (decisionLine), oldest first */
+  private pending: string[] = [];
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
   private lastTrimMs = 0;
@@ -61,12 +62,13 @@ export class DecisionLog implements OnApplicationShutdown {
     private readonly clock: Clock,
   ) {}
 
-  append(values: string[]): void {
+  /** `line`: one decision as decisionLine writes it (one line of JSON, no newline in it). */
+  append(line: string): void {
     if (this.pending.length >= PENDING_MAX) {
       this.metrics.decisionLogFail.inc();
       return;
     }
-    this.pending.push(values);
+    this.pending.push(line);
     if (this.pending.length >= BATCH_MAX) this.flushSoon(0);
     else this.flushSoon(FLUSH_MS);
   }
@@ -110,7 +112,7 @@ export class DecisionLog implements OnApplicationShutdown {
       Keys.decisions,
       this.config.DECISION_LOG_MAXLEN,
       minId,
-      batch.map((v) => JSON.stringify(v)).join('\n'),
+      batch.join('\n'),
     );
     this.inFlight = p
       .then(() => undefined)

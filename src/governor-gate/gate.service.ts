@@ -13,7 +13,7 @@ import { LogRateLimiter } from '../platform/logging/log-rate-limiter.js';
 import { ReadBreaker } from './read-breaker.js';
 import { ShadowRepository } from './shadow.repository.js';
 import { DecisionLog } from './decision-log.js';
-import { decisionValues } from './decision-entry.js';
+import { decisionLine } from './decision-entry.js';
 import type { GateSnapshot } from './gate.types.js';
 
 /**
@@ -104,7 +104,7 @@ export class GateService implements OnModuleInit {
     if (anonymous) return publicAnswer(d);
     // handed over, not awaited: the log never delays or fails the answer
     try {
-      this.decisions.append(decisionValues(plan, d, snapshot, this.clock.nowMs(), verdict.position));
+      this.decisions.append(decisionLine(plan, d, snapshot, this.clock.nowMs(), verdict.position));
     } catch {
       this.metrics.decisionLogFailed();
     }

@@ -8,10 +8,12 @@ import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
-/** One decision's values in DECISION_FIELDS order; only the plan id varies. */
-const values = (planId: string): string[] =>
-  DECISION_FIELDS.map((f) =>
-    f === 'plan_id' ? planId : f === 'symbol' ? 'BTCUSDT' : f === 'decision' ? 'ALLOW' : '',
+/** One decision's line, its values in DECISION_FIELDS order; only the plan id varies. */
+const values = (planId: string): string =>
+  JSON.stringify(
+    DECISION_FIELDS.map((f) =>
+      f === 'plan_id' ? planId : f === 'symbol' ? 'BTCUSDT' : f === 'decision' ? 'ALLOW' : '',
+    ),
   );
 
 async function failures(m: Metrics): Promise<number> {
@@ -82,7 +84,7 @@ describe('DecisionLog (quantum:p28:decisions)', () => {
   });
 
   it('brings a log far over the cap (a lowered DECISION_LOG_MAXLEN) back near it within two batches', async () => {
-    const line = JSON.stringify(values('before'));
+    const line = values('before');
     for (let i = 0; i < 50_000; i += 5000) {
       const p = r.pipeline();
       for (let j = 0; j < 5000; j++) p.xadd(Keys.decisions, '*', 'd', line);
