@@ -12,7 +12,7 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
     environment: 'node',
-    setupFiles: ['reflect-metadata'],
+    setupFiles: ['./test/support/setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // e2e suites each start their own redis-server; keep parallelism modest on 2-core machines

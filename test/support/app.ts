@@ -1,7 +1,4 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -10,7 +7,6 @@ import { configureApp, createAdapter, NEST_APP_OPTIONS } from '../../src/platfor
 import { Clock } from '../../src/platform/clock/clock.js';
 import { AppConfig, loadConfig } from '../../src/platform/config/index.js';
 import { createPino, PinoLoggerService } from '../../src/platform/logging/pino-logger.js';
-import { generateKeyPair } from '../../src/core/ledger/ledger-keys.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -31,38 +27,8 @@ export interface TestAppOptions {
   unsigned?: boolean;
 }
 
-export interface TestKeyPair {
-  dir: string;
-  privateKeyFile: string;
-  publicKeyPem: string;
-  trustedKeysFile: string;
-  signer: string;
-}
-
-const keyDirs = new Set<string>();
-/** A key pair in its own 0700 temp dir, removed when the test process exits. */
-export function makeTestKeyPair(): TestKeyPair {
-  const dir = mkdtempSync(join(tmpdir(), 'p28-keys-'));
-  if (keyDirs.size === 0) {
-    process.once('exit', () => {
-      for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
-    });
-  }
-  keyDirs.add(dir);
-  const { privateKeyPem, publicKeyPem, signer } = generateKeyPair();
-  const privateKeyFile = join(dir, 'ledger.key');
-  const trustedKeysFile = join(dir, 'trusted.pem');
-  writeFileSync(privateKeyFile, privateKeyPem, { mode: 0o600 });
-  writeFileSync(trustedKeysFile, publicKeyPem, { mode: 0o644 });
-  return { dir, privateKeyFile, publicKeyPem, trustedKeysFile, signer };
-}
-
-let shared: TestKeyPair | undefined;
-/** One key pair for every app of the test process, so replicas in a suite trust each other. */
-export function sharedTestKeyPair(): TestKeyPair {
-  shared ??= makeTestKeyPair();
-  return shared;
-}
+export { makeTestKeyPair, sharedTestKeyPair, type TestKeyPair } from './key-pairs.js';
+import { sharedTestKeyPair } from './key-pairs.js';
 
 /** The env that signs the ledger with the shared key, unless the caller set the variables. */
 function signingEnv(env: Record<string, string>, opts: TestAppOptions): Record<string, string> {

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../../src/platform/clock/clock.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
@@ -161,7 +164,9 @@ describe('ops: the mode cannot be switched off quietly', () => {
   });
 
   it('open /health does not show the mirror path', async () => {
-    const file = `/tmp/p28-secret-path-${process.pid}-${Date.now()}.jsonl`;
+    const dir = mkdtempSync(join(tmpdir(), 'p28-secret-path-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'ledger.jsonl');
     const t = await boot({ LEDGER_FILE: file });
     const res = await request(t.http).get('/health').expect(200);
     expect(res.text).not.toContain(file);
