@@ -14,7 +14,9 @@ import { constants } from 'node:os';
  * blocks reading stdin: a line ("stop") or EOF (the parent died) ends the read, and the child is
  * killed (SIGCONT first, so a frozen one dies too). The shell lets go of stdout/stderr once both
  * run (a write to a dead parent's pipe, e.g. the "Killed" notice of `wait`, would SIGPIPE it, and
- * the parent has all the output once the pipes close); once the child is gone, "exit STATUS" (as
+ * the parent has all the output once the pipes close). After "stop" the watcher ignores the TERM
+ * the shell sends it once the child is gone: killed mid-way, it read as an orphaned parent and the dir
+ * went, so a stopped test redis-server could not start again in it. Once the child is gone, "exit STATUS" (as
  * `wait` gives it: 128+N for signal N) goes to fd 3 unless the parent is gone. When the child ended by
  * itself and there is a dir, the shell stays to remove it should the parent die before "stop".
  */
@@ -26,7 +28,7 @@ exec 4<&0
 pid=$!
 trap '' INT
 (
-  if read -r _ <&4; then st=0; else st=1; fi
+  if read -r _ <&4; then st=0; trap '' TERM; else st=1; fi
   kill -CONT "$pid" 2>/dev/null
   kill -KILL "$pid" 2>/dev/null
   exit "$st"

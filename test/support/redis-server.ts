@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,9 +112,6 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
 
   const start = async () => {
     if (proc?.running()) throw new Error(`redis-server on port ${port} is already running`);
-    // the tie's wrapper may have removed the dir when the last server ended: redis-server will not
-    // start in a missing --dir, and a restart then never answers
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // tied: redis dies with this process, even on SIGKILL, and the dir goes too
     proc = await spawnTied(
       'redis-server',
