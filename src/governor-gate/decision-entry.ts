@@ -147,13 +147,10 @@ const NOTHING: readonly unknown[] = [];
 
 export function parseDecision(fields: readonly string[]): LoggedDecision {
   let values: unknown;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] !== 'd') continue;
-    try {
-      values = JSON.parse(fields[i + 1]);
-    } catch {
-      values = undefined; // another writer's garbage: every field stays null
-    }
+  try {
+    values = JSON.parse(rawValues(fields) ?? '');
+  } catch {
+    values = undefined; // another writer's garbage (or no `d`): every field stays null
   }
   return decisionOf(Array.isArray(values) ? values : NOTHING);
 }

@@ -57,19 +57,18 @@ export class GateMetrics {
     else if (budgeted === false) this.budgeted.delete(symbol);
     const symbolLabel = this.symbolLabel(symbol);
     if (d.decision === 'ALLOW') {
-      m.governAllow.tally(symbolLabel, { symbol: symbolLabel }).n++;
+      m.governAllow.tally(symbolLabel, symbolLabel).n++;
     } else {
-      const { reason } = d;
-      m.governBlock.tally(`${symbolLabel}\u0000${reason}`, { symbol: symbolLabel, reason }).n++;
+      m.governBlock.tally(`${symbolLabel}\u0000${d.reason}`, symbolLabel, d.reason).n++;
     }
     // a reason belongs to one decision only, so it alone keys the (decision, reason) set
-    m.gateDecisions.tally(d.reason, { decision: d.decision, reason: d.reason }).n++;
-    if (d.fail_open !== undefined) m.gateFailOpen.tally(d.fail_open, { reason: d.fail_open }).n++;
+    m.gateDecisions.tally(d.reason, d.decision, d.reason).n++;
+    if (d.fail_open !== undefined) m.gateFailOpen.tally(d.fail_open, d.fail_open).n++;
   }
 
   wouldBlock(symbol: string): void {
     const symbolLabel = this.symbolLabel(symbol);
-    this.metrics.shadowWouldBlock.tally(symbolLabel, { symbol: symbolLabel }).n++;
+    this.metrics.shadowWouldBlock.tally(symbolLabel, symbolLabel).n++;
   }
 
   private symbolLabel(symbol: string): string {

@@ -19,7 +19,12 @@ export class TalliedCounter<L extends string> {
   readonly counter: Counter<L>;
   private readonly cells = new Map<string, Cell<L>>();
 
-  constructor(name: string, help: string, labelNames: L[], registry: Registry) {
+  constructor(
+    name: string,
+    help: string,
+    private readonly labelNames: L[],
+    registry: Registry,
+  ) {
     const cells = this.cells;
     this.counter = new Counter<L>({
       name,
@@ -36,10 +41,17 @@ export class TalliedCounter<L extends string> {
     });
   }
 
-  /** The tally of one label set (`key` names it uniquely); `tally(…).n++` counts one event. */
-  tally(key: string, labels: LabelValues<L>): Tally {
+  /**
+   * The tally of one label set, its values `a` (and `b`) in labelNames order; `key` names the set.
+   * `tally(…).n++` counts one event. The labels object is built only for a new set: the gate
+   * asks per decision.
+   */
+  tally(key: string, a: string, b?: string): Tally {
     let c = this.cells.get(key);
     if (!c) {
+      const labels = Object.fromEntries(
+        this.labelNames.map((l, i) => [l, i === 0 ? a : b]),
+      ) as LabelValues<L>;
       c = { n: 0, labels };
       this.cells.set(key, c);
     }
