@@ -52,6 +52,8 @@ describe('API while Redis is down', () => {
       const res = await call();
       expect(res.status, `${name}: ${res.text}`).toBe(503);
       expect(JSON.stringify(res.body), name).toMatch(/Redis/i);
+      // a client told when to come back does not retry in a tight loop
+      expect(res.headers['retry-after'], name).toBe('2');
       expect(performance.now() - started, name).toBeLessThan(5000);
     }
     const gate = await request(t.http)

@@ -24,12 +24,20 @@ export class OpsWriteThrottlerGuard extends ThrottlerGuard {
     return `${throttler}:${tracker}`;
   }
 
-  /** The contract's error body (ThrottlerException's lacks `error`). */
+  /**
+   * The contract's error body (ThrottlerException's lacks `error`), and the standard Retry-After:
+   * the library's own header is named after the throttler (`Retry-After-ops-write`), which no
+   * client reads.
+   */
   protected override async throwThrottlingException(
     ctx: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const message = await this.getErrorMessage(ctx, detail);
+    ctx
+      .switchToHttp()
+      .getResponse<{ header(name: string, value: string): unknown }>()
+      .header('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
     throw new HttpException(errorBody(HttpStatus.TOO_MANY_REQUESTS, message), HttpStatus.TOO_MANY_REQUESTS);
   }
 }

@@ -5,6 +5,18 @@ import type { DomainError } from '../../core/errors.js';
 import { domainErrorBody, domainStatus, errorBody } from './error-body.js';
 
 /**
+ * Retry-After (seconds) of the refusals that pass: 429, a walk of the decision log ends; 503,
+ * ioredis reconnects. Told when to come back, a client does not retry in a tight loop.
+ */
+const RETRY_AFTER_SEC: Readonly<Record<number, string>> = { 429: '1', 503: '2' };
+
+interface Reply {
+  code(n: number): Reply;
+  header(name: string, value: string): Reply;
+  send(b: unknown): void;
+}
+
+/**
  * The one exception filter: a domain error answers with its contract body; a read or write endpoint
  * whose Redis is down answers 503 naming Redis, not a bare 500, so the caller can tell "try again"
  * from "this is broken". Everything else keeps Nest's handling.
@@ -14,20 +26,22 @@ export class RedisUnavailableFilter extends BaseExceptionFilter {
   private readonly logger = new Logger('Http');
 
   override catch(exception: unknown, host: ArgumentsHost) {
-    const reply = () => host.switchToHttp().getResponse<{ code(n: number): { send(b: unknown): void } }>();
+    const reply = (status: number) => {
+      const r = host.switchToHttp().getResponse<Reply>().code(status);
+      const retry = RETRY_AFTER_SEC[status];
+      return retry === undefined ? r : r.header('Retry-After', retry);
+    };
     const status = domainStatus(exception);
     if (status !== undefined) {
-      reply()
-        .code(status)
-        .send(domainErrorBody(status, exception as DomainError));
+      reply(status).send(domainErrorBody(status, exception as DomainError));
       return;
     }
     if (exception instanceof HttpException || !isRedisUnavailable(exception)) {
       return super.catch(exception, host);
     }
     this.logger.warn({ msg: 'request failed: Redis unavailable', error: exception.message });
-    reply()
-      .code(HttpStatus.SERVICE_UNAVAILABLE)
-      .send(errorBody(503, `Redis is unavailable (${exception.message}); retry later`));
+    reply(HttpStatus.SERVICE_UNAVAILABLE).send(
+      errorBody(503, `Redis is unavailable (${exception.message}); retry later`),
+    );
   }
 }

@@ -67,6 +67,7 @@ describe('walks of the decision log are bounded per replica', () => {
     const busy = answers.find((a) => a.status === 429);
     expect(busy?.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
     expect(String(busy?.body.message)).toMatch(/decision log/);
+    expect(busy?.headers['retry-after']).toBe('1');
     // once they are done, the next one is served
     await request(t.http).get('/governor/decisions?plan_id=not-there').set(auth).expect(200);
   });

@@ -560,6 +560,7 @@ describe('ops write throttling', () => {
     // the contract's error body, like every other refusal
     expect(limited.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
     expect(JSON.stringify(limited.body)).toMatch(/at most 30 per minute/);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // the emergency rollback is exempt: it must work however many writes came before
     const rollback = await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' });
     expect(rollback.status).toBe(200);
