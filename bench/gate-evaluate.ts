@@ -9,7 +9,8 @@
  * Targets (2-core machine): app ≥ 0.8 × floor req/s; app p99 ≤ 5 ms (judged with 5 connections: at
  * saturation with 50 the p99 is queueing, 50 / throughput, and is reported beside it); frozen p99 ≤
  * GATE_TIMEOUT_MS + 5 ms (the floor's frozen run shows what the machine itself adds to a 50 ms wait).
- * `--rounds=N` alternates N app/floor pairs and reports the median ratio (for a machine shared with other work).
+ * `--rounds=N` runs N app/floor pairs, in alternating order, and reports the median ratio (for a machine
+ * shared with other work).
  * Each saturated run also prints the CPU spent per request by this process (the server under test),
  * by redis-server and by the whole machine: steadier than req/s on a shared machine, and it shows
  * where a gap comes from (autocannon's share is the machine's minus the other two).
@@ -235,12 +236,25 @@ async function main() {
   const floors: Result[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const tag = ROUNDS > 1 ? ` #${round}` : '';
-    await seed();
-    apps.push(await measured(admin, appUrl, DURATION));
-    console.log(`app   (Nest+Fastify)${tag} ${fmt(apps[apps.length - 1])}`);
-    await seed();
-    floors.push(await measured(admin, floor.url, DURATION));
-    console.log(`floor (node:http)   ${tag} ${fmt(floors[floors.length - 1])}`);
+    const runApp = async () => {
+      await seed();
+      apps.push(await measured(admin, appUrl, DURATION));
+      console.log(`app   (Nest+Fastify)${tag} ${fmt(apps[apps.length - 1])}`);
+    };
+    const runFloor = async () => {
+      await seed();
+      floors.push(await measured(admin, floor.url, DURATION));
+      console.log(`floor (node:http)   ${tag} ${fmt(floors[floors.length - 1])}`);
+    };
+    // app first in odd rounds, floor first in even ones: on a machine whose speed drifts during
+    // the run, a fixed order hands one side the faster half of every pair
+    if (round % 2 === 1) {
+      await runApp();
+      await runFloor();
+    } else {
+      await runFloor();
+      await runApp();
+    }
   }
   const ratios = apps.map((a, i) => a.rps / floors[i].rps).sort((x, y) => x - y);
   const ratio = ratios[Math.floor(ratios.length / 2)];
