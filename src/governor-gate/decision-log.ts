@@ -9,25 +9,24 @@ import { runScript } from '../platform/redis/scripts.js';
 
 /**
  * Appends a batch: KEYS[1] the stream; ARGV 1 MAXLEN (approximate), 2 MINID for the age cap (0: not
- * this time), 3 the batch: one line per decision, the JSON array of its values (DECISION_FIELDS
- * order; JSON escapes every newline inside). One field an entry and one argument a batch: each
- * field and each argument is work for Redis, the client and every replay read. The length is
- * trimmed after the batch rather than per entry (less work for Redis). One XTRIM ~ removes at most
- * Redis's default LIMIT (10,000 entries), so a log far over its cap comes back over a few batches:
- * at most TRIMS_PER_BATCH calls each, which keeps the script short (the gate reads the same Redis).
+ * this time), 3… the batch: one argument per decision, the JSON array of its values
+ * (DECISION_FIELDS order). One field an entry: each field is work for Redis and for every replay
+ * read. An argument per decision rather than one joined argument split in Lua: the split cost
+ * Redis more than the arguments do (bench/RESULTS.md). The length is trimmed after the batch rather
+ * than per entry. One XTRIM ~ removes at most Redis's default LIMIT (10,000 entries), so a log far
+ * over its cap comes back over a few batches: at most TRIMS_PER_BATCH calls each, which keeps the
+ * script short (the gate reads the same Redis).
  */
 const TRIMS_PER_BATCH = 4;
 const APPEND_LUA = `
-local n = 0
-for line in string.gmatch(ARGV[3], '[^\\n]+') do
-  redis.call('XADD', KEYS[1], '*', 'd', line)
-  n = n + 1
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
 end
 for _ = 1, ${TRIMS_PER_BATCH} do
   if redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1]) == 0 then break end
 end
 if ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2]) end
-return n
+return #ARGV - 2
 `;
 const APPEND = { name: 'p28DecisionAppend', lua: APPEND_LUA };
 
@@ -62,7 +61,7 @@ export class DecisionLog implements OnApplicationShutdown {
     private readonly clock: Clock,
   ) {}
 
-  /** `line`: one decision as decisionLine writes it (one line of JSON, no newline in it). */
+  /** `line`: one decision as decisionLine writes it (one line of JSON). */
   append(line: string): void {
     if (this.pending.length >= PENDING_MAX) {
       this.metrics.decisionLogFail.inc();
@@ -112,7 +111,7 @@ export class DecisionLog implements OnApplicationShutdown {
       Keys.decisions,
       this.config.DECISION_LOG_MAXLEN,
       minId,
-      batch.join('\n'),
+      ...batch,
     );
     this.inFlight = p
       .then(() => undefined)
