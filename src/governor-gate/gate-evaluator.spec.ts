@@ -511,14 +511,32 @@ describe('reduce_only, the kill switch (docs/contract.md §4 Modes and the audit
     );
   });
 
+  it("with no usable mode in the read, the fallback (the replica's cached mode) decides, not P28_MODE", () => {
+    const asked: string[] = [];
+    const g = new GateEvaluator({
+      defaultMode: 'shadow',
+      fallbackMode: (symbol) => (asked.push(symbol), 'enforce'),
+      budgetMaxAgeSec: 60,
+      violationWindowSec: 30,
+    });
+    for (const mode of [null, 'ENFORCE', 'constructor']) {
+      expect(g.effectiveMode(snap({ mode }), NOW, 'BTCUSDT')).toBe('enforce');
+    }
+    expect(asked).toEqual(['BTCUSDT', 'BTCUSDT', 'BTCUSDT']);
+    // a stored mode and an override are what the read says; the fallback is not asked
+    expect(g.effectiveMode(snap({ mode: 'shadow' }), NOW, 'BTCUSDT')).toBe('shadow');
+    expect(g.effectiveMode(snap({ mode: null, override: 'shadow' }), NOW, 'BTCUSDT')).toBe('shadow');
+    expect(asked).toHaveLength(3);
+  });
+
   it('an expired enforce set on top of reduce_only reads as reduce_only (the mode it replaced)', () => {
     const s = snap({ mode: 'enforce', modeExpiresAt: String(NOW), modeRevertTo: 'reduce_only' });
-    expect(gate.effectiveMode(s, NOW - 1)).toBe('enforce');
-    expect(gate.effectiveMode(s, NOW)).toBe('reduce_only');
+    expect(gate.effectiveMode(s, NOW - 1, 'BTCUSDT')).toBe('enforce');
+    expect(gate.effectiveMode(s, NOW, 'BTCUSDT')).toBe('reduce_only');
     expect(gate.decide(plan({ side: 'BUY', qty: 1 }), s, NOW).decision).toMatchObject(blocked());
     // an unknown revert target reads as shadow, never as an Object.prototype member
     const junk = snap({ mode: 'enforce', modeExpiresAt: String(NOW), modeRevertTo: 'constructor' });
-    expect(gate.effectiveMode(junk, NOW)).toBe('shadow');
+    expect(gate.effectiveMode(junk, NOW, 'BTCUSDT')).toBe('shadow');
   });
 });
 

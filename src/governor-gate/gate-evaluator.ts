@@ -18,8 +18,13 @@ import { parsePosition, type PositionHash } from '../core/position.js';
 import type { GateDecision, GateSnapshot, GateVerdict, PlanInput } from './gate.types.js';
 
 export interface GateSettings {
-  /** P28_MODE: used when Redis holds no (valid) global mode. */
+  /** P28_MODE: used when Redis holds no (valid) global mode and there is no fallbackMode. */
   defaultMode: Mode;
+  /**
+   * The mode when the read found no usable global mode (the key absent, of another type or
+   * malformed): the replica's cached mode, so bad data in Redis cannot switch enforcement off.
+   */
+  fallbackMode?: (symbol: string) => Mode;
   budgetMaxAgeSec: number;
   violationWindowSec: number;
 }
@@ -125,9 +130,9 @@ export class GateEvaluator {
   constructor(private readonly settings: GateSettings) {}
 
   /** The one rule of src/core/mode.ts, over the raw fields this decision read. */
-  effectiveMode(s: GateSnapshot, nowSec: number): Mode {
+  effectiveMode(s: GateSnapshot, nowSec: number, symbol: string): Mode {
     if (isMode(s.override)) return s.override;
-    if (!isMode(s.mode)) return this.settings.defaultMode;
+    if (!isMode(s.mode)) return this.settings.fallbackMode?.(symbol) ?? this.settings.defaultMode;
     const state: { mode: Mode; expires_at?: number; revert_to?: Mode; overrides: ReadonlyMap<string, Mode> } =
       {
         mode: s.mode,
@@ -140,7 +145,7 @@ export class GateEvaluator {
   }
 
   decide(plan: PlanInput, s: GateSnapshot, nowSec: number): GateVerdict {
-    const mode = this.effectiveMode(s, nowSec);
+    const mode = this.effectiveMode(s, nowSec, plan.symbol);
     const pos = withReferencePrice(currentPosition(s), s.budgetPrice);
     const verdict = this.judge(plan, s, nowSec, mode, pos);
     // what the decision log records, without parsing the position twice

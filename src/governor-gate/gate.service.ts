@@ -43,6 +43,7 @@ export class GateService implements OnModuleInit {
   ) {
     this.evaluator = new GateEvaluator({
       defaultMode: config.P28_MODE,
+      fallbackMode: (symbol) => this.modes.effectiveMode(symbol),
       budgetMaxAgeSec: config.GATE_BUDGET_MAX_AGE_SEC,
       violationWindowSec: config.GATE_VIOLATION_WINDOW_SEC,
     });

@@ -132,6 +132,11 @@ export class ModeCache extends ModeReader implements OnModuleInit, OnApplication
 
   private async readAndApply() {
     let snap = await this.repo.read();
+    if (snap.unreadable) {
+      // neither "no mode" (no seed over it) nor a mode: the last one read keeps deciding, loudly
+      this.noteProblems([snap.unreadable, ...snap.problems]);
+      return;
+    }
     if (!snap.state.stored) {
       // no mode in Redis (first boot, or Redis lost its data): P28_MODE seeds it, atomically
       if (await this.repo.seed(this.config.P28_MODE, this.clock.nowSec())) {
@@ -147,13 +152,18 @@ export class ModeCache extends ModeReader implements OnModuleInit, OnApplication
     }
     this.bootChecked = true;
     this.checkLoss(snap.state);
-    const problems = snap.problems.join('; ');
-    if (problems && problems !== this.lastProblems) {
-      this.logger.warn({ msg: 'malformed mode state in Redis', problems: snap.problems });
-    }
-    this.lastProblems = problems;
+    this.noteProblems(snap.problems);
     this.apply(snap.state);
     this.mirror.noticeHead(snap.head);
+  }
+
+  /** Problems of the stored state: /health names them; a new set is logged once. */
+  private noteProblems(list: readonly string[]) {
+    const problems = list.join('; ');
+    if (problems && problems !== this.lastProblems) {
+      this.logger.warn({ msg: 'malformed mode state in Redis', problems: list });
+    }
+    this.lastProblems = problems;
   }
 
   /**

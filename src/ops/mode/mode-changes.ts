@@ -99,6 +99,8 @@ export class ModeChanges {
         const snap = await this.repo.readForChange(day).catch((err: Error) => {
           throw redisUnavailable(err, false);
         });
+        // a change computed from the P28_MODE default would overwrite the mode the gate still uses
+        if (snap.unreadable) throw new ConflictError(`${snap.unreadable}; nothing was changed`);
         const { state } = snap;
         if (req.expectedVersion !== undefined && state.version !== req.expectedVersion) {
           throw staleVersion(state.version, req.expectedVersion);

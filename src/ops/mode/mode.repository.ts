@@ -20,6 +20,11 @@ type StreamRows = Array<[string, string[]]>;
 export interface ModeSnapshot {
   state: ModeState;
   problems: string[];
+  /**
+   * Set when the mode key holds another type (written by another service): `state` is then the
+   * P28_MODE default, which must not be applied, seeded over or changed from.
+   */
+  unreadable?: string;
   /** hash of the ledger's last entry (GENESIS_HASH when empty) */
   head: string;
 }
@@ -82,8 +87,18 @@ function overridesOf(res: Exec, i: number): { hash: Record<string, string>; prob
   return { hash: {} };
 }
 
-function withoutOverrides(res: Exec, i: number): Exec {
-  return res && res[i]?.[0] ? res.map((r, j): [Error | null, unknown] => (j === i ? [null, {}] : r)) : res;
+/** The mode reply of a MULTI: a key of another type is named, never read as "no mode". */
+function modeKeyProblem(res: Exec, i: number): string | undefined {
+  return isWrongType(res?.[i]?.[0])
+    ? `${Keys.mode} is not a hash (written by another service?); delete it to have the mode re-seeded from P28_MODE, which is then reported as shared state lost`
+    : undefined;
+}
+
+/** The MULTI's replies, with a wrong-type reply at `indexes` read as an empty hash (reported apart). */
+function withEmpty(res: Exec, indexes: number[]): Exec {
+  return res
+    ? res.map((r, j): [Error | null, unknown] => (indexes.includes(j) && isWrongType(r[0]) ? [null, {}] : r))
+    : res;
 }
 
 function headOf(rows: StreamRows): string {
@@ -108,13 +123,19 @@ export class ModeRepository {
       .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
       .exec();
     const bad = overridesOf(res, 1);
-    const [mode, overrides, last] = unwrap(bad.problem ? withoutOverrides(res, 1) : res) as [
+    const unreadable = modeKeyProblem(res, 0);
+    const [mode, overrides, last] = unwrap(withEmpty(res, [0, 1])) as [
       Record<string, string>,
       Record<string, string>,
       StreamRows,
     ];
     const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    return { state, problems: bad.problem ? [...problems, bad.problem] : problems, head: headOf(last) };
+    return {
+      state,
+      problems: bad.problem ? [...problems, bad.problem] : problems,
+      head: headOf(last),
+      ...(unreadable ? { unreadable } : {}),
+    };
   }
 
   /** What a change is computed from: the snapshot plus the day's sequence counter. */
@@ -127,7 +148,8 @@ export class ModeRepository {
       .get(Keys.ledgerSeq(day))
       .exec();
     const bad = overridesOf(res, 1);
-    const [mode, overrides, last, seq] = unwrap(bad.problem ? withoutOverrides(res, 1) : res) as [
+    const unreadable = modeKeyProblem(res, 0);
+    const [mode, overrides, last, seq] = unwrap(withEmpty(res, [0, 1])) as [
       Record<string, string>,
       Record<string, string>,
       StreamRows,
@@ -140,6 +162,7 @@ export class ModeRepository {
       problems: bad.problem ? [...problems, bad.problem] : problems,
       head: headOf(last),
       seq: n,
+      ...(unreadable ? { unreadable } : {}),
     };
   }
 

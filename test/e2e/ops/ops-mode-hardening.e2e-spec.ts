@@ -232,6 +232,50 @@ describe('ops: the mode cannot be switched off quietly', () => {
     expect(await redis.client().type(Keys.modeOverrides)).toBe('none');
   });
 
+  it('a mode key of the wrong type, written by another service, switches nothing off and is named', async () => {
+    const t = await boot();
+    await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
+    const now = Math.floor(Date.now() / 1000);
+    await redis
+      .client()
+      .hset(Keys.budget('BTCUSDT'), { budget_usd: 100, timestamp: now, position_notional: 0 });
+    const plan = { plan_id: 'wt-1', symbol: 'BTCUSDT', side: 'BUY', projected_notional: 1000 };
+    const gate = () => request(t.http).post('/governor/evaluate').set(auth).send(plan).expect(200);
+    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
+
+    await redis.client().del(Keys.mode);
+    await redis.client().set(Keys.mode, 'not a hash');
+    await t.app.get(ModeCache).refresh();
+    // the gate read no usable mode: the replica's last one decides, not P28_MODE (shadow)
+    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce', enforced: true });
+    expect(t.app.get(ModeReader).current().mode).toBe('enforce');
+    const h = (await request(t.http).get('/health').expect(200)).body;
+    expect(h.status).toBe('degraded');
+    expect(h.degraded.join(' ')).toContain(`${Keys.mode} is not a hash`);
+
+    // a change cannot be computed from it: refused naming the key, not blamed on Redis
+    const ledger = await redis.client().xlen(Keys.ledger);
+    for (const res of [
+      await put(t, { mode: 'enforce', symbol: 'ETHUSDT', reason: 'pin one' }),
+      await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' }),
+    ]) {
+      expect(res.status).toBe(409);
+      expect(res.body.message).toContain(`${Keys.mode} is not a hash`);
+      expect(res.body.message).not.toMatch(/unavailable/i);
+    }
+    expect(await redis.client().xlen(Keys.ledger)).toBe(ledger);
+    expect(await redis.client().get(Keys.mode)).toBe('not a hash');
+
+    // the runbook's way out: delete it; the re-seed is reported as lost state, a change acknowledges it
+    await redis.client().del(Keys.mode);
+    await t.app.get(ModeCache).refresh();
+    const lost = (await request(t.http).get('/health').expect(200)).body;
+    expect(lost.degraded.join(' ')).toMatch(/shared mode state lost/);
+    expect(lost.degraded.join(' ')).not.toContain('not a hash');
+    await put(t, { mode: 'enforce', reason: 'back on after the bad key' }).expect(200);
+    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
+  });
+
   it('verify fails on an empty ledger when the mode version is above 0', async () => {
     const t = await boot();
     await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
