@@ -7,6 +7,7 @@ import { GateService } from '../../../src/governor-gate/gate.service.js';
 import { PlanConsumer } from '../../../src/governor-gate/plan-consumer.js';
 import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
 import { sha256Hex } from '../../../src/platform/auth/token-registry.js';
+import { ModeCache } from '../../../src/ops/mode/mode-cache.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { createTestApp, waitFor, type TestApp } from '../../support/app.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
@@ -72,6 +73,8 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
       {
         REDIS_URL: redis.url,
         P28_MODE: 'shadow',
+        // the tests write the mode hash directly; the mode cache is refreshed by hand where one needs it
+        MODE_REFRESH_MS: '10000',
         GATE_TIMEOUT_MS: String(GATE_TIMEOUT_MS),
         OPS_API_TOKENS: `viewer1:viewer:${sha256Hex(VIEWER_TOKEN)},governor:service:${sha256Hex(SERVICE_TOKEN)}`,
       },
@@ -288,11 +291,21 @@ describe('Gate 0: POST /governor/evaluate against a real Redis', () => {
     expect(text).not.toMatch(/symbol="(JUNK|CONSTRUCTOR|HASOWNPROPERTY|TOSTRING)/);
   });
 
-  it('without a mode hash, P28_MODE (shadow here) applies', async () => {
+  it('without a mode hash, the mode this replica last read decides: P28_MODE (shadow here) when none', async () => {
     await writeBudget('BTCUSDT', 1500);
     await writeViolation('BTCUSDT');
+    const cache = t.app.get(ModeCache);
+    await cache.refresh(); // no hash: P28_MODE is seeded and read
+    await r.del(Keys.mode);
     const res = await evaluate({ plan_id: 'm0', symbol: 'BTCUSDT' }).expect(200);
     expect(res.body).toMatchObject({ decision: 'ALLOW', mode: 'shadow', reason: 'shadow_mode' });
+
+    // enforce read, then the hash gone (Redis lost its data): enforce holds until the mode is re-seeded
+    await setMode('enforce');
+    await cache.refresh();
+    await r.del(Keys.mode);
+    const held = await evaluate({ plan_id: 'm1', symbol: 'BTCUSDT' }).expect(200);
+    expect(held.body).toMatchObject({ decision: 'BLOCK', mode: 'enforce', reason: 'p28_budget_violation' });
   });
 
   it('no budget and stale budget each allow with their reason (stale by moving the clock)', async () => {
