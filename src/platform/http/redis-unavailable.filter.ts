@@ -6,7 +6,8 @@ import { domainErrorBody, domainStatus, errorBody } from './error-body.js';
 
 /**
  * Retry-After (seconds) of the refusals that pass: 429, a walk of the decision log ends; 503,
- * ioredis reconnects. Told when to come back, a client does not retry in a tight loop.
+ * ioredis reconnects. Told when to come back, a client does not retry in a tight loop. Not for a
+ * change whose outcome is `unknown` or `unconfirmed`: the caller must look before resending it.
  */
 const RETRY_AFTER_SEC: Readonly<Record<number, string>> = { 429: '1', 503: '2' };
 
@@ -26,14 +27,16 @@ export class RedisUnavailableFilter extends BaseExceptionFilter {
   private readonly logger = new Logger('Http');
 
   override catch(exception: unknown, host: ArgumentsHost) {
-    const reply = (status: number) => {
+    const reply = (status: number, outcome?: unknown) => {
       const r = host.switchToHttp().getResponse<Reply>().code(status);
       const retry = RETRY_AFTER_SEC[status];
-      return retry === undefined ? r : r.header('Retry-After', retry);
+      const mayHaveApplied = outcome === 'unknown' || outcome === 'unconfirmed';
+      return retry === undefined || mayHaveApplied ? r : r.header('Retry-After', retry);
     };
     const status = domainStatus(exception);
     if (status !== undefined) {
-      reply(status).send(domainErrorBody(status, exception as DomainError));
+      const err = exception as DomainError;
+      reply(status, err.details.outcome).send(domainErrorBody(status, err));
       return;
     }
     if (exception instanceof HttpException || !isRedisUnavailable(exception)) {
