@@ -117,7 +117,8 @@ function computedNotional(plan: PlanInput, pos: GatePosition): number | undefine
  * Gate 0 (docs/contract.md §3 Gate 0) as a pure function of the plan, what Redis held, and `now` (epoch seconds).
  *
  * Order of the checks, and why:
- * 1. effective mode (override > global hash > P28_MODE): it only decides whether a block is binding;
+ * 1. effective mode (override > global hash > the replica's cached mode, else P28_MODE): it only
+ *    decides whether a block is binding;
  * 2. a plan that lowers |position| passes before anything else, so a missing budget is not counted
  *    as a fail-open for a plan that needed no budget to be judged;
  * 3. budget present and valid (else `no_budget`), then fresh (else `stale_budget`): fail-open allows;

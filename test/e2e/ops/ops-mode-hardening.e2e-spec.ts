@@ -243,7 +243,7 @@ describe('ops: the mode cannot be switched off quietly', () => {
     const gate = () => request(t.http).post('/governor/evaluate').set(auth).send(plan).expect(200);
     expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
 
-    await redis.client().del(Keys.mode);
+    // one command (SET replaces the hash): a re-read between a DEL and a SET would re-seed
     await redis.client().set(Keys.mode, 'not a hash');
     await t.app.get(ModeCache).refresh();
     // the gate read no usable mode: the replica's last one decides, not P28_MODE (shadow)
