@@ -11,7 +11,7 @@ import { parseOperationId } from '../../core/ledger/ledger-entry.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { ModeReader, type ModeView } from '../../platform/mode/mode-reader.js';
 import type { ModeState } from './mode-change.js';
-import { ModeRepository } from './mode.repository.js';
+import { ModeRepository, type ModeSnapshot } from './mode.repository.js';
 
 /** What this replica saw when the shared state went backwards (docs/contract.md §5 HTTP API: state lost). */
 export interface StateLoss {
@@ -132,17 +132,14 @@ export class ModeCache extends ModeReader implements OnModuleInit, OnApplication
 
   private async readAndApply() {
     let snap = await this.repo.read();
-    if (snap.unreadable) {
-      // neither "no mode" (no seed over it) nor a mode: the last one read keeps deciding, loudly
-      this.noteProblems([snap.unreadable, ...snap.problems]);
-      return;
-    }
+    if (snap.unreadable) return this.applyUnreadable(snap);
     if (!snap.state.stored) {
       // no mode in Redis (first boot, or Redis lost its data): P28_MODE seeds it, atomically
       if (await this.repo.seed(this.config.P28_MODE, this.clock.nowSec())) {
         this.logger.warn({ msg: 'no mode in Redis; seeded from P28_MODE', mode: this.config.P28_MODE });
       }
       snap = await this.repo.read();
+      if (snap.unreadable) return this.applyUnreadable(snap);
     } else if (!this.bootChecked && snap.state.mode !== this.config.P28_MODE) {
       this.logger.warn({
         msg: `P28_MODE=${this.config.P28_MODE} differs from the mode stored in Redis (${snap.state.mode}): the stored mode wins; modes change through the admin API (PUT /ops/mode), not P28_MODE`,
@@ -155,6 +152,15 @@ export class ModeCache extends ModeReader implements OnModuleInit, OnApplication
     this.noteProblems(snap.problems);
     this.apply(snap.state);
     this.mirror.noticeHead(snap.head);
+  }
+
+  /**
+   * An unusable mode key is not "no mode" (no seed over it): the mode the ledger implies decides,
+   * the same on every replica, one starting now included. Without a ledger the last mode read stays.
+   */
+  private applyUnreadable(snap: ModeSnapshot) {
+    this.noteProblems([snap.unreadable as string, ...snap.problems]);
+    if (snap.state.stored) this.apply(snap.state);
   }
 
   /** Problems of the stored state: /health names them; a new set is logged once. */

@@ -10,9 +10,9 @@ import { LedgerSigner } from '../ledger/ledger-signer.js';
 import { LedgerMirror } from '../ledger/ledger-mirror.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { chainHeadLine } from '../ledger/ledger-head.js';
-import { planChange, RollbackTarget, type ChangeIntent } from './mode-change.js';
+import { planChange, RollbackTarget, type ChangeIntent, type ModeState } from './mode-change.js';
 import { ModeCache } from './mode-cache.js';
-import { ModeRepository } from './mode.repository.js';
+import { ModeRepository, type ChangeWrite } from './mode.repository.js';
 
 export interface ChangeRequest {
   intent: ChangeIntent;
@@ -59,6 +59,24 @@ function redisUnavailable(err: Error, duringWrite: boolean): UnavailableError {
   );
 }
 
+/**
+ * The expiry fields a change writes. An unusable mode key (ModeSnapshot.unreadable) is replaced
+ * whole, so an expiry the change keeps is written out from the state the ledger implied.
+ */
+function keyWrite(
+  plan: { expires_at?: number | null; revert_to?: Mode },
+  replaced: ModeState | undefined,
+): Pick<ChangeWrite, 'expiresAt' | 'revertTo' | 'replaceKey'> {
+  const keep = plan.expires_at === undefined;
+  const expiresAt = keep && replaced ? (replaced.expires_at ?? null) : plan.expires_at;
+  const revertTo = keep && replaced ? replaced.revert_to : plan.revert_to;
+  return {
+    expiresAt,
+    ...(revertTo !== undefined ? { revertTo } : {}),
+    ...(replaced ? { replaceKey: true } : {}),
+  };
+}
+
 function staleVersion(current: number, expected: number): ConflictError {
   return new ConflictError(
     `expected_version ${expected} is stale: the mode is at version ${current}; re-read GET /ops/mode and retry`,
@@ -99,8 +117,6 @@ export class ModeChanges {
         const snap = await this.repo.readForChange(day).catch((err: Error) => {
           throw redisUnavailable(err, false);
         });
-        // a change computed from the P28_MODE default would overwrite the mode the gate still uses
-        if (snap.unreadable) throw new ConflictError(`${snap.unreadable}; nothing was changed`);
         const { state } = snap;
         if (req.expectedVersion !== undefined && state.version !== req.expectedVersion) {
           throw staleVersion(state.version, req.expectedVersion);
@@ -156,14 +172,17 @@ export class ModeChanges {
             overrideMode: plan.action === 'override-set' ? plan.to_mode : undefined,
             changedAt: nowSec,
             changedBy: req.actor,
-            expiresAt: plan.expires_at,
-            ...(plan.revert_to !== undefined ? { revertTo: plan.revert_to } : {}),
+            ...keyWrite(plan, snap.unreadable ? state : undefined),
             entry,
           })
           .catch((err: Error) => {
             throw redisUnavailable(err, true);
           });
         if (!res.ok) {
+          if (res.conflict === 'TYPE' && res.found.startsWith('mode ')) {
+            // the mode key turned unusable after the read: the next read takes its state from the ledger
+            continue;
+          }
           if (res.conflict === 'TYPE') {
             throw new ConflictError(
               `${Keys.modeOverrides} holds a ${res.found}, not a hash (written by another service?); nothing was changed; POST /ops/rollback deletes it`,

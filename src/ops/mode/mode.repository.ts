@@ -7,8 +7,16 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
-import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
-import { parseModeState, type ModeState, type StateAction } from './mode-change.js';
+import {
+  fromStreamFields,
+  GENESIS_HASH,
+  toStreamFields,
+  type LedgerEntry,
+} from '../../core/ledger/ledger-entry.js';
+import { acceptVerified } from '../../core/ledger/ledger-verify.js';
+import { isMode } from '../../core/mode.js';
+import { LedgerSigner } from '../ledger/ledger-signer.js';
+import { parseModeState, replayState, type ModeState, type StateAction } from './mode-change.js';
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
 
 /** Daily sequence counters outlive their day by a week, then Redis drops them. */
@@ -21,8 +29,9 @@ export interface ModeSnapshot {
   state: ModeState;
   problems: string[];
   /**
-   * Set when the mode key holds another type (written by another service): `state` is then the
-   * P28_MODE default, which must not be applied, seeded over or changed from.
+   * Set when the mode key is unusable (another type, or a hash without a valid `mode`: another
+   * service wrote it). `state` is then what the ledger's verified entries imply (version 0 and
+   * P28_MODE without any), never seeded over; the next change replaces the key.
    */
   unreadable?: string;
   /** hash of the ledger's last entry (GENESIS_HASH when empty) */
@@ -43,6 +52,8 @@ export interface ChangeWrite {
   expiresAt: number | null | undefined;
   /** with an expiry: the mode it reverts to */
   revertTo?: Mode;
+  /** the mode key was unusable (ModeSnapshot.unreadable): the change replaces it */
+  replaceKey?: boolean;
   entry: LedgerEntry;
 }
 
@@ -87,12 +98,19 @@ function overridesOf(res: Exec, i: number): { hash: Record<string, string>; prob
   return { hash: {} };
 }
 
-/** The mode reply of a MULTI: a key of another type is named, never read as "no mode". */
+/** Why the mode key cannot be read as a mode, or undefined. Never read as "no mode". */
 function modeKeyProblem(res: Exec, i: number): string | undefined {
-  return isWrongType(res?.[i]?.[0])
-    ? `${Keys.mode} is not a hash (written by another service?); delete it to have the mode re-seeded from P28_MODE, which is then reported as shared state lost`
-    : undefined;
+  if (isWrongType(res?.[i]?.[0])) return `${Keys.mode} is not a hash (written by another service?)`;
+  const hash = res?.[i]?.[1] as Record<string, string> | undefined;
+  if (!hash || Object.keys(hash).length === 0) return undefined;
+  const mode = Object.prototype.hasOwnProperty.call(hash, 'mode') ? hash.mode : undefined;
+  return isMode(mode)
+    ? undefined
+    : `${Keys.mode} has no valid mode (field "mode" is ${JSON.stringify(mode ?? null).slice(0, 40)}; written by another service?)`;
 }
+
+const FROM_LEDGER =
+  'the mode is the one its ledger entries imply until a change replaces the key (docs/runbook.md)';
 
 /** The MULTI's replies, with a wrong-type reply at `indexes` read as an empty hash (reported apart). */
 function withEmpty(res: Exec, indexes: number[]): Exec {
@@ -112,6 +130,7 @@ export class ModeRepository {
   constructor(
     private readonly redis: RedisService,
     private readonly config: AppConfig,
+    private readonly signer: LedgerSigner,
   ) {}
 
   /** Mode, overrides and chain head in one round trip (MULTI on one hash tag). */
@@ -122,20 +141,7 @@ export class ModeRepository {
       .hgetall(Keys.modeOverrides)
       .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
       .exec();
-    const bad = overridesOf(res, 1);
-    const unreadable = modeKeyProblem(res, 0);
-    const [mode, overrides, last] = unwrap(withEmpty(res, [0, 1])) as [
-      Record<string, string>,
-      Record<string, string>,
-      StreamRows,
-    ];
-    const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    return {
-      state,
-      problems: bad.problem ? [...problems, bad.problem] : problems,
-      head: headOf(last),
-      ...(unreadable ? { unreadable } : {}),
-    };
+    return this.snapshot(res);
   }
 
   /** What a change is computed from: the snapshot plus the day's sequence counter. */
@@ -147,22 +153,55 @@ export class ModeRepository {
       .xrevrange(Keys.ledger, '+', '-', 'COUNT', 1)
       .get(Keys.ledgerSeq(day))
       .exec();
+    const snap = await this.snapshot(res);
+    return { ...snap, seq: parseUint(res?.[3]?.[1] as string | null) ?? 0 };
+  }
+
+  private async snapshot(res: Exec): Promise<ModeSnapshot> {
     const bad = overridesOf(res, 1);
     const unreadable = modeKeyProblem(res, 0);
-    const [mode, overrides, last, seq] = unwrap(withEmpty(res, [0, 1])) as [
+    const [mode, overrides, last] = unwrap(withEmpty(res, [0, 1])) as [
       Record<string, string>,
       Record<string, string>,
       StreamRows,
-      string | null,
     ];
-    const { state, problems } = parseModeState(mode, overrides, this.config.P28_MODE);
-    const n = parseUint(seq) ?? 0;
+    const parsed = parseModeState(mode, overrides, this.config.P28_MODE);
+    const problems = bad.problem ? [...parsed.problems, bad.problem] : parsed.problems;
+    const head = headOf(last);
+    if (!unreadable) return { state: parsed.state, problems, head };
     return {
-      state,
-      problems: bad.problem ? [...problems, bad.problem] : problems,
-      head: headOf(last),
-      seq: n,
-      ...(unreadable ? { unreadable } : {}),
+      state: await this.impliedByLedger(parsed.state.overrides),
+      problems,
+      head,
+      unreadable: `${unreadable}; ${FROM_LEDGER}`,
+    };
+  }
+
+  /**
+   * The state the ledger's verified entries imply (signatures checked when signing is on), with the
+   * overrides as stored; version 0 and P28_MODE when it holds no mode entry.
+   */
+  private async impliedByLedger(overrides: ModeState['overrides']): Promise<ModeState> {
+    const entries: Array<Record<string, unknown>> = [];
+    for (let start = '-'; ;) {
+      const rows = (await this.redis.client.xrange(Keys.ledger, start, '+', 'COUNT', 500)) as StreamRows;
+      for (const [, fields] of rows) entries.push(fromStreamFields(fields));
+      if (rows.length < 500) break;
+      start = `(${rows[rows.length - 1][0]}`;
+    }
+    const { accepted } = acceptVerified(entries, this.signer.trust);
+    const r = replayState(accepted as unknown as LedgerEntry[], this.config.P28_MODE);
+    if (!r) return { mode: this.config.P28_MODE, version: 0, overrides, stored: false };
+    return {
+      mode: r.mode,
+      version: r.version,
+      changed_at: r.changed_at,
+      changed_by: r.changed_by,
+      operation_id: r.operation_id,
+      ...(r.expires_at !== undefined ? { expires_at: r.expires_at } : {}),
+      ...(r.revert_to !== undefined ? { revert_to: r.revert_to } : {}),
+      overrides,
+      stored: true,
     };
   }
 
@@ -211,6 +250,7 @@ export class ModeRepository {
       Keys.modeChannel,
       GENESIS_HASH,
       w.revertTo ?? '',
+      w.replaceKey ? '1' : '0',
       ...toStreamFields(w.entry),
     )) as [string, string];
     if (res[0] === 'OK') return { ok: true, streamId: res[1], replicated: await this.waitForReplicas() };

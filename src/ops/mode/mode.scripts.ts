@@ -32,12 +32,28 @@ end
  *   7 symbol, 8 override mode, 9 changed_at, 10 changed_by, 11 operation_id,
  *   12 expires_at ('' removes it, '-' keeps it), 13 pub/sub channel, 14 genesis hash,
  *   15 revert_to (the mode an expiry returns to; written with an expiry, removed with it),
- *   16.. the entry's field/value pairs.
- * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ'|'TYPE', what was found}.
+ *   16 '1' when the mode key was unusable (another type, no valid mode) and the change, computed
+ *   from the ledger's state (ARGV 1 its version), replaces it; 17.. the entry's field/value pairs.
+ * Returns {'OK', stream id} or {'STALE'|'HEAD'|'SEQ'|'TYPE', what was found}; TYPE 'mode …' when the
+ * mode key turned unusable after the read (Node re-reads).
  */
 export const CHANGE_SCRIPT = `${HEAD}
-local version = stored_version(KEYS[1], 0)
-if version ~= tonumber(ARGV[1]) then return {'STALE', tostring(version)} end
+local mtype = redis.call('TYPE', KEYS[1]).ok
+local usable = mtype == 'none'
+if mtype == 'hash' then
+  local m = redis.call('HGET', KEYS[1], 'mode')
+  usable = m == 'shadow' or m == 'enforce' or m == 'reduce_only' or redis.call('HLEN', KEYS[1]) == 0
+end
+local version
+if ARGV[16] == '1' then
+  -- the key was unusable when the change was computed: still so, or someone repaired it meanwhile
+  if usable then return {'STALE', tostring(mtype == 'hash' and stored_version(KEYS[1], 0) or 0)} end
+  version = tonumber(ARGV[1])
+else
+  if not usable then return {'TYPE', 'mode ' .. mtype} end
+  version = stored_version(KEYS[1], 0)
+  if version ~= tonumber(ARGV[1]) then return {'STALE', tostring(version)} end
+end
 local head = chain_head(KEYS[3], ARGV[14])
 if head ~= ARGV[2] then return {'HEAD', head} end
 local seq = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
@@ -51,10 +67,11 @@ if (ARGV[5] == 'override-set' or ARGV[5] == 'override-clear') and otype ~= 'hash
 end
 
 local fields = {}
-for i = 16, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 17, #ARGV do fields[#fields + 1] = ARGV[i] end
 -- the stream write goes first: if it fails, nothing else has been written
 local id = redis.call('XADD', KEYS[3], '*', unpack(fields))
 redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+if not usable then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], 'mode', ARGV[6], 'version', tostring(version + 1),
   'changed_at', ARGV[9], 'changed_by', ARGV[10], 'operation_id', ARGV[11])
 if ARGV[12] == '' then

@@ -232,48 +232,72 @@ describe('ops: the mode cannot be switched off quietly', () => {
     expect(await redis.client().type(Keys.modeOverrides)).toBe('none');
   });
 
-  it('a mode key of the wrong type, written by another service, switches nothing off and is named', async () => {
+  it.each([
+    [
+      'of another type',
+      (c: ReturnType<TestRedis['client']>) => c.set(Keys.mode, 'not a hash'),
+      'is not a hash',
+    ],
+    [
+      'with a malformed mode',
+      (c: ReturnType<TestRedis['client']>) => c.hset(Keys.mode, 'mode', 'ENFORCE'),
+      'has no valid mode',
+    ],
+  ])(
+    'a mode key %s, written by another service, switches nothing off, is named, and a change replaces it',
+    async (_what, spoil, named) => {
+      const t = await boot();
+      await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
+      const now = Math.floor(Date.now() / 1000);
+      await redis
+        .client()
+        .hset(Keys.budget('BTCUSDT'), { budget_usd: 100, timestamp: now, position_notional: 0 });
+      const plan = { plan_id: 'wt-1', symbol: 'BTCUSDT', side: 'BUY', projected_notional: 1000 };
+      const gate = (app: TestApp) =>
+        request(app.http).post('/governor/evaluate').set(auth).send(plan).expect(200);
+      expect((await gate(t)).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
+
+      // one command each: a re-read between a DEL and a write would re-seed the mode
+      await spoil(redis.client());
+      await t.app.get(ModeCache).refresh();
+      // the gate read no usable mode: the mode the ledger implies decides, not P28_MODE (shadow)
+      expect((await gate(t)).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce', enforced: true });
+      expect(t.app.get(ModeReader).current()).toMatchObject({ mode: 'enforce', version: 1 });
+      const h = (await request(t.http).get('/health').expect(200)).body;
+      expect(h.status).toBe('degraded');
+      expect(h.degraded.join(' ')).toContain(`${Keys.mode} ${named}`);
+
+      // a replica that starts now has never read a good mode: it takes the ledger's too
+      const late = await boot();
+      expect(late.app.get(ModeReader).current()).toMatchObject({ mode: 'enforce', version: 1 });
+      expect((await gate(late)).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
+
+      // the kill switch and the rollback work: a change starts from the ledger's state and replaces the key
+      const rb = await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' });
+      expect(rb.status).toBe(200);
+      expect(rb.body).toMatchObject({ mode: 'shadow', version: 2 });
+      expect(await redis.client().hgetall(Keys.mode)).toMatchObject({ mode: 'shadow', version: '2' });
+      await put(t, { mode: 'reduce_only', reason: 'kill switch' }).expect(200);
+      const v = (await request(t.http).get('/ops/ledger/verify').set(view).expect(200)).body;
+      expect(v).toMatchObject({ ok: true, entries: 3 });
+      await t.app.get(ModeCache).refresh();
+      const healed = (await request(t.http).get('/health').expect(200)).body;
+      expect(JSON.stringify(healed)).not.toContain(named);
+    },
+  );
+
+  it('a change that replaces an unusable mode key keeps the expiry the ledger implies', async () => {
     const t = await boot();
-    await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
-    const now = Math.floor(Date.now() / 1000);
-    await redis
-      .client()
-      .hset(Keys.budget('BTCUSDT'), { budget_usd: 100, timestamp: now, position_notional: 0 });
-    const plan = { plan_id: 'wt-1', symbol: 'BTCUSDT', side: 'BUY', projected_notional: 1000 };
-    const gate = () => request(t.http).post('/governor/evaluate').set(auth).send(plan).expect(200);
-    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
-
-    // one command (SET replaces the hash): a re-read between a DEL and a SET would re-seed
+    const set = await put(t, { mode: 'enforce', reason: 'for an hour', expires_in_sec: 3600 }).expect(200);
     await redis.client().set(Keys.mode, 'not a hash');
-    await t.app.get(ModeCache).refresh();
-    // the gate read no usable mode: the replica's last one decides, not P28_MODE (shadow)
-    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce', enforced: true });
-    expect(t.app.get(ModeReader).current().mode).toBe('enforce');
-    const h = (await request(t.http).get('/health').expect(200)).body;
-    expect(h.status).toBe('degraded');
-    expect(h.degraded.join(' ')).toContain(`${Keys.mode} is not a hash`);
-
-    // a change cannot be computed from it: refused naming the key, not blamed on Redis
-    const ledger = await redis.client().xlen(Keys.ledger);
-    for (const res of [
-      await put(t, { mode: 'enforce', symbol: 'ETHUSDT', reason: 'pin one' }),
-      await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' }),
-    ]) {
-      expect(res.status).toBe(409);
-      expect(res.body.message).toContain(`${Keys.mode} is not a hash`);
-      expect(res.body.message).not.toMatch(/unavailable/i);
-    }
-    expect(await redis.client().xlen(Keys.ledger)).toBe(ledger);
-    expect(await redis.client().get(Keys.mode)).toBe('not a hash');
-
-    // the runbook's way out: delete it; the re-seed is reported as lost state, a change acknowledges it
-    await redis.client().del(Keys.mode);
-    await t.app.get(ModeCache).refresh();
-    const lost = (await request(t.http).get('/health').expect(200)).body;
-    expect(lost.degraded.join(' ')).toMatch(/shared mode state lost/);
-    expect(lost.degraded.join(' ')).not.toContain('not a hash');
-    await put(t, { mode: 'enforce', reason: 'back on after the bad key' }).expect(200);
-    expect((await gate()).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce' });
+    await put(t, { mode: 'enforce', symbol: 'ETHUSDT', reason: 'pin one' }).expect(200);
+    expect(await redis.client().hgetall(Keys.mode)).toMatchObject({
+      mode: 'enforce',
+      version: '2',
+      expires_at: String(set.body.expires_at),
+      revert_to: 'shadow',
+    });
+    expect(await redis.client().hgetall(Keys.modeOverrides)).toEqual({ ETHUSDT: 'enforce' });
   });
 
   it('verify fails on an empty ledger when the mode version is above 0', async () => {
