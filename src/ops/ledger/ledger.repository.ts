@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
 import { fromStreamFields } from '../../core/ledger/ledger-entry.js';
+import { isWrongType } from '../../platform/redis/redis-errors.js';
 
 export interface StoredEntry {
   stream_id: string;
@@ -46,9 +47,11 @@ export class LedgerRepository {
       .hmget(Keys.mode, 'operation_id', 'version')
       .exec();
     if (!res) throw new Error('redis transaction aborted');
-    for (const [err] of res) if (err) throw err;
+    if (res[0][0]) throw res[0][0];
+    // a mode key of another type (another service wrote it) gives no tail to check; the chain is still checked
+    if (res[1][0] && !isWrongType(res[1][0])) throw res[1][0];
     const rows = res[0][1] as StreamRows;
-    const [op, version] = res[1][1] as Array<string | null>;
+    const [op, version] = res[1][0] ? [null, null] : (res[1][1] as Array<string | null>);
     return {
       entries: decode(rows),
       ...(op ? { lastOperationId: op } : {}),

@@ -267,6 +267,14 @@ describe('ops: the mode cannot be switched off quietly', () => {
       expect(h.status).toBe('degraded');
       expect(h.degraded.join(' ')).toContain(`${Keys.mode} ${named}`);
 
+      // the chain is still checked, and the view and the ledger say what decides
+      const bad = (await request(t.http).get('/ops/ledger/verify').set(view).expect(200)).body;
+      expect(bad).toMatchObject({ ok: true, entries: 1 });
+      expect((await request(t.http).get('/ops/mode').set(view).expect(200)).body).toMatchObject({
+        mode: 'enforce',
+        version: 1,
+      });
+
       // a replica that starts now has never read a good mode: it takes the ledger's too
       const late = await boot();
       expect(late.app.get(ModeReader).current()).toMatchObject({ mode: 'enforce', version: 1 });
