@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, type GateAuth as GateAuthMode } from '../platform/config/index.js';
 import { checkBearer, type BearerCheck } from '../platform/auth/bearer.js';
@@ -29,6 +30,14 @@ const ANONYMOUS: GateCaller = { kind: 'anonymous' };
 @Injectable()
 export class GateAuth {
   private readonly mode: GateAuthMode;
+  /**
+   * Per keep-alive connection, the Authorization header it last authenticated with (service or
+   * operator), as bytes. The governor sends the same header on every plan: comparing it in constant
+   * time costs a fraction of hashing it again. Only that connection's own requests are compared
+   * with it, a different header is checked in full, and the tokens cannot change while the process
+   * runs (OPS_API_TOKENS is read at boot). Entries go with their connection.
+   */
+  private readonly verified = new WeakMap<object, Buffer>();
 
   constructor(
     private readonly tokens: TokenRegistry,
@@ -37,11 +46,18 @@ export class GateAuth {
     this.mode = config.GATE_AUTH;
   }
 
-  caller(header: unknown): GateCaller {
+  /** `connection`: the request's socket, for the per-connection check above. */
+  caller(header: unknown, connection?: object): GateCaller {
     if (header === undefined && this.mode === 'optional') return ANONYMOUS;
+    if (connection !== undefined && typeof header === 'string' && this.seenOn(connection, header)) {
+      return AUTHENTICATED;
+    }
     const check: BearerCheck = checkBearer(header, this.tokens);
     if (check.kind === 'actor') {
-      if (GATE_ROLES.has(check.actor.role)) return AUTHENTICATED;
+      if (GATE_ROLES.has(check.actor.role)) {
+        if (connection !== undefined) this.verified.set(connection, Buffer.from(header as string, 'utf8'));
+        return AUTHENTICATED;
+      }
       return refuse(
         403,
         'role',
@@ -59,6 +75,13 @@ export class GateAuth {
       return refuse(401, 'malformed', 'malformed Authorization header: expected "Bearer <token>"');
     }
     return refuse(401, 'unknown', 'unknown token: it matches no entry of OPS_API_TOKENS');
+  }
+
+  private seenOn(connection: object, header: string): boolean {
+    const known = this.verified.get(connection);
+    if (known === undefined) return false;
+    const presented = Buffer.from(header, 'utf8');
+    return presented.length === known.length && timingSafeEqual(presented, known);
   }
 }
 

@@ -31,7 +31,7 @@ export class GateRoute implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.host.httpAdapter.getInstance<FastifyInstance>();
     fastify.post(GATE_EVALUATE_PATH, (req, reply) => {
-      const caller = this.auth.caller(req.headers.authorization);
+      const caller = this.auth.caller(req.headers.authorization, req.raw.socket);
       if (caller.kind === 'refused') {
         const { status, body, problem } = caller.refusal;
         this.gate.refused(problem, req.url);

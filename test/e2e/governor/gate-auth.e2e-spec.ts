@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -98,6 +99,55 @@ describe('Gate 0 callers: service role, GATE_AUTH, the shadow report', () => {
       });
     }
     await waitFor(async () => (await r.xlen(Keys.shadowWouldBlock)) === 2, { what: 'two records' });
+  });
+
+  it('on one keep-alive connection, each request is judged by its own header', async () => {
+    const app = await createTestApp(
+      {
+        REDIS_URL: redis.url,
+        OPS_API_TOKENS: TOKENS,
+        BUDGET_COMPUTE_INTERVAL_SEC: '3600',
+        GATE_TIMEOUT_MS: '1000',
+      },
+      { clock, listen: true },
+    );
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const url = new URL(`${await app.app.getUrl()}/governor/evaluate`.replace('[::1]', '127.0.0.1'));
+      const send = (headers: Record<string, string>) =>
+        new Promise<{ status: number; body: Record<string, unknown>; reused: boolean }>((resolve, reject) => {
+          const req = httpRequest(
+            url,
+            { method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), reused: req.reusedSocket }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify(plan('keepalive-1')));
+        });
+      const first = await send(bearer(service));
+      expect(first).toMatchObject({ status: 200, body: { decision: 'ALLOW' } });
+      expect(first.body).toHaveProperty('budget_usd');
+      const answers = [
+        await send(bearer(`${service}x`)),
+        await send({}),
+        await send(bearer(viewer)),
+        await send(bearer(service)),
+      ];
+      expect(answers.map((a) => a.reused)).toEqual([true, true, true, true]);
+      expect(answers.map((a) => a.status)).toEqual([401, 200, 403, 200]);
+      // no token: the anonymous answer, whatever the connection sent before
+      expect(answers[1].body).not.toHaveProperty('budget_usd');
+      expect(answers[3].body).toHaveProperty('budget_usd');
+    } finally {
+      agent.destroy();
+      await app.close();
+    }
   });
 
   it('a present but invalid token is 401 in both modes; a viewer token is 403 on the gate', async () => {
