@@ -160,7 +160,11 @@ export class ModeCache extends ModeReader implements OnModuleInit, OnApplication
    */
   private applyUnreadable(snap: ModeSnapshot) {
     this.noteProblems([snap.unreadable as string, ...snap.problems]);
-    if (snap.state.stored) this.apply(snap.state);
+    if (snap.state.stored) {
+      this.checkLoss(snap.state);
+      this.apply(snap.state);
+    }
+    this.mirror.noticeHead(snap.head);
   }
 
   /** Problems of the stored state: /health names them; a new set is logged once. */

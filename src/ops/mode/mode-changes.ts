@@ -117,6 +117,12 @@ export class ModeChanges {
         const snap = await this.repo.readForChange(day).catch((err: Error) => {
           throw redisUnavailable(err, false);
         });
+        if (snap.unreadable && snap.ledgerIntact === false) {
+          // the state would leave out entries that do not verify, and the change would chain onto them
+          throw new ConflictError(
+            `${snap.unreadable}; but the ledger does not verify, so no change is computed from it: nothing was changed; run GET /ops/ledger/verify`,
+          );
+        }
         const { state } = snap;
         if (req.expectedVersion !== undefined && state.version !== req.expectedVersion) {
           throw staleVersion(state.version, req.expectedVersion);

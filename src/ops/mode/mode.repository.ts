@@ -34,6 +34,11 @@ export interface ModeSnapshot {
    * P28_MODE without any), never seeded over; the next change replaces the key.
    */
   unreadable?: string;
+  /**
+   * With `unreadable`: whether every ledger entry verified, so the implied state is the ledger's
+   * last. A change is not built on a state some entries were left out of.
+   */
+  ledgerIntact?: boolean;
   /** hash of the ledger's last entry (GENESIS_HASH when empty) */
   head: string;
 }
@@ -124,9 +129,18 @@ function headOf(rows: StreamRows): string {
   return streamField(rows[0][1], 'hash') ?? '';
 }
 
+interface Implied {
+  /** the stream id and hash of the ledger's last entry when it was computed */
+  tip: string;
+  state: ModeState;
+  intact: boolean;
+}
+
 /** Redis side of the mode: reads, the seed, and the atomic change / restore scripts. */
 @Injectable()
 export class ModeRepository {
+  private implied?: Implied;
+
   constructor(
     private readonly redis: RedisService,
     private readonly config: AppConfig,
@@ -169,19 +183,23 @@ export class ModeRepository {
     const problems = bad.problem ? [...parsed.problems, bad.problem] : parsed.problems;
     const head = headOf(last);
     if (!unreadable) return { state: parsed.state, problems, head };
+    const implied = await this.impliedByLedger(`${last[0]?.[0] ?? ''} ${head}`);
     return {
-      state: await this.impliedByLedger(parsed.state.overrides),
+      state: { ...implied.state, overrides: parsed.state.overrides },
       problems,
       head,
       unreadable: `${unreadable}; ${FROM_LEDGER}`,
+      ledgerIntact: implied.intact,
     };
   }
 
   /**
-   * The state the ledger's verified entries imply (signatures checked when signing is on), with the
-   * overrides as stored; version 0 and P28_MODE when it holds no mode entry.
+   * The state the ledger's verified entries imply (signatures checked when signing is on); version 0
+   * and P28_MODE when it holds no mode entry. Kept until the chain's last entry changes: the mode is
+   * re-read every MODE_REFRESH_MS, on the gate's event loop, and the ledger is never trimmed.
    */
-  private async impliedByLedger(overrides: ModeState['overrides']): Promise<ModeState> {
+  private async impliedByLedger(tip: string): Promise<Implied> {
+    if (this.implied?.tip === tip) return this.implied;
     const entries: Array<Record<string, unknown>> = [];
     for (let start = '-'; ;) {
       const rows = (await this.redis.client.xrange(Keys.ledger, start, '+', 'COUNT', 500)) as StreamRows;
@@ -190,19 +208,23 @@ export class ModeRepository {
       start = `(${rows[rows.length - 1][0]}`;
     }
     const { accepted } = acceptVerified(entries, this.signer.trust);
+    const intact = accepted.length === entries.length;
     const r = replayState(accepted as unknown as LedgerEntry[], this.config.P28_MODE);
-    if (!r) return { mode: this.config.P28_MODE, version: 0, overrides, stored: false };
-    return {
-      mode: r.mode,
-      version: r.version,
-      changed_at: r.changed_at,
-      changed_by: r.changed_by,
-      operation_id: r.operation_id,
-      ...(r.expires_at !== undefined ? { expires_at: r.expires_at } : {}),
-      ...(r.revert_to !== undefined ? { revert_to: r.revert_to } : {}),
-      overrides,
-      stored: true,
-    };
+    const state: Implied['state'] = r
+      ? {
+          mode: r.mode,
+          version: r.version,
+          changed_at: r.changed_at,
+          changed_by: r.changed_by,
+          operation_id: r.operation_id,
+          ...(r.expires_at !== undefined ? { expires_at: r.expires_at } : {}),
+          ...(r.revert_to !== undefined ? { revert_to: r.revert_to } : {}),
+          overrides: new Map(),
+          stored: true,
+        }
+      : { mode: this.config.P28_MODE, version: 0, overrides: new Map(), stored: false };
+    this.implied = { tip, state, intact };
+    return this.implied;
   }
 
   async seed(mode: Mode, nowSec: number): Promise<boolean> {

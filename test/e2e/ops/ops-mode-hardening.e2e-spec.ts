@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ManualClock } from '../../../src/platform/clock/clock.js';
 import { Keys } from '../../../src/platform/redis/keys.js';
 import { newToken, tokenEntry } from '../../../src/platform/auth/token-entries.js';
 import { ModeReader } from '../../../src/platform/mode/mode-reader.js';
 import { ModeCache } from '../../../src/ops/mode/mode-cache.js';
+import { RedisService } from '../../../src/platform/redis/redis.service.js';
 import { createTestApp, type TestApp } from '../../support/app.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
@@ -259,7 +260,11 @@ describe('ops: the mode cannot be switched off quietly', () => {
 
       // one command each: a re-read between a DEL and a write would re-seed the mode
       await spoil(redis.client());
-      await t.app.get(ModeCache).refresh();
+      // the ledger is walked once per chain tip, not on every re-read (every MODE_REFRESH_MS)
+      const walks = vi.spyOn(t.app.get(RedisService).client, 'xrange');
+      for (let i = 0; i < 3; i++) await t.app.get(ModeCache).refresh();
+      expect(walks.mock.calls.filter(([key]) => key === Keys.ledger)).toHaveLength(1);
+      walks.mockRestore();
       // the gate read no usable mode: the mode the ledger implies decides, not P28_MODE (shadow)
       expect((await gate(t)).body).toMatchObject({ decision: 'BLOCK', mode: 'enforce', enforced: true });
       expect(t.app.get(ModeReader).current()).toMatchObject({ mode: 'enforce', version: 1 });
@@ -293,6 +298,22 @@ describe('ops: the mode cannot be switched off quietly', () => {
       expect(JSON.stringify(healed)).not.toContain(named);
     },
   );
+
+  it('with an unusable mode key and a ledger that does not verify, no change is built on it', async () => {
+    const t = await boot();
+    await put(t, { mode: 'enforce', reason: 'turn on' }).expect(200);
+    // an entry nobody signed or chained: replay leaves it out, and a change would chain onto it
+    await redis.client().xadd(Keys.ledger, '*', 'operation_id', 'OPS-FORGED', 'operation_name', 'rollback');
+    await redis.client().set(Keys.mode, 'not a hash');
+    await t.app.get(ModeCache).refresh();
+    expect(t.app.get(ModeReader).current()).toMatchObject({ mode: 'enforce', version: 1 });
+    const before = await redis.client().xlen(Keys.ledger);
+    const rb = await request(t.http).post('/ops/rollback').set(auth).send({ reason: 'stand down' });
+    expect(rb.status).toBe(409);
+    expect(rb.body.message).toMatch(/ledger does not verify/);
+    expect(await redis.client().xlen(Keys.ledger)).toBe(before);
+    expect(await redis.client().get(Keys.mode)).toBe('not a hash');
+  });
 
   it('a change that replaces an unusable mode key keeps the expiry the ledger implies', async () => {
     const t = await boot();
