@@ -54,4 +54,12 @@ describe('GateAuth: a keep-alive connection that authenticated', () => {
     for (let i = 0; i < 2; i++) auth.caller('Bearer nope', conn);
     expect(checks).toHaveBeenCalledTimes(4);
   });
+
+  it('with GATE_AUTH=required, no header is 401 on a connection that authenticated before', () => {
+    const strict = { ...config, GATE_AUTH: 'required' } as unknown as AppConfig;
+    const auth = new GateAuth(new TokenRegistry(strict), strict);
+    const conn = {};
+    expect(auth.caller(`Bearer ${service}`, conn).kind).toBe('authenticated');
+    expect(auth.caller(undefined, conn)).toMatchObject({ kind: 'refused', refusal: { status: 401 } });
+  });
 });

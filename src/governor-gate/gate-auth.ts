@@ -49,13 +49,13 @@ export class GateAuth {
   /** `connection`: the request's socket, for the per-connection check above. */
   caller(header: unknown, connection?: object): GateCaller {
     if (header === undefined && this.mode === 'optional') return ANONYMOUS;
-    if (connection !== undefined && typeof header === 'string' && this.seenOn(connection, header)) {
+    if (connection != null && typeof header === 'string' && this.seenOn(connection, header)) {
       return AUTHENTICATED;
     }
     const check: BearerCheck = checkBearer(header, this.tokens);
     if (check.kind === 'actor') {
       if (GATE_ROLES.has(check.actor.role)) {
-        if (connection !== undefined) this.verified.set(connection, Buffer.from(header as string, 'utf8'));
+        if (connection != null) this.verified.set(connection, Buffer.from(header as string, 'utf8'));
         return AUTHENTICATED;
       }
       return refuse(
