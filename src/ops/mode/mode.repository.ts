@@ -7,15 +7,11 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig, type Mode } from '../../platform/config/index.js';
 import { Keys } from '../../platform/redis/keys.js';
 import { RedisService } from '../../platform/redis/redis.service.js';
-import {
-  fromStreamFields,
-  GENESIS_HASH,
-  toStreamFields,
-  type LedgerEntry,
-} from '../../core/ledger/ledger-entry.js';
+import { GENESIS_HASH, toStreamFields, type LedgerEntry } from '../../core/ledger/ledger-entry.js';
 import { acceptVerified } from '../../core/ledger/ledger-verify.js';
 import { isMode } from '../../core/mode.js';
 import { LedgerSigner } from '../ledger/ledger-signer.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { parseModeState, replayState, type ModeState, type StateAction } from './mode-change.js';
 import { CHANGE_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './mode.scripts.js';
 
@@ -145,6 +141,7 @@ export class ModeRepository {
     private readonly redis: RedisService,
     private readonly config: AppConfig,
     private readonly signer: LedgerSigner,
+    private readonly ledger: LedgerRepository,
   ) {}
 
   /** Mode, overrides and chain head in one round trip (MULTI on one hash tag). */
@@ -200,13 +197,7 @@ export class ModeRepository {
    */
   private async impliedByLedger(tip: string): Promise<Implied> {
     if (this.implied?.tip === tip) return this.implied;
-    const entries: Array<Record<string, unknown>> = [];
-    for (let start = '-'; ;) {
-      const rows = (await this.redis.client.xrange(Keys.ledger, start, '+', 'COUNT', 500)) as StreamRows;
-      for (const [, fields] of rows) entries.push(fromStreamFields(fields));
-      if (rows.length < 500) break;
-      start = `(${rows[rows.length - 1][0]}`;
-    }
+    const entries = (await this.ledger.all()).map((e) => e.entry);
     const { accepted } = acceptVerified(entries, this.signer.trust);
     const intact = accepted.length === entries.length;
     const r = replayState(accepted as unknown as LedgerEntry[], this.config.P28_MODE);
